@@ -1,0 +1,13 @@
+//! compat — the compatibility test matrix for diffusion serving engines.
+//!
+//! Stages as modules, plain data between them (DESIGN §1):
+//! `registry` → `matrix` → `devices` → `executor` → results on disk (`results`)
+//! → `analysis` → `report` → `compare`. The reference engine (`reference`) is
+//! reached only through the backend protocol, as a child process.
+
+pub mod cli;
+pub mod exit;
+pub mod features_table;
+pub mod reference;
+pub mod registry;
+pub mod run;

@@ -1,0 +1,251 @@
+//! The feature registry: `features.toml`, parsed and validated into plain data.
+//!
+//! Lookup order (DESIGN §2): `--features PATH`, else `./features.toml`, else the
+//! copy compiled into the binary, so `cargo install` users have one too.
+
+mod error;
+mod parse;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use error::RegistryError;
+
+/// The registry compiled into the binary (the repository's `features.toml`).
+pub const EMBEDDED: &str = include_str!("../../features.toml");
+
+/// The name shown for the compiled-in registry in messages and the manifest.
+pub const EMBEDDED_NAME: &str = "<built-in features.toml>";
+
+/// Placeholders a backend's command template may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "compat",
+    "model",
+    "prompt_file",
+    "output_dir",
+    "steps",
+    "height",
+    "width",
+    "cfg_scale",
+    "seed",
+    "negative_prompt",
+];
+
+/// A validated registry. Features keep the order of the file ("registry order"),
+/// which names configurations and orders their arguments.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    /// Where it came from: a path, or [`EMBEDDED_NAME`].
+    pub source: String,
+    pub default_backend: String,
+    pub backends: BTreeMap<String, Backend>,
+    pub features: Vec<Feature>,
+    pub conflicts: Vec<Conflict>,
+    pub thresholds: Thresholds,
+    pub slurm: SlurmDefaults,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Backend {
+    pub name: String,
+    /// The argv template, placeholders in braces (see [`PLACEHOLDERS`]).
+    pub command: Vec<String>,
+    /// `Some("reference")` for the embedded engine.
+    pub builtin: Option<String>,
+    pub model: Option<String>,
+    /// Where the backend's devices come from.
+    pub devices: DeviceSource,
+    pub defaults: RunDefaults,
+}
+
+/// How a backend's devices are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSource {
+    /// NVIDIA GPUs: NVML, restricted by `CUDA_VISIBLE_DEVICES`.
+    Gpu,
+    /// One device per CPU core (the reference engine's workers).
+    CpuCores,
+}
+
+/// Run settings a backend may default (the command line wins).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunDefaults {
+    pub height: Option<u32>,
+    pub width: Option<u32>,
+    pub steps: Option<u32>,
+    pub num_prompts: Option<usize>,
+    pub cfg_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub negative_prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Feature {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub args: Vec<String>,
+    /// Per-backend overrides of `args` (`[features.X.backend_args] xdit = [...]`).
+    pub backend_args: BTreeMap<String, Vec<String>>,
+    /// GPU multiplier: a configuration needs the product over its features.
+    pub gpus: u32,
+    pub lossy: bool,
+    pub category: String,
+    pub exclusive: Option<String>,
+    /// May only be added to a baseline feature, never be one.
+    pub addon_only: bool,
+    /// Cannot run beside a multi-GPU feature.
+    pub single_card_only: bool,
+    pub thresholds: FeatureThresholds,
+}
+
+impl Feature {
+    /// The arguments that turn this feature on for `backend`.
+    pub fn args_for(&self, backend: &str) -> &[String] {
+        self.backend_args.get(backend).unwrap_or(&self.args)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub features: Vec<String>,
+    pub reason: String,
+}
+
+/// Per-feature threshold overrides; any left out fall back to `[thresholds]`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FeatureThresholds {
+    pub mean: Option<f64>,
+    pub max: Option<f64>,
+    pub fail_mean: Option<f64>,
+}
+
+/// The status thresholds (DESIGN §7).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Thresholds {
+    /// Lossless configs FAIL beyond this mean MeanDiff…
+    pub lossless_mean: f64,
+    /// …or beyond this mean MaxDiff.
+    pub lossless_max: f64,
+    /// Lossy configs WARN beyond this mean MeanDiff…
+    pub lossy_mean: f64,
+    /// …and FAIL beyond this one.
+    pub lossy_fail_mean: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            lossless_mean: 0.02,
+            lossless_max: 0.2,
+            lossy_mean: 0.15,
+            lossy_fail_mean: 0.30,
+        }
+    }
+}
+
+/// `[slurm]` defaults for the Slurm executor; the command line wins.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SlurmDefaults {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub time: Option<String>,
+    /// `--gres=gpu:N` (default) or `--gpus=N`.
+    pub gpu_flag: Option<String>,
+    pub sbatch_args: Vec<String>,
+    pub srun_args: Vec<String>,
+}
+
+impl Registry {
+    /// Finds and loads the registry: `explicit`, else `./features.toml`, else
+    /// the embedded copy.
+    pub fn locate(explicit: Option<&Path>) -> Result<Registry, RegistryError> {
+        if let Some(path) = explicit {
+            return Registry::load(path);
+        }
+        let local = PathBuf::from("features.toml");
+        if local.is_file() {
+            return Registry::load(&local);
+        }
+        Registry::parse(EMBEDDED, EMBEDDED_NAME)
+    }
+
+    pub fn load(path: &Path) -> Result<Registry, RegistryError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Registry::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates registry text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Registry, RegistryError> {
+        parse::parse(text, source)
+    }
+
+    pub fn feature(&self, id: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.id == id)
+    }
+
+    /// Position of a feature in registry order.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.features.iter().position(|f| f.id == id)
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.get(name)
+    }
+
+    /// A usage error for an unknown feature id, with a suggestion.
+    pub fn unknown_feature(&self, id: &str) -> String {
+        let ids: Vec<&str> = self.features.iter().map(|f| f.id.as_str()).collect();
+        match error::did_you_mean(id, &ids) {
+            Some(s) => format!("unknown feature '{id}' — did you mean '{s}'?"),
+            None => format!(
+                "unknown feature '{id}' — known features: {} (see `compat features`)",
+                ids.join(", ")
+            ),
+        }
+    }
+
+    /// A usage error for an unknown backend name, with a suggestion.
+    pub fn unknown_backend(&self, name: &str) -> String {
+        let names: Vec<&str> = self.backends.keys().map(String::as_str).collect();
+        match error::did_you_mean(name, &names) {
+            Some(s) => format!("unknown backend '{name}' — did you mean '{s}'?"),
+            None => format!(
+                "unknown backend '{name}' — backends in {}: {}",
+                self.source,
+                names.join(", ")
+            ),
+        }
+    }
+
+    /// The thresholds for a configuration made of `features`: each value is the
+    /// strictest override any of its features sets, else the registry's.
+    pub fn thresholds_for(&self, features: &[String]) -> Thresholds {
+        let feats: Vec<&Feature> = features.iter().filter_map(|id| self.feature(id)).collect();
+        // The strictest override among the features of one class, else the registry's.
+        let strictest = |base: f64, lossy: bool, pick: fn(&FeatureThresholds) -> Option<f64>| {
+            feats
+                .iter()
+                .filter(|f| f.lossy == lossy)
+                .filter_map(|f| pick(&f.thresholds))
+                .reduce(f64::min)
+                .unwrap_or(base)
+        };
+        let t = self.thresholds;
+        Thresholds {
+            lossless_mean: strictest(t.lossless_mean, false, |o| o.mean),
+            lossless_max: strictest(t.lossless_max, false, |o| o.max),
+            lossy_mean: strictest(t.lossy_mean, true, |o| o.mean),
+            lossy_fail_mean: strictest(t.lossy_fail_mean, true, |o| o.fail_mean),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,564 @@
+//! `features.toml` text → [`Registry`], every error located in the file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::{Located, RegistryError, did_you_mean, line_of};
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    default_backend: Option<Spanned<String>>,
+    #[serde(default)]
+    backends: BTreeMap<Spanned<String>, Spanned<RawBackend>>,
+    #[serde(default)]
+    features: BTreeMap<Spanned<String>, Spanned<RawFeature>>,
+    #[serde(default)]
+    conflicts: Vec<Spanned<RawConflict>>,
+    thresholds: Option<RawThresholds>,
+    slurm: Option<RawSlurm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    command: Option<Spanned<Vec<String>>>,
+    builtin: Option<Spanned<String>>,
+    model: Option<String>,
+    devices: Option<Spanned<String>>,
+    #[serde(default)]
+    defaults: RawDefaults,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    height: Option<u32>,
+    width: Option<u32>,
+    steps: Option<u32>,
+    num_prompts: Option<usize>,
+    cfg_scale: Option<f64>,
+    seed: Option<u64>,
+    negative_prompt: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeature {
+    label: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    backend_args: BTreeMap<Spanned<String>, Vec<String>>,
+    gpus: Option<Spanned<i64>>,
+    #[serde(default)]
+    lossy: bool,
+    #[serde(default)]
+    category: Option<String>,
+    exclusive: Option<String>,
+    #[serde(default)]
+    addon_only: bool,
+    #[serde(default)]
+    single_card_only: bool,
+    #[serde(default)]
+    thresholds: RawFeatureThresholds,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFeatureThresholds {
+    mean: Option<Spanned<f64>>,
+    max: Option<Spanned<f64>>,
+    fail_mean: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConflict {
+    features: Vec<Spanned<String>>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    lossless: Option<RawLossless>,
+    lossy: Option<RawLossy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLossless {
+    mean: Option<Spanned<f64>>,
+    max: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLossy {
+    mean: Option<Spanned<f64>>,
+    fail_mean: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlurm {
+    partition: Option<String>,
+    account: Option<String>,
+    time: Option<String>,
+    gpu_flag: Option<Spanned<String>>,
+    #[serde(default)]
+    sbatch_args: Vec<String>,
+    #[serde(default)]
+    srun_args: Vec<String>,
+}
+
+/// Builds located errors for one file.
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        offset: usize,
+        message: String,
+        help: impl Into<Option<String>>,
+    ) -> RegistryError {
+        RegistryError::Invalid(Located {
+            file: self.file.to_string(),
+            line: line_of(self.text, offset),
+            message,
+            help: help.into(),
+        })
+    }
+}
+
+pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
+    let cx = Ctx { text, file };
+    let raw: RawRegistry = toml::from_str(text).map_err(|e| syntax_error(&cx, &e))?;
+
+    // Features, in the order they appear in the file.
+    let mut raw_features: Vec<_> = raw.features.into_iter().collect();
+    raw_features.sort_by_key(|(k, _)| k.span().start);
+    let mut features = Vec::with_capacity(raw_features.len());
+    for (id, body) in raw_features {
+        features.push(feature(&cx, id, body)?);
+    }
+    let ids: Vec<&str> = features.iter().map(|f| f.id.as_str()).collect();
+
+    let mut backends = BTreeMap::new();
+    for (name, body) in raw.backends {
+        let b = backend(&cx, name.get_ref(), body)?;
+        backends.insert(b.name.clone(), b);
+    }
+    if backends.is_empty() {
+        return Err(cx.err(
+            0,
+            "no backends defined".into(),
+            "add a [backends.NAME] table with a `command` (or `builtin = \"reference\"`)"
+                .to_string(),
+        ));
+    }
+    let default_backend = match raw.default_backend {
+        Some(d) => {
+            if !backends.contains_key(d.get_ref()) {
+                let names: Vec<&str> = backends.keys().map(String::as_str).collect();
+                return Err(cx.err(
+                    d.span().start,
+                    format!("default_backend '{}' is not defined", d.get_ref()),
+                    suggest(d.get_ref(), &names, "backends"),
+                ));
+            }
+            d.into_inner()
+        }
+        None if backends.len() == 1 => backends.keys().next().cloned().unwrap_or_default(),
+        None => {
+            return Err(cx.err(
+                0,
+                "several backends but no default_backend".into(),
+                "add `default_backend = \"NAME\"` at the top of the file".to_string(),
+            ));
+        }
+    };
+
+    // backend_args may only name backends that exist.
+    for f in &features {
+        for b in f.backend_args.keys() {
+            if !backends.contains_key(b) {
+                let offset = text.find(&format!("[features.{}", f.id)).unwrap_or(0);
+                let names: Vec<&str> = backends.keys().map(String::as_str).collect();
+                return Err(cx.err(
+                    offset,
+                    format!(
+                        "feature '{}' has backend_args for unknown backend '{b}'",
+                        f.id
+                    ),
+                    suggest(b, &names, "backends"),
+                ));
+            }
+        }
+    }
+
+    let mut conflicts = Vec::new();
+    for c in raw.conflicts {
+        let span = c.span();
+        let c = c.into_inner();
+        if c.features.len() < 2 {
+            return Err(cx.err(
+                span.start,
+                "a [[conflicts]] entry needs at least two features".into(),
+                "list the features that cannot run together: features = [\"a\", \"b\"]".to_string(),
+            ));
+        }
+        for f in &c.features {
+            if !ids.contains(&f.get_ref().as_str()) {
+                return Err(cx.err(
+                    f.span().start,
+                    format!("unknown feature '{}' in [[conflicts]]", f.get_ref()),
+                    suggest(f.get_ref(), &ids, "features"),
+                ));
+            }
+        }
+        let features: Vec<String> = c.features.into_iter().map(Spanned::into_inner).collect();
+        let reason = c
+            .reason
+            .unwrap_or_else(|| format!("{} are declared incompatible", features.join(" and ")));
+        conflicts.push(Conflict { features, reason });
+    }
+
+    let mut thresholds = Thresholds::default();
+    if let Some(t) = raw.thresholds {
+        if let Some(l) = t.lossless {
+            set_threshold(&cx, &mut thresholds.lossless_mean, l.mean)?;
+            set_threshold(&cx, &mut thresholds.lossless_max, l.max)?;
+        }
+        if let Some(l) = t.lossy {
+            set_threshold(&cx, &mut thresholds.lossy_mean, l.mean)?;
+            set_threshold(&cx, &mut thresholds.lossy_fail_mean, l.fail_mean)?;
+        }
+    }
+    if thresholds.lossy_fail_mean < thresholds.lossy_mean {
+        let offset = text.find("[thresholds]").unwrap_or(0);
+        return Err(cx.err(
+            offset,
+            format!(
+                "lossy.fail_mean ({}) is below lossy.mean ({})",
+                thresholds.lossy_fail_mean, thresholds.lossy_mean
+            ),
+            "fail_mean is where WARN turns into FAIL: make it at least `mean`".to_string(),
+        ));
+    }
+
+    let slurm = match raw.slurm {
+        None => SlurmDefaults::default(),
+        Some(s) => {
+            if let Some(flag) = &s.gpu_flag {
+                if !matches!(flag.get_ref().as_str(), "gres" | "gpus") {
+                    return Err(cx.err(
+                        flag.span().start,
+                        format!("unknown slurm gpu_flag '{}'", flag.get_ref()),
+                        "use \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)".to_string(),
+                    ));
+                }
+            }
+            SlurmDefaults {
+                partition: s.partition,
+                account: s.account,
+                time: s.time,
+                gpu_flag: s.gpu_flag.map(Spanned::into_inner),
+                sbatch_args: s.sbatch_args,
+                srun_args: s.srun_args,
+            }
+        }
+    };
+
+    Ok(Registry {
+        source: file.to_string(),
+        default_backend,
+        backends,
+        features,
+        conflicts,
+        thresholds,
+        slurm,
+    })
+}
+
+fn suggest(word: &str, candidates: &[&str], what: &str) -> String {
+    match did_you_mean(word, candidates) {
+        Some(s) => format!("did you mean '{s}'?"),
+        None => format!("defined {what}: {}", candidates.join(", ")),
+    }
+}
+
+fn set_threshold(
+    cx: &Ctx,
+    slot: &mut f64,
+    value: Option<Spanned<f64>>,
+) -> Result<(), RegistryError> {
+    if let Some(v) = value {
+        check_threshold(cx, &v)?;
+        *slot = *v.get_ref();
+    }
+    Ok(())
+}
+
+fn check_threshold(cx: &Ctx, v: &Spanned<f64>) -> Result<(), RegistryError> {
+    let x = *v.get_ref();
+    if !(0.0..=1.0).contains(&x) {
+        return Err(cx.err(
+            v.span().start,
+            format!("threshold {x} is outside 0..1"),
+            "differences are fractions of full scale: 0.02 means 2%".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+fn feature(
+    cx: &Ctx,
+    id: Spanned<String>,
+    body: Spanned<RawFeature>,
+) -> Result<Feature, RegistryError> {
+    let at = id.span().start;
+    let id = id.into_inner();
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        let fixed: String = id
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        return Err(cx.err(
+            at,
+            format!("feature id '{id}' may only hold a-z, 0-9 and _"),
+            format!("rename it, e.g. [features.{fixed}]"),
+        ));
+    }
+    let body_at = body.span().start;
+    let raw = body.into_inner();
+    let gpus = match raw.gpus {
+        None => 1,
+        Some(g) if *g.get_ref() < 1 => {
+            return Err(cx.err(
+                g.span().start,
+                format!("feature '{id}' has gpus = {}", g.get_ref()),
+                "gpus is a multiplier of at least 1 (1 for features that need no extra GPU)"
+                    .to_string(),
+            ));
+        }
+        Some(g) => u32::try_from(*g.get_ref()).map_err(|_| {
+            cx.err(
+                g.span().start,
+                format!(
+                    "feature '{id}' has gpus = {}, far beyond any machine",
+                    g.get_ref()
+                ),
+                "use the feature's parallel degree, e.g. gpus = 2".to_string(),
+            )
+        })?,
+    };
+    if raw.args.is_empty() && raw.backend_args.is_empty() {
+        return Err(cx.err(
+            body_at,
+            format!("feature '{id}' has no args"),
+            "add the flags that turn it on, e.g. args = [\"--cache-backend\", \"tea_cache\"]"
+                .to_string(),
+        ));
+    }
+    let th = raw.thresholds;
+    for v in [&th.mean, &th.max, &th.fail_mean].into_iter().flatten() {
+        check_threshold(cx, v)?;
+    }
+    Ok(Feature {
+        label: raw.label.unwrap_or_else(|| id.clone()),
+        description: raw.description,
+        args: raw.args,
+        backend_args: raw
+            .backend_args
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
+        gpus,
+        lossy: raw.lossy,
+        category: raw.category.unwrap_or_else(|| "other".to_string()),
+        exclusive: raw.exclusive,
+        addon_only: raw.addon_only,
+        single_card_only: raw.single_card_only,
+        thresholds: FeatureThresholds {
+            mean: th.mean.map(Spanned::into_inner),
+            max: th.max.map(Spanned::into_inner),
+            fail_mean: th.fail_mean.map(Spanned::into_inner),
+        },
+        id,
+    })
+}
+
+fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, RegistryError> {
+    let at = body.span().start;
+    let raw = body.into_inner();
+    let builtin = match raw.builtin {
+        Some(b) if b.get_ref() != "reference" => {
+            return Err(cx.err(
+                b.span().start,
+                format!("backend '{name}': unknown builtin '{}'", b.get_ref()),
+                "the only builtin engine is \"reference\"".to_string(),
+            ));
+        }
+        b => b.map(Spanned::into_inner),
+    };
+    let command = match (raw.command, &builtin) {
+        (Some(c), _) => {
+            if c.get_ref().is_empty() {
+                return Err(cx.err(
+                    c.span().start,
+                    format!("backend '{name}' has an empty command"),
+                    "give the program and its arguments: command = [\"python3\", \"gen.py\", \"--output\", \"{output_dir}\"]"
+                        .to_string(),
+                ));
+            }
+            for arg in c.get_ref() {
+                if let Err(bad) = check_placeholders(arg) {
+                    return Err(cx.err(
+                        c.span().start,
+                        format!("backend '{name}': unknown placeholder {{{bad}}} in command"),
+                        format!("placeholders are {{{}}}", PLACEHOLDERS.join("} {")),
+                    ));
+                }
+            }
+            c.into_inner()
+        }
+        (None, Some(_)) => reference_command(),
+        (None, None) => {
+            return Err(cx.err(
+                at,
+                format!("backend '{name}' has no command"),
+                "add command = [\"program\", \"arg\", \"{output_dir}\", ...] or builtin = \"reference\""
+                    .to_string(),
+            ));
+        }
+    };
+    let devices = match raw.devices {
+        None if builtin.is_some() => DeviceSource::CpuCores,
+        None => DeviceSource::Gpu,
+        Some(d) => match d.get_ref().as_str() {
+            "gpu" => DeviceSource::Gpu,
+            "cpu" => DeviceSource::CpuCores,
+            other => {
+                return Err(cx.err(
+                    d.span().start,
+                    format!("backend '{name}': unknown devices '{other}'"),
+                    "use \"gpu\" (NVML / CUDA_VISIBLE_DEVICES) or \"cpu\" (one per CPU core)"
+                        .to_string(),
+                ));
+            }
+        },
+    };
+    let d = raw.defaults;
+    Ok(Backend {
+        name: name.to_string(),
+        command,
+        builtin,
+        model: raw.model,
+        devices,
+        defaults: RunDefaults {
+            height: d.height,
+            width: d.width,
+            steps: d.steps,
+            num_prompts: d.num_prompts,
+            cfg_scale: d.cfg_scale,
+            seed: d.seed,
+            negative_prompt: d.negative_prompt,
+        },
+    })
+}
+
+/// The embedded engine's template: compat itself, `generate` subcommand.
+pub fn reference_command() -> Vec<String> {
+    [
+        "{compat}",
+        "generate",
+        "--prompt-file",
+        "{prompt_file}",
+        "--output",
+        "{output_dir}",
+        "--num-inference-steps",
+        "{steps}",
+        "--height",
+        "{height}",
+        "--width",
+        "{width}",
+        "--cfg-scale",
+        "{cfg_scale}",
+        "--seed",
+        "{seed}",
+        "--negative-prompt",
+        "{negative_prompt}",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Every `{name}` in `arg` is a known placeholder; `{{` escapes a brace.
+fn check_placeholders(arg: &str) -> Result<(), String> {
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        if rest[open..].starts_with("{{") {
+            rest = &rest[open + 2..];
+            continue;
+        }
+        let Some(close) = rest[open..].find('}') else {
+            return Err(rest[open + 1..].to_string());
+        };
+        let name = &rest[open + 1..open + close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(name.to_string());
+        }
+        rest = &rest[open + close + 1..];
+    }
+    Ok(())
+}
+
+/// Turns a TOML or schema error into a located one with a fix.
+fn syntax_error(cx: &Ctx, e: &toml::de::Error) -> RegistryError {
+    let offset = e.span().map(|s| s.start).unwrap_or(0);
+    let message = e.message().trim().to_string();
+    let help = if let Some(rest) = message.strip_prefix("unknown field `") {
+        // "unknown field `lable`, expected one of `label`, `args`, ..."
+        let word = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split("expected")
+            .nth(1)
+            .map(|s| s.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        match did_you_mean(word, &expected) {
+            Some(s) => format!("did you mean '{s}'?"),
+            None => format!("remove `{word}`; see README.md, \"features.toml reference\""),
+        }
+    } else if message.contains("duplicate") {
+        "each key and table is defined once: remove or rename the second definition".to_string()
+    } else if message.contains("missing field") {
+        "add the field named above".to_string()
+    } else {
+        "see README.md, \"features.toml reference\"".to_string()
+    };
+    RegistryError::Invalid(Located {
+        file: cx.file.to_string(),
+        line: if e.span().is_some() {
+            line_of(cx.text, offset)
+        } else {
+            0
+        },
+        message,
+        help: Some(help),
+    })
+}

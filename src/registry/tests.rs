@@ -1,0 +1,171 @@
+use super::*;
+
+const MINI: &str = r#"
+default_backend = "fake"
+
+[backends.fake]
+command = ["python3", "fake.py", "--out", "{output_dir}"]
+
+[features.cfg_parallel]
+args = ["--cfg-parallel-size", "2"]
+gpus = 2
+
+[features.teacache]
+args = ["--cache-backend", "tea_cache"]
+lossy = true
+exclusive = "cache-backend"
+"#;
+
+fn err(text: &str) -> String {
+    match Registry::parse(text, "features.toml") {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn embedded_registry_is_valid_and_ordered() {
+    let r = Registry::parse(EMBEDDED, EMBEDDED_NAME).expect("embedded registry parses");
+    let ids: Vec<&str> = r.features.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cfg_parallel",
+            "teacache",
+            "cache_dit",
+            "ulysses",
+            "ring",
+            "tp"
+        ]
+    );
+    assert_eq!(r.default_backend, "reference");
+    let reference = r.backend("reference").expect("reference backend");
+    assert_eq!(reference.devices, DeviceSource::CpuCores);
+    assert_eq!(reference.command[0], "{compat}");
+    assert_eq!(r.feature("teacache").map(|f| f.lossy), Some(true));
+    assert_eq!(r.thresholds, Thresholds::default());
+}
+
+#[test]
+fn minimal_registry_parses() {
+    let r = Registry::parse(MINI, "features.toml").expect("parses");
+    assert_eq!(r.features.len(), 2);
+    assert_eq!(r.feature("cfg_parallel").map(|f| f.gpus), Some(2));
+    assert_eq!(r.feature("teacache").map(|f| f.gpus), Some(1));
+    assert_eq!(
+        r.backend("fake").map(|b| b.devices),
+        Some(DeviceSource::Gpu)
+    );
+}
+
+#[test]
+fn unknown_key_names_line_and_suggests() {
+    let text = MINI.replace("lossy = true", "lossyy = true");
+    let e = err(&text);
+    assert!(e.starts_with("features.toml:13:"), "{e}");
+    assert!(e.contains("lossyy"), "{e}");
+    assert!(e.contains("did you mean 'lossy'"), "{e}");
+}
+
+#[test]
+fn zero_gpus_is_an_error_at_its_line() {
+    let e = err(&MINI.replace("gpus = 2", "gpus = 0"));
+    assert!(e.starts_with("features.toml:9:"), "{e}");
+    assert!(e.contains("gpus = 0") && e.contains("at least 1"), "{e}");
+}
+
+#[test]
+fn bad_id_is_rejected_with_a_fix() {
+    let e = err(&MINI.replace("[features.teacache]", "[features.Tea-Cache]"));
+    assert!(e.starts_with("features.toml:11:"), "{e}");
+    assert!(
+        e.contains("a-z, 0-9 and _") && e.contains("tea_cache"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_feature_is_rejected() {
+    let text = format!("{MINI}\n[features.teacache]\nargs = [\"x\"]\n");
+    let e = err(&text);
+    assert!(e.contains("duplicate"), "{e}");
+    assert!(e.starts_with("features.toml:16:"), "{e}");
+}
+
+#[test]
+fn conflict_with_unknown_feature_suggests() {
+    let text = format!("{MINI}\n[[conflicts]]\nfeatures = [\"teacach\", \"cfg_parallel\"]\n");
+    let e = err(&text);
+    assert!(e.starts_with("features.toml:17:"), "{e}");
+    assert!(e.contains("unknown feature 'teacach'"), "{e}");
+    assert!(e.contains("did you mean 'teacache'"), "{e}");
+}
+
+#[test]
+fn backend_without_command_is_rejected() {
+    let e = err(&MINI.replace(
+        "command = [\"python3\", \"fake.py\", \"--out\", \"{output_dir}\"]",
+        "model = \"m\"",
+    ));
+    assert!(e.contains("backend 'fake' has no command"), "{e}");
+    assert!(e.starts_with("features.toml:"), "{e}");
+}
+
+#[test]
+fn unknown_placeholder_is_rejected() {
+    let e = err(&MINI.replace("{output_dir}", "{outdir}"));
+    assert!(e.contains("unknown placeholder {outdir}"), "{e}");
+}
+
+#[test]
+fn backend_args_must_name_a_backend() {
+    let text = MINI.replace(
+        "gpus = 2\n",
+        "gpus = 2\nbackend_args = { xdti = [\"--use_cfg_parallel\"] }\n",
+    );
+    let e = err(&text);
+    assert!(e.contains("unknown backend 'xdti'"), "{e}");
+}
+
+#[test]
+fn per_backend_args_override() {
+    let text = MINI.replace(
+        "gpus = 2\n",
+        "gpus = 2\nbackend_args = { fake = [\"--use_cfg_parallel\"] }\n",
+    );
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    let f = r.feature("cfg_parallel").expect("feature");
+    assert_eq!(f.args_for("fake"), ["--use_cfg_parallel"]);
+    assert_eq!(f.args_for("other"), ["--cfg-parallel-size", "2"]);
+}
+
+#[test]
+fn thresholds_precedence_feature_over_table() {
+    let text = format!(
+        "{}\n[thresholds]\nlossless = {{ mean = 0.05, max = 0.3 }}\nlossy = {{ mean = 0.1, fail_mean = 0.2 }}\n",
+        MINI.replace("lossy = true", "lossy = true\nthresholds = { mean = 0.08 }")
+    );
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    assert_eq!(r.thresholds.lossless_mean, 0.05);
+    let t = r.thresholds_for(&["cfg_parallel".into(), "teacache".into()]);
+    assert_eq!(t.lossy_mean, 0.08);
+    assert_eq!(t.lossy_fail_mean, 0.2);
+    assert_eq!(t.lossless_max, 0.3);
+}
+
+#[test]
+fn threshold_out_of_range_is_rejected() {
+    let e = err(&format!(
+        "{MINI}\n[thresholds]\nlossless = {{ mean = 2.0 }}\n"
+    ));
+    assert!(e.contains("outside 0..1"), "{e}");
+}
+
+#[test]
+fn unknown_feature_message_suggests() {
+    let r = Registry::parse(MINI, "features.toml").expect("parses");
+    assert_eq!(
+        r.unknown_feature("teacach"),
+        "unknown feature 'teacach' — did you mean 'teacache'?"
+    );
+}
