@@ -31,6 +31,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "cfg_scale",
     "seed",
     "negative_prompt",
+    "gpus",
 ];
 
 /// A validated registry. Features keep the order of the file ("registry order"),
