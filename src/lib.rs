@@ -10,4 +10,5 @@ pub mod exit;
 pub mod features_table;
 pub mod reference;
 pub mod registry;
+pub mod results;
 pub mod run;

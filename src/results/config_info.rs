@@ -1,0 +1,100 @@
+//! `config_info.json`: one configuration's facts, in compat's keys and the
+//! original framework's (`extra_args`, `total_gpus`, `is_lossy`), so the
+//! original analyzer can read a compat run and compat can read the original's.
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{ConfigEntry, ConfigState};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigInfo {
+    pub name: String,
+    /// baseline | baseline_feature | addon | combo
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub gpus: u32,
+    #[serde(default)]
+    pub lossy: bool,
+    #[serde(default)]
+    pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ConfigState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+    /// The original's key: the feature arguments.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// The original's key: GPUs needed.
+    #[serde(default)]
+    pub total_gpus: u32,
+    /// The original's key: holds a lossy feature.
+    #[serde(default)]
+    pub is_lossy: bool,
+}
+
+impl ConfigInfo {
+    pub fn from_entry(e: &ConfigEntry) -> ConfigInfo {
+        ConfigInfo {
+            name: e.name.clone(),
+            role: e.role.clone(),
+            features: e.features.clone(),
+            args: e.args.clone(),
+            argv: e.argv.clone(),
+            gpus: e.gpus,
+            lossy: e.lossy,
+            devices: e.devices.clone(),
+            state: Some(e.state),
+            skip_reason: e.skip_reason.clone(),
+            error: e.error.clone(),
+            started: e.started.clone(),
+            finished: e.finished.clone(),
+            exit_code: e.exit_code,
+            slurm_job_id: e.slurm_job_id.clone(),
+            extra_args: e.args.clone(),
+            total_gpus: e.gpus,
+            is_lossy: e.lossy,
+        }
+    }
+
+    /// GPUs, from compat's key or the original's.
+    pub fn total_gpus(&self) -> u32 {
+        self.gpus.max(self.total_gpus)
+    }
+
+    /// Lossy, from compat's key or the original's.
+    pub fn is_lossy(&self) -> bool {
+        self.lossy || self.is_lossy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_originals_keys() {
+        let original = r#"{"name": "cfg_parallel+teacache", "extra_args": ["--cache-backend", "tea_cache"],
+                           "total_gpus": 2, "is_lossy": true}"#;
+        let info: ConfigInfo = serde_json::from_str(original).expect("parses");
+        assert_eq!(info.total_gpus(), 2);
+        assert!(info.is_lossy());
+        assert_eq!(info.state, None);
+    }
+}

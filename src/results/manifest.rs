@@ -1,0 +1,140 @@
+//! `manifest.json`: the run's metadata and every configuration, SKIPPED ones
+//! with their reason. Rewritten atomically after every configuration.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// Manifest schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// "compat".
+    pub tool: String,
+    /// compat's version.
+    pub tool_version: String,
+    /// When the run was first started (RFC 3339).
+    pub created: String,
+    /// When this file was last written.
+    pub updated: String,
+    /// Where the feature registry came from.
+    pub registry: String,
+    /// Backend name from the registry.
+    pub backend: String,
+    /// The backend's argv template, placeholders unsubstituted.
+    pub backend_command: Vec<String>,
+    pub model: String,
+    pub steps: u32,
+    pub height: u32,
+    pub width: u32,
+    pub cfg_scale: f64,
+    /// Prompt i uses seed + i.
+    pub seed: u64,
+    pub negative_prompt: String,
+    /// The prompts actually used (also in prompts.txt).
+    pub prompts: Vec<String>,
+    pub baseline_feature: String,
+    pub addons: Vec<String>,
+    /// "pairs" or "all".
+    pub combos: String,
+    /// What devices were found, and how.
+    pub devices: DeviceInfo,
+    /// Per-configuration timeout in seconds.
+    pub timeout_seconds: u64,
+    /// "local" or "slurm".
+    #[serde(default = "default_executor")]
+    pub executor: String,
+    /// Every configuration, in matrix order.
+    pub configs: Vec<ConfigEntry>,
+}
+
+fn default_executor() -> String {
+    "local".to_string()
+}
+
+/// The devices the run could use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub count: usize,
+    /// Device ids as they go into CUDA_VISIBLE_DEVICES / COMPAT_DEVICES.
+    pub ids: Vec<String>,
+    /// How they were found: "nvml", "CUDA_VISIBLE_DEVICES", "--gpus", "cpu-cores", "none".
+    pub source: String,
+    /// A human sentence: "2 GPUs from NVML (NVIDIA H100 80GB HBM3)", "no NVIDIA driver".
+    pub detail: String,
+}
+
+/// What happened to a configuration.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigState {
+    /// Not run yet.
+    Pending,
+    /// Running now (a manifest left in this state was killed hard).
+    Running,
+    /// Not run: GPU budget, conflict (see `skip_reason`).
+    Skipped,
+    /// The backend exited 0 and every prompt has its image.
+    Completed,
+    /// The backend failed, or some prompt has no image (see `error`).
+    Failed,
+    /// Killed after the per-config timeout.
+    TimedOut,
+    /// Stopped by Ctrl-C; `--resume` reruns it.
+    Interrupted,
+}
+
+impl ConfigState {
+    /// Finished for good: `--resume` keeps it when the fingerprint matches.
+    pub fn is_done(self) -> bool {
+        matches!(self, ConfigState::Completed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigEntry {
+    /// Feature ids joined by `+` in registry order; "baseline" for none.
+    pub name: String,
+    /// baseline | baseline_feature | addon | combo
+    pub role: String,
+    pub features: Vec<String>,
+    /// The features' arguments for this backend, in registry order.
+    pub args: Vec<String>,
+    /// The exact argv started (empty for SKIPPED).
+    pub argv: Vec<String>,
+    /// GPUs needed: the product of the features' multipliers.
+    pub gpus: u32,
+    /// Holds a lossy feature.
+    pub lossy: bool,
+    pub state: ConfigState,
+    /// Why it was not run (SKIPPED only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Devices assigned.
+    pub devices: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// Wall time of the backend process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Prompts that produced an image.
+    pub prompts_ok: usize,
+    /// Hash of everything that determines the output (features, args, prompts,
+    /// steps, size, seed, backend command); `--resume` keeps a completed config
+    /// only when it still matches.
+    pub fingerprint: String,
+    /// Configurations that ran at the same time (packing / Slurm).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_with: Vec<String>,
+    /// Slurm job id, when run through Slurm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+}

@@ -1,0 +1,45 @@
+//! The results directory (DESIGN §3): names, on-disk types, atomic writes.
+//!
+//! ```text
+//! <output-dir>/<baseline_feature>/
+//!   manifest.json  prompts.txt  report.json ...
+//!   baseline/  config_info.json  batch_generation.log  batch_generation.exitcode
+//!              results.jsonl  prompt_00.png  prompt_00.exitcode ...
+//!   cfg_parallel/  cfg_parallel+teacache/ ...
+//! ```
+//! Every stage after the executor reads only these files, so analysis never
+//! knows where (or by what) a configuration ran.
+
+pub mod atomic;
+pub mod config_info;
+pub mod manifest;
+pub mod records;
+
+pub use config_info::ConfigInfo;
+pub use manifest::{ConfigEntry, ConfigState, DeviceInfo, Manifest};
+pub use records::{BatchRecords, PromptRecord};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const PROMPTS: &str = "prompts.txt";
+pub const REPORT: &str = "report.json";
+pub const CONFIG_INFO: &str = "config_info.json";
+pub const LOG: &str = "batch_generation.log";
+pub const EXITCODE: &str = "batch_generation.exitcode";
+pub const RESULTS: &str = "results.jsonl";
+/// The pure baseline's directory name.
+pub const BASELINE: &str = "baseline";
+
+/// `prompt_NN.png`: 0-based, at least two digits.
+pub fn prompt_image(i: usize) -> String {
+    format!("prompt_{i:02}.png")
+}
+
+/// `prompt_NN.exitcode`: 0 when the prompt produced its image.
+pub fn prompt_exitcode(i: usize) -> String {
+    format!("prompt_{i:02}.exitcode")
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,179 @@
+//! Per-prompt records: `results.jsonl` (DESIGN §4) and, for scripts that only
+//! log, the original framework's timing lines.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One prompt's line of `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PromptRecord {
+    /// 0-based prompt index.
+    pub prompt: usize,
+    /// Image file name in the config directory; null when none was made.
+    pub image: Option<String>,
+    /// Generation wall time, warm-up excluded.
+    pub seconds: Option<f64>,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Anything else the backend reported (cache counters, memory, …).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Everything a backend reported for one configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchRecords {
+    /// By prompt index; the last line for a prompt wins.
+    pub prompts: BTreeMap<usize, PromptRecord>,
+    /// Model load time (`{"event": "load"}`).
+    pub load_seconds: Option<f64>,
+    /// Warm-up time (`{"event": "warmup"}`).
+    pub warmup_seconds: Option<f64>,
+    /// Peak memory per device (`{"event": "memory"}`).
+    pub peak_memory: BTreeMap<String, u64>,
+    /// Lines that could not be read: (1-based line, why). A backend killed
+    /// mid-write leaves one; it costs that line, not the file.
+    pub malformed: Vec<(usize, String)>,
+}
+
+impl BatchRecords {
+    /// Parses `results.jsonl` text.
+    pub fn parse_jsonl(text: &str) -> BatchRecords {
+        let mut out = BatchRecords::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.malformed.push((n + 1, e.to_string()));
+                    continue;
+                }
+            };
+            if let Some(event) = value.get("event").and_then(|e| e.as_str()) {
+                let seconds = value.get("seconds").and_then(|s| s.as_f64());
+                match event {
+                    "load" => out.load_seconds = seconds,
+                    "warmup" => out.warmup_seconds = seconds,
+                    "memory" => {
+                        let device = match value.get("device") {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => "?".to_string(),
+                        };
+                        if let Some(b) = value.get("peak_bytes").and_then(|b| b.as_u64()) {
+                            let slot = out.peak_memory.entry(device).or_insert(0);
+                            *slot = (*slot).max(b);
+                        }
+                    }
+                    _ => {} // unknown events are allowed: the protocol grows
+                }
+                continue;
+            }
+            match serde_json::from_value::<PromptRecord>(value) {
+                Ok(r) => {
+                    out.prompts.insert(r.prompt, r);
+                }
+                Err(e) => out.malformed.push((n + 1, e.to_string())),
+            }
+        }
+        out
+    }
+
+    /// Serialises back to `results.jsonl` (used when the runner writes it for a
+    /// backend that only logged).
+    pub fn to_jsonl(&self) -> String {
+        let mut s = String::new();
+        let mut push = |v: serde_json::Value| {
+            s.push_str(&v.to_string());
+            s.push('\n');
+        };
+        if let Some(x) = self.load_seconds {
+            push(serde_json::json!({"event": "load", "seconds": x}));
+        }
+        if let Some(x) = self.warmup_seconds {
+            push(serde_json::json!({"event": "warmup", "seconds": x}));
+        }
+        for (d, b) in &self.peak_memory {
+            push(serde_json::json!({"event": "memory", "device": d, "peak_bytes": b}));
+        }
+        for r in self.prompts.values() {
+            push(serde_json::to_value(r).unwrap_or_default());
+        }
+        s
+    }
+}
+
+/// Timing lines of the original framework's log, as (0-based prompt, seconds):
+/// `Generation time for prompt N: X seconds` and `  Prompt N: X seconds`, N 1-based.
+/// Later lines for the same prompt win; other lines are ignored.
+pub fn parse_log_timings(log: &str) -> BTreeMap<usize, f64> {
+    let mut out = BTreeMap::new();
+    for line in log.lines() {
+        let t = line.trim();
+        let rest = if let Some(i) = t.find("Generation time for prompt ") {
+            &t[i + "Generation time for prompt ".len()..]
+        } else if let Some(r) = t.strip_prefix("Prompt ") {
+            r
+        } else {
+            continue;
+        };
+        let Some((n, secs)) = rest.split_once(':') else {
+            continue;
+        };
+        let Ok(n) = n.trim().parse::<usize>() else {
+            continue;
+        };
+        let secs = secs.trim();
+        let secs = secs
+            .strip_suffix("seconds")
+            .or_else(|| secs.strip_suffix('s'))
+            .unwrap_or(secs);
+        let Ok(secs) = secs.trim().parse::<f64>() else {
+            continue;
+        };
+        if n >= 1 && secs.is_finite() && secs >= 0.0 {
+            out.insert(n - 1, secs);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prompts_events_and_bad_lines() {
+        let text = concat!(
+            "{\"event\": \"load\", \"seconds\": 41.2}\n",
+            "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1.5, \"ok\": true, \"skipped_evals\": 3}\n",
+            "{\"prompt\": 1, \"image\": null, \"seconds\": null, \"ok\": false, \"error\": \"CUDA out of memory\"}\n",
+            "{\"event\": \"memory\", \"device\": 0, \"peak_bytes\": 123}\n",
+            "{\"prompt\": 2, \"ima"
+        );
+        let r = BatchRecords::parse_jsonl(text);
+        assert_eq!(r.load_seconds, Some(41.2));
+        assert_eq!(r.prompts.len(), 2);
+        assert_eq!(r.prompts[&0].extra["skipped_evals"], 3);
+        assert_eq!(r.prompts[&1].error.as_deref(), Some("CUDA out of memory"));
+        assert_eq!(r.peak_memory["0"], 123);
+        assert_eq!(r.malformed.len(), 1);
+        assert_eq!(r.malformed[0].0, 5);
+        let again = BatchRecords::parse_jsonl(&r.to_jsonl());
+        assert_eq!(again.prompts, r.prompts);
+    }
+
+    #[test]
+    fn parses_both_log_spellings_one_based() {
+        let log = "loading...\nGeneration time for prompt 1: 2.50 seconds\n  Prompt 3: 1.25 seconds\nPrompt x: 1 seconds\n";
+        let t = parse_log_timings(log);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[&0], 2.5);
+        assert_eq!(t[&2], 1.25);
+    }
+}
