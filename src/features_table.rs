@@ -1,12 +1,113 @@
-//! `compat features`: the registry as a table.
+//! `compat features`: the registry as a table, with GPU needs.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::registry::Registry;
+
 pub fn print(features: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let registry = crate::registry::Registry::locate(features)?;
-    for f in &registry.features {
-        println!("{} {}", f.id, f.gpus);
-    }
+    let registry = Registry::locate(features)?;
+    print!("{}", render(&registry));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table as text (kept apart from printing so it can be tested).
+pub fn render(r: &Registry) -> String {
+    let backend = &r.default_backend;
+    let header = [
+        "feature",
+        "label",
+        "gpus",
+        "kind",
+        "category",
+        "group",
+        "flags",
+        &format!("args ({backend})"),
+    ];
+    let rows: Vec<Vec<String>> = r
+        .features
+        .iter()
+        .map(|f| {
+            let mut flags = Vec::new();
+            if f.addon_only {
+                flags.push("addon-only");
+            }
+            if f.single_card_only {
+                flags.push("single-card");
+            }
+            vec![
+                f.id.clone(),
+                f.label.clone(),
+                format!("×{}", f.gpus),
+                if f.lossy { "lossy" } else { "lossless" }.to_string(),
+                f.category.clone(),
+                f.exclusive.clone().unwrap_or_default(),
+                flags.join(","),
+                f.args_for(backend).join(" "),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| -> String {
+        let mut s: String = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect::<Vec<_>>()
+            .join("  ");
+        s.truncate(s.trim_end().len());
+        s + "\n"
+    };
+    let mut out = format!("registry: {}\n\n", r.source);
+    out += &line(&header.map(String::from));
+    out += &line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    for row in &rows {
+        out += &line(row);
+    }
+    out += "\nA configuration needs the product of its features' GPU multipliers \
+            (cfg_parallel + ulysses = ×2 × ×2 = 4 GPUs).\n";
+    if !r.conflicts.is_empty() {
+        out += "\nconflicts:\n";
+        for c in &r.conflicts {
+            out += &format!("  {} — {}\n", c.features.join(" + "), c.reason);
+        }
+    }
+    out += "\nbackends:\n";
+    for b in r.backends.values() {
+        let default = if &b.name == backend { " (default)" } else { "" };
+        let devices = match b.devices {
+            crate::registry::DeviceSource::Gpu => "GPUs",
+            crate::registry::DeviceSource::CpuCores => "CPU cores",
+        };
+        out += &format!(
+            "  {}{default}: devices = {devices}, model = {}\n",
+            b.name,
+            b.model.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lists_every_feature_with_its_gpus() {
+        let r = crate::registry::Registry::parse(crate::registry::EMBEDDED, "x").expect("registry");
+        let t = super::render(&r);
+        for f in &r.features {
+            assert!(t.contains(&f.id), "{t}");
+        }
+        assert!(
+            t.contains("×2") && t.contains("lossy") && t.contains("addon-only"),
+            "{t}"
+        );
+    }
 }

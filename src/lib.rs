@@ -6,9 +6,16 @@
 //! reached only through the backend protocol, as a child process.
 
 pub mod cli;
+pub mod devices;
+pub mod executor;
 pub mod exit;
 pub mod features_table;
+pub mod fingerprint;
+pub mod matrix;
+pub mod progress;
+pub mod prompts;
 pub mod reference;
 pub mod registry;
 pub mod results;
 pub mod run;
+pub mod settings;

@@ -259,14 +259,14 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
     let slurm = match raw.slurm {
         None => SlurmDefaults::default(),
         Some(s) => {
-            if let Some(flag) = &s.gpu_flag {
-                if !matches!(flag.get_ref().as_str(), "gres" | "gpus") {
-                    return Err(cx.err(
-                        flag.span().start,
-                        format!("unknown slurm gpu_flag '{}'", flag.get_ref()),
-                        "use \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)".to_string(),
-                    ));
-                }
+            if let Some(flag) = &s.gpu_flag
+                && !matches!(flag.get_ref().as_str(), "gres" | "gpus")
+            {
+                return Err(cx.err(
+                    flag.span().start,
+                    format!("unknown slurm gpu_flag '{}'", flag.get_ref()),
+                    "use \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)".to_string(),
+                ));
             }
             SlurmDefaults {
                 partition: s.partition,

@@ -1,0 +1,71 @@
+//! Executors: start a backend per configuration, collect what it made.
+//!
+//! Plan, execute and report are separate (nextest): the executor sends
+//! [`Event`]s; `run` turns them into the manifest and the progress display.
+
+pub mod collect;
+pub mod process;
+mod schedule;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+pub use collect::Collected;
+pub use process::{Cancel, Outcome};
+pub use schedule::execute;
+
+/// One configuration to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Index into the manifest's configs.
+    pub index: usize,
+    pub name: String,
+    pub gpus: u32,
+    /// The configuration's results folder (emptied before the start).
+    pub dir: PathBuf,
+    /// The exact argv, placeholders substituted.
+    pub argv: Vec<String>,
+    pub num_prompts: usize,
+}
+
+/// How to run the jobs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Device ids to pack configurations onto.
+    pub devices: Vec<String>,
+    /// Most configurations at once.
+    pub jobs: usize,
+    pub timeout: Duration,
+    /// Between TERM and KILL.
+    pub grace: Duration,
+}
+
+/// What the executor reports as it goes.
+#[derive(Debug)]
+pub enum Event {
+    Started { index: usize, devices: Vec<String> },
+    Progress { index: usize, done: usize },
+    Finished { index: usize, result: JobResult },
+}
+
+/// How one configuration ended.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    pub outcome: Outcome,
+    pub seconds: f64,
+    /// What it produced (absent when the folder could not be read).
+    pub collected: Option<Collected>,
+    /// Why it is not a clean success, if it is not.
+    pub error: Option<String>,
+}
+
+impl JobResult {
+    pub fn is_success(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+pub type Events = mpsc::UnboundedSender<Event>;
+pub type CancelRx = watch::Receiver<Cancel>;

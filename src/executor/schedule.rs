@@ -1,0 +1,187 @@
+//! Packs configurations onto disjoint device sets, largest first, filling
+//! gaps as configurations finish; runs each through [`process::run`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::process::{self, Cancel, Outcome, Spec};
+use super::{CancelRx, Event, Events, Job, JobResult, Options, collect};
+use crate::results;
+
+/// Runs `jobs`; returns when all finished or, after a cancellation, when the
+/// running ones stopped (the rest are never started).
+pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Events) {
+    let rank: HashMap<String, usize> = opts
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.clone(), i))
+        .collect();
+    let mut free = opts.devices.clone();
+    let mut queue = jobs;
+    // Largest first (stable: matrix order among equals).
+    queue.sort_by_key(|j| std::cmp::Reverse(j.gpus));
+    let mut running = JoinSet::new();
+    loop {
+        while *cancel.borrow() == Cancel::None && running.len() < opts.jobs.max(1) {
+            let Some(pos) = queue.iter().position(|j| j.gpus as usize <= free.len()) else {
+                break;
+            };
+            let job = queue.remove(pos);
+            let devices: Vec<String> = free.drain(..job.gpus as usize).collect();
+            let _ = events.send(Event::Started {
+                index: job.index,
+                devices: devices.clone(),
+            });
+            let (opts, cancel, events) = (opts.clone(), cancel.clone(), events.clone());
+            running.spawn(async move {
+                let result = run_job(&job, &devices, &opts, cancel, &events).await;
+                (job.index, devices, result)
+            });
+        }
+        match running.join_next().await {
+            None => break,
+            Some(Ok((index, devices, result))) => {
+                free.extend(devices);
+                free.sort_by_key(|d| rank.get(d).copied().unwrap_or(usize::MAX));
+                let _ = events.send(Event::Finished { index, result });
+            }
+            // A panicking task is a bug; its devices stay taken rather than
+            // being handed to a second configuration.
+            Some(Err(e)) => eprintln!("compat: internal error in a configuration task: {e}"),
+        }
+    }
+    for job in queue
+        .iter()
+        .filter(|j| j.gpus as usize > opts.devices.len())
+    {
+        let _ = events.send(Event::Finished {
+            index: job.index,
+            result: JobResult {
+                outcome: Outcome::SpawnFailed(String::new()),
+                seconds: 0.0,
+                collected: None,
+                error: Some(format!(
+                    "requires {} devices, only {} available",
+                    job.gpus,
+                    opts.devices.len()
+                )),
+            },
+        });
+    }
+}
+
+async fn run_job(
+    job: &Job,
+    devices: &[String],
+    opts: &Options,
+    cancel: CancelRx,
+    events: &Events,
+) -> JobResult {
+    if let Err(e) = fresh_dir(&job.dir) {
+        return JobResult {
+            outcome: Outcome::SpawnFailed(e.to_string()),
+            seconds: 0.0,
+            collected: None,
+            error: Some(format!("{e:#}")),
+        };
+    }
+    let list = devices.join(",");
+    let env = vec![
+        ("CUDA_VISIBLE_DEVICES".to_string(), list.clone()),
+        ("COMPAT_DEVICES".to_string(), list),
+    ];
+    let log = job.dir.join(results::LOG);
+    let poller = tokio::spawn(poll_progress(job.index, job.dir.clone(), events.clone()));
+    let (outcome, elapsed) = process::run(
+        Spec {
+            argv: &job.argv,
+            env: &env,
+            log: &log,
+            timeout: opts.timeout,
+            grace: opts.grace,
+        },
+        cancel,
+    )
+    .await;
+    poller.abort();
+    finish(job, outcome, elapsed)
+}
+
+/// Turns a finished process into a result: exit code file, records, verdict.
+pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResult {
+    let _ = results::atomic::write(
+        &job.dir.join(results::EXITCODE),
+        format!("{}\n", outcome.exit_code()).as_bytes(),
+    );
+    let collected = collect::collect(&job.dir, job.num_prompts);
+    let log_tail = last_log_line(&job.dir.join(results::LOG));
+    let error = match (&outcome, &collected) {
+        (Outcome::Exited(0), Ok(c)) => c.missing_summary(),
+        (Outcome::Exited(0), Err(e)) => Some(format!("{e:#}")),
+        (Outcome::Exited(code), _) => Some(match log_tail {
+            Some(line) => format!("backend exited with code {code}: {line}"),
+            None => format!("backend exited with code {code}"),
+        }),
+        (Outcome::TimedOut(d), _) => Some(format!(
+            "timed out after {}",
+            humantime::format_duration(*d)
+        )),
+        (Outcome::Interrupted, _) => Some("interrupted".to_string()),
+        (Outcome::SpawnFailed(why), _) => Some(why.clone()),
+    };
+    JobResult {
+        outcome,
+        seconds: elapsed.as_secs_f64(),
+        collected: collected.ok(),
+        error,
+    }
+}
+
+/// A clean folder: images of an earlier attempt must never be judged.
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("failed to clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))
+}
+
+/// The last meaningful line the backend printed (its error, usually).
+fn last_log_line(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("[compat]"))
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Counts finished prompts as the backend reports them.
+async fn poll_progress(index: usize, dir: std::path::PathBuf, events: Events) {
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let done = count_done(&dir);
+        if done != last {
+            last = done;
+            if events.send(Event::Progress { index, done }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn count_done(dir: &Path) -> usize {
+    if let Ok(text) = std::fs::read_to_string(dir.join(results::RESULTS)) {
+        return text.lines().filter(|l| l.contains("\"prompt\"")).count();
+    }
+    std::fs::read(dir.join(results::LOG))
+        .map(|b| results::records::parse_log_timings(&String::from_utf8_lossy(&b)).len())
+        .unwrap_or(0)
+}

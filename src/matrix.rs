@@ -1,0 +1,428 @@
+//! The matrix (DESIGN §6): the configurations a run holds, with GPU needs and
+//! SKIP reasons.
+
+use serde::Serialize;
+
+use crate::registry::Registry;
+
+/// Which configurations to build from the addons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combos {
+    /// baseline, the baseline feature alone, then baseline feature + each addon.
+    Pairs,
+    /// Every subset of the addons with the baseline feature.
+    All,
+}
+
+impl Combos {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Combos::Pairs => "pairs",
+            Combos::All => "all",
+        }
+    }
+}
+
+/// What a configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// No feature: what everything is judged against.
+    Baseline,
+    /// The baseline feature alone.
+    BaselineFeature,
+    /// The baseline feature and one addon.
+    Addon,
+    /// The baseline feature and several addons.
+    Combo,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Baseline => "baseline",
+            Role::BaselineFeature => "baseline_feature",
+            Role::Addon => "addon",
+            Role::Combo => "combo",
+        }
+    }
+}
+
+/// One configuration of the matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// Feature ids joined by `+` in registry order; "baseline" for none.
+    pub name: String,
+    pub role: Role,
+    /// Feature ids in registry order.
+    pub features: Vec<String>,
+    /// The features' arguments for the backend, in registry order.
+    pub args: Vec<String>,
+    /// Product of the features' GPU multipliers.
+    pub gpus: u32,
+    pub lossy: bool,
+    /// Why it will not run, if it will not.
+    pub skip: Option<String>,
+}
+
+/// A problem with the features named on the command line (exit 2).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MatrixError {
+    #[error("{0}")]
+    UnknownFeature(String),
+    #[error(
+        "'{0}' is an addon-only feature and cannot be the baseline feature — pass it with --addons"
+    )]
+    AddonOnlyBaseline(String),
+    #[error("'{0}' is the baseline feature; it cannot be an addon too")]
+    BaselineAsAddon(String),
+    #[error("addon '{0}' is given twice")]
+    DuplicateAddon(String),
+    #[error(
+        "--combos all over {0} addons would make {1} configurations; use --combos pairs or fewer addons"
+    )]
+    TooMany(usize, u64),
+}
+
+/// Expands the matrix for `backend` with `devices` available.
+pub fn expand(
+    registry: &Registry,
+    baseline: &str,
+    addons: &[String],
+    combos: Combos,
+    backend: &str,
+    devices: usize,
+) -> Result<Vec<Config>, MatrixError> {
+    let base = registry
+        .feature(baseline)
+        .ok_or_else(|| MatrixError::UnknownFeature(registry.unknown_feature(baseline)))?;
+    if base.addon_only {
+        return Err(MatrixError::AddonOnlyBaseline(baseline.to_string()));
+    }
+    let mut seen = Vec::new();
+    for a in addons {
+        if registry.feature(a).is_none() {
+            return Err(MatrixError::UnknownFeature(registry.unknown_feature(a)));
+        }
+        if a == baseline {
+            return Err(MatrixError::BaselineAsAddon(a.clone()));
+        }
+        if seen.contains(&a) {
+            return Err(MatrixError::DuplicateAddon(a.clone()));
+        }
+        seen.push(a);
+    }
+
+    let mut sets: Vec<(Role, Vec<&str>)> = vec![
+        (Role::Baseline, vec![]),
+        (Role::BaselineFeature, vec![baseline]),
+    ];
+    match combos {
+        Combos::Pairs => {
+            for a in addons {
+                sets.push((Role::Addon, vec![baseline, a.as_str()]));
+            }
+        }
+        Combos::All => {
+            if addons.len() > 16 {
+                return Err(MatrixError::TooMany(addons.len(), 1u64 << addons.len()));
+            }
+            // Subsets by size, then in the addons' order: pairs first, as in `pairs`.
+            let n = addons.len();
+            let mut masks: Vec<u32> = (1..(1u32 << n)).collect();
+            let members = |m: u32| -> Vec<usize> { (0..n).filter(|i| m & (1 << i) != 0).collect() };
+            masks.sort_by_key(|&m| (m.count_ones(), members(m)));
+            for m in masks {
+                let mut set = vec![baseline];
+                set.extend(members(m).into_iter().map(|i| addons[i].as_str()));
+                let role = if m.count_ones() == 1 {
+                    Role::Addon
+                } else {
+                    Role::Combo
+                };
+                sets.push((role, set));
+            }
+        }
+    }
+    Ok(sets
+        .into_iter()
+        .map(|(role, set)| build(registry, role, &set, backend, devices))
+        .collect())
+}
+
+fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: usize) -> Config {
+    let mut feats: Vec<_> = set.iter().filter_map(|id| registry.feature(id)).collect();
+    feats.sort_by_key(|f| registry.position(&f.id));
+    let features: Vec<String> = feats.iter().map(|f| f.id.clone()).collect();
+    let name = if features.is_empty() {
+        crate::results::BASELINE.to_string()
+    } else {
+        features.join("+")
+    };
+    let gpus = feats.iter().map(|f| f.gpus).product::<u32>().max(1);
+    Config {
+        args: feats
+            .iter()
+            .flat_map(|f| f.args_for(backend).iter().cloned())
+            .collect(),
+        lossy: feats.iter().any(|f| f.lossy),
+        skip: skip_reason(registry, &features, gpus, devices),
+        name,
+        role,
+        features,
+        gpus,
+    }
+}
+
+/// Why a configuration cannot run, first reason wins: exclusive groups,
+/// declared conflicts, single-card-only features, then the GPU budget.
+fn skip_reason(
+    registry: &Registry,
+    features: &[String],
+    gpus: u32,
+    devices: usize,
+) -> Option<String> {
+    let feats: Vec<_> = features
+        .iter()
+        .filter_map(|id| registry.feature(id))
+        .collect();
+    for (i, a) in feats.iter().enumerate() {
+        for b in &feats[i + 1..] {
+            if let (Some(ga), Some(gb)) = (&a.exclusive, &b.exclusive)
+                && ga == gb
+            {
+                return Some(format!(
+                    "conflict: {} and {} are both in exclusive group '{ga}'",
+                    a.id, b.id
+                ));
+            }
+        }
+    }
+    for c in &registry.conflicts {
+        if c.features.iter().all(|f| features.contains(f)) {
+            return Some(format!(
+                "conflict: {} — {}",
+                c.features.join(" + "),
+                c.reason
+            ));
+        }
+    }
+    if let Some(single) = feats.iter().find(|f| f.single_card_only)
+        && let Some(multi) = feats.iter().find(|f| f.gpus > 1)
+    {
+        return Some(format!(
+            "conflict: {} runs on a single card only, {} needs {} GPUs",
+            single.id, multi.id, multi.gpus
+        ));
+    }
+    if gpus as usize > devices {
+        return Some(format!(
+            "requires {gpus} GPU{}, only {devices} available",
+            if gpus == 1 { "" } else { "s" }
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{EMBEDDED, Registry};
+
+    fn registry() -> Registry {
+        let text = format!(
+            "{EMBEDDED}\n[features.offload]\nargs = [\"--cpu-offload\"]\nsingle_card_only = true\n\n[[conflicts]]\nfeatures = [\"ulysses\", \"offload\"]\nreason = \"test conflict\"\n"
+        );
+        Registry::parse(&text, "features.toml").expect("registry")
+    }
+
+    fn names(c: &[Config]) -> Vec<&str> {
+        c.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn addons(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pairs_in_the_originals_order() {
+        let r = registry();
+        let c = expand(
+            &r,
+            "cfg_parallel",
+            &addons(&["ulysses", "teacache"]),
+            Combos::Pairs,
+            "reference",
+            2,
+        )
+        .expect("expands");
+        assert_eq!(
+            names(&c),
+            [
+                "baseline",
+                "cfg_parallel",
+                "cfg_parallel+ulysses",
+                "cfg_parallel+teacache"
+            ]
+        );
+        assert_eq!(c[0].role, Role::Baseline);
+        assert_eq!(c[1].role, Role::BaselineFeature);
+        assert_eq!(c[2].role, Role::Addon);
+        // Names and args in registry order, whatever the command-line order.
+        assert_eq!(
+            c[3].args,
+            ["--cfg-parallel-size", "2", "--cache-backend", "tea_cache"]
+        );
+        assert_eq!(c[2].gpus, 4);
+        assert_eq!(
+            c[2].skip.as_deref(),
+            Some("requires 4 GPUs, only 2 available")
+        );
+        assert_eq!(c[3].skip, None);
+        assert!(c[3].lossy && !c[2].lossy);
+    }
+
+    #[test]
+    fn all_is_every_subset() {
+        let r = registry();
+        let c = expand(
+            &r,
+            "ulysses",
+            &addons(&["teacache", "cache_dit", "ring"]),
+            Combos::All,
+            "reference",
+            8,
+        )
+        .expect("expands");
+        assert_eq!(c.len(), 2 + 7);
+        assert_eq!(
+            names(&c),
+            [
+                "baseline",
+                "ulysses",
+                "teacache+ulysses",
+                "cache_dit+ulysses",
+                "ulysses+ring",
+                "teacache+cache_dit+ulysses",
+                "teacache+ulysses+ring",
+                "cache_dit+ulysses+ring",
+                "teacache+cache_dit+ulysses+ring",
+            ]
+        );
+        assert!(
+            c.iter()
+                .skip(2)
+                .all(|c| c.features.contains(&"ulysses".to_string()))
+        );
+        assert_eq!(c[8].role, Role::Combo);
+    }
+
+    #[test]
+    fn exclusive_group_is_skipped() {
+        let r = registry();
+        let c = expand(
+            &r,
+            "cfg_parallel",
+            &addons(&["teacache", "cache_dit"]),
+            Combos::All,
+            "reference",
+            8,
+        )
+        .expect("expands");
+        let both = c
+            .iter()
+            .find(|c| c.name == "cfg_parallel+teacache+cache_dit")
+            .expect("combo");
+        assert_eq!(
+            both.skip.as_deref(),
+            Some("conflict: teacache and cache_dit are both in exclusive group 'cache-backend'")
+        );
+    }
+
+    #[test]
+    fn declared_conflict_and_single_card_are_skipped() {
+        let r = registry();
+        let c = expand(
+            &r,
+            "ulysses",
+            &addons(&["offload"]),
+            Combos::Pairs,
+            "reference",
+            8,
+        )
+        .expect("expands");
+        assert_eq!(
+            c[2].skip.as_deref(),
+            Some("conflict: ulysses + offload — test conflict")
+        );
+        let c = expand(
+            &r,
+            "cfg_parallel",
+            &addons(&["offload"]),
+            Combos::Pairs,
+            "reference",
+            8,
+        )
+        .expect("expands");
+        assert_eq!(
+            c[2].skip.as_deref(),
+            Some("conflict: offload runs on a single card only, cfg_parallel needs 2 GPUs")
+        );
+    }
+
+    #[test]
+    fn budget_counts_the_baseline_too() {
+        let r = registry();
+        let c = expand(&r, "cfg_parallel", &[], Combos::Pairs, "reference", 0).expect("expands");
+        assert_eq!(
+            c[0].skip.as_deref(),
+            Some("requires 1 GPU, only 0 available")
+        );
+        assert_eq!(
+            c[1].skip.as_deref(),
+            Some("requires 2 GPUs, only 0 available")
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        let r = registry();
+        assert_eq!(
+            expand(&r, "teacache", &[], Combos::Pairs, "reference", 2),
+            Err(MatrixError::AddonOnlyBaseline("teacache".into()))
+        );
+        let e = expand(
+            &r,
+            "cfg_parallel",
+            &addons(&["teacach"]),
+            Combos::Pairs,
+            "reference",
+            2,
+        )
+        .expect_err("unknown");
+        assert!(e.to_string().contains("did you mean 'teacache'"), "{e}");
+        assert!(
+            expand(
+                &r,
+                "cfg_parallel",
+                &addons(&["cfg_parallel"]),
+                Combos::Pairs,
+                "reference",
+                2
+            )
+            .is_err()
+        );
+        assert!(
+            expand(
+                &r,
+                "cfg_parallel",
+                &addons(&["ring", "ring"]),
+                Combos::Pairs,
+                "reference",
+                2
+            )
+            .is_err()
+        );
+    }
+}

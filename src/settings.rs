@@ -1,0 +1,170 @@
+//! Run settings resolved from the command line, the backend's defaults and
+//! compat's, and the argv a configuration starts with.
+
+use std::path::Path;
+
+use crate::exit::usage;
+use crate::matrix::Config;
+use crate::registry::Backend;
+use crate::run::RunArgs;
+
+/// compat's own defaults (the original framework's): below a backend's.
+pub const DEFAULT_STEPS: u32 = 30;
+pub const DEFAULT_SIZE: u32 = 1024;
+pub const DEFAULT_NUM_PROMPTS: usize = 20;
+pub const DEFAULT_CFG_SCALE: f64 = 4.0;
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Everything that goes into the backend's placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub model: String,
+    pub steps: u32,
+    pub height: u32,
+    pub width: u32,
+    pub num_prompts: usize,
+    pub cfg_scale: f64,
+    pub seed: u64,
+    pub negative_prompt: String,
+}
+
+/// Command line > backend defaults > compat defaults.
+pub fn resolve(args: &RunArgs, backend: &Backend) -> anyhow::Result<Settings> {
+    let d = &backend.defaults;
+    let s = Settings {
+        model: args
+            .model
+            .clone()
+            .or_else(|| backend.model.clone())
+            .unwrap_or_default(),
+        steps: args.steps.or(d.steps).unwrap_or(DEFAULT_STEPS),
+        height: args.height.or(d.height).unwrap_or(DEFAULT_SIZE),
+        width: args.width.or(d.width).unwrap_or(DEFAULT_SIZE),
+        num_prompts: args
+            .num_prompts
+            .or(d.num_prompts)
+            .unwrap_or(DEFAULT_NUM_PROMPTS),
+        cfg_scale: args.cfg_scale.or(d.cfg_scale).unwrap_or(DEFAULT_CFG_SCALE),
+        seed: args.seed.or(d.seed).unwrap_or(DEFAULT_SEED),
+        negative_prompt: args
+            .negative_prompt
+            .clone()
+            .or_else(|| d.negative_prompt.clone())
+            .unwrap_or_default(),
+    };
+    if s.steps == 0 || s.height == 0 || s.width == 0 {
+        return Err(usage("--steps, --height and --width must be at least 1"));
+    }
+    if !s.cfg_scale.is_finite() {
+        return Err(usage("--cfg-scale must be a finite number"));
+    }
+    if s.model.is_empty() && backend.command.iter().any(|a| a.contains("{model}")) {
+        return Err(usage(format!(
+            "backend '{}' needs a model: pass --model or set `model` in its [backends.{}] table",
+            backend.name, backend.name
+        )));
+    }
+    Ok(s)
+}
+
+/// The argv for one configuration: the template with placeholders
+/// substituted, then the features' arguments. Never through a shell.
+pub fn argv(
+    backend: &Backend,
+    s: &Settings,
+    c: &Config,
+    exe: &Path,
+    prompt_file: &Path,
+    out: &Path,
+) -> Vec<String> {
+    let value = |name: &str| -> Option<String> {
+        Some(match name {
+            "compat" => exe.display().to_string(),
+            "model" => s.model.clone(),
+            "prompt_file" => prompt_file.display().to_string(),
+            "output_dir" => out.display().to_string(),
+            "steps" => s.steps.to_string(),
+            "height" => s.height.to_string(),
+            "width" => s.width.to_string(),
+            "cfg_scale" => s.cfg_scale.to_string(),
+            "seed" => s.seed.to_string(),
+            "negative_prompt" => s.negative_prompt.clone(),
+            "gpus" => c.gpus.to_string(),
+            _ => return None,
+        })
+    };
+    let mut argv: Vec<String> = backend
+        .command
+        .iter()
+        .map(|a| substitute(a, &value))
+        .collect();
+    argv.extend(c.args.iter().cloned());
+    argv
+}
+
+/// Replaces `{name}` in one argument; `{{` and `}}` are literal braces.
+fn substitute(arg: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let Some(close) = tail.find('}').filter(|_| tail.starts_with('{')) {
+            match value(&tail[1..close]) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&tail[..=close]),
+            }
+            rest = &tail[close + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An argv as a line a person can paste into a POSIX shell.
+pub fn shell_quote(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_placeholders_inside_arguments() {
+        let v = |n: &str| (n == "seed").then(|| "42".to_string());
+        assert_eq!(substitute("--seed={seed}", &v), "--seed=42");
+        assert_eq!(substitute("{{seed}}", &v), "{seed}");
+        assert_eq!(substitute("{unknown}", &v), "{unknown}");
+        assert_eq!(substitute("a}b", &v), "a}b");
+    }
+
+    #[test]
+    fn quotes_for_the_shell() {
+        let a = vec![
+            "gen".to_string(),
+            "it's $(x)".to_string(),
+            "".to_string(),
+            "--k=v".to_string(),
+        ];
+        assert_eq!(shell_quote(&a), "gen 'it'\\''s $(x)' '' --k=v");
+    }
+}

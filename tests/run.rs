@@ -1,0 +1,617 @@
+//! End-to-end tests of `compat run` with a test-double backend
+//! (tests/fixtures/fake_backend.py), in temporary directories.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn fake_backend() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py")
+}
+
+/// A registry whose backend is the test double; features that misbehave.
+fn registry(dir: &Path) -> PathBuf {
+    let text = format!(
+        r#"
+default_backend = "fake"
+
+[backends.fake]
+command = ["python3", "{backend}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
+           "--seed", "{{seed}}", "--negative-prompt", "{{negative_prompt}}"]
+model = "fake-model"
+
+[backends.fake.defaults]
+num_prompts = 3
+steps = 2
+
+[features.par]
+args = ["--par", "2"]
+gpus = 2
+
+[features.lossy]
+args = ["--lossy"]
+lossy = true
+exclusive = "cache"
+addon_only = true
+
+[features.lossy2]
+args = ["--lossy"]
+lossy = true
+exclusive = "cache"
+
+[features.big]
+args = ["--par", "4"]
+gpus = 4
+
+[features.crash]
+args = ["--crash-after", "1"]
+
+[features.hang]
+args = ["--hang"]
+
+[features.slow]
+args = ["--slow", "0.4"]
+
+[features.logonly]
+args = ["--log-only", "--skip-prompt", "1"]
+"#,
+        backend = fake_backend().display()
+    );
+    let path = dir.join("features.toml");
+    std::fs::write(&path, text).expect("write registry");
+    path
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        registry(env.dir.path());
+        env
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn out(&self, baseline: &str) -> PathBuf {
+        self.path().join("compat_results").join(baseline)
+    }
+
+    fn compat(&self) -> Command {
+        let mut c = Command::cargo_bin("compat").expect("binary");
+        c.current_dir(self.path())
+            .env_remove("CUDA_VISIBLE_DEVICES");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Command {
+        let mut c = self.compat();
+        c.arg("run").args(args);
+        c
+    }
+
+    fn manifest(&self, baseline: &str) -> Value {
+        read_json(&self.out(baseline).join("manifest.json"))
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+fn config<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    manifest["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no config {name} in {manifest}"))
+}
+
+fn red_of(path: &Path) -> u8 {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+        .get_pixel(0, 0)[0]
+}
+
+#[test]
+fn normal_run_writes_the_layout_with_skips() {
+    let env = Env::new();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "lossy",
+        "big",
+        "--gpus",
+        "2",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "requires 8 GPUs, only 2 available",
+    ));
+    let out = env.out("par");
+    let m = env.manifest("par");
+    assert_eq!(m["prompts"].as_array().map(Vec::len), Some(3));
+    assert_eq!(m["devices"]["source"], "--gpus");
+    let names: Vec<&str> = m["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["baseline", "par", "par+lossy", "par+big"]);
+    let big = config(&m, "par+big");
+    assert_eq!(big["state"], "skipped");
+    assert_eq!(big["skip_reason"], "requires 8 GPUs, only 2 available");
+    assert!(
+        !out.join("par+big").exists(),
+        "a skipped config gets no folder"
+    );
+
+    for name in ["baseline", "par", "par+lossy"] {
+        let c = config(&m, name);
+        assert_eq!(c["state"], "completed", "{c}");
+        assert_eq!(c["prompts_ok"], 3);
+        let dir = out.join(name);
+        for f in [
+            "config_info.json",
+            "batch_generation.log",
+            "batch_generation.exitcode",
+            "results.jsonl",
+        ] {
+            assert!(dir.join(f).is_file(), "{name}/{f}");
+        }
+        for i in 0..3 {
+            assert!(dir.join(format!("prompt_{i:02}.png")).is_file());
+            assert_eq!(
+                std::fs::read_to_string(dir.join(format!("prompt_{i:02}.exitcode"))).expect("code"),
+                "0\n"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("batch_generation.exitcode")).expect("code"),
+            "0\n"
+        );
+    }
+    let info = read_json(&out.join("par+lossy/config_info.json"));
+    assert_eq!(info["total_gpus"], 2);
+    assert_eq!(info["is_lossy"], true);
+    assert_eq!(
+        info["extra_args"],
+        serde_json::json!(["--par", "2", "--lossy"])
+    );
+    assert_eq!(info["role"], "addon");
+    // Devices reach the backend; seeds are the run's.
+    let seen = read_json(&out.join("par/argv.json"));
+    assert_eq!(seen["CUDA_VISIBLE_DEVICES"], "0,1");
+    assert_eq!(seen["COMPAT_DEVICES"], "0,1");
+    assert_eq!(
+        std::fs::read_to_string(out.join("prompts.txt"))
+            .expect("prompts")
+            .lines()
+            .count(),
+        3
+    );
+    // Prompt i uses seed + i: the double paints green = seed + i.
+    let green = image::open(out.join("baseline/prompt_02.png"))
+        .expect("png")
+        .to_rgb8()
+        .get_pixel(0, 0)[1];
+    assert_eq!(green, 44);
+}
+
+#[test]
+fn crashing_backend_costs_one_config() {
+    let env = Env::new();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "crash",
+        "lossy",
+        "--gpus",
+        "2",
+    ])
+    .assert()
+    .code(1);
+    let m = env.manifest("par");
+    let crash = config(&m, "par+crash");
+    assert_eq!(crash["state"], "failed");
+    assert_eq!(crash["exit_code"], 1);
+    let err = crash["error"].as_str().expect("error");
+    assert!(
+        err.contains("exited with code 1") && err.contains("CUDA out of memory"),
+        "{err}"
+    );
+    assert_eq!(
+        config(&m, "par+lossy")["state"],
+        "completed",
+        "later configs still run"
+    );
+    let dir = env.out("par").join("par+crash");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prompt_00.exitcode")).expect("code"),
+        "0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prompt_01.exitcode")).expect("code"),
+        "1\n"
+    );
+    assert_eq!(read_json(&dir.join("config_info.json"))["state"], "failed");
+}
+
+#[test]
+fn hanging_backend_times_out() {
+    let env = Env::new();
+    let t = Instant::now();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "hang",
+        "--gpus",
+        "2",
+        "--timeout",
+        "2s",
+        "--kill-grace",
+        "1s",
+    ])
+    .assert()
+    .code(1);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    let m = env.manifest("par");
+    let hang = config(&m, "par+hang");
+    assert_eq!(hang["state"], "timed_out");
+    assert_eq!(hang["error"], "timed out after 2s");
+    assert_eq!(config(&m, "par")["state"], "completed");
+    let log =
+        std::fs::read_to_string(env.out("par").join("par+hang/batch_generation.log")).expect("log");
+    assert!(
+        log.contains("loading fake model") && log.contains("[compat] timed out after 2s"),
+        "{log}"
+    );
+}
+
+#[test]
+fn log_only_backend_with_a_missing_image_keeps_prompts_aligned() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--addons", "logonly", "--gpus", "2"])
+        .assert()
+        .code(1);
+    let dir = env.out("par").join("par+logonly");
+    // Prompt 1 made no image; prompts 0 and 2 keep their own (red = 10 × index).
+    assert_eq!(red_of(&dir.join("prompt_00.png")), 0);
+    assert!(!dir.join("prompt_01.png").exists());
+    assert_eq!(red_of(&dir.join("prompt_02.png")), 20);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prompt_01.exitcode")).expect("code"),
+        "1\n"
+    );
+    let m = env.manifest("par");
+    let c = config(&m, "par+logonly");
+    assert_eq!(c["state"], "failed");
+    assert!(
+        c["error"].as_str().expect("error").contains("prompt 1"),
+        "{c}"
+    );
+    // The runner wrote results.jsonl from the log's timings.
+    let jsonl = std::fs::read_to_string(dir.join("results.jsonl")).expect("jsonl");
+    assert!(
+        jsonl.contains("\"prompt\":2") && jsonl.contains("\"seconds\":0.1"),
+        "{jsonl}"
+    );
+}
+
+#[test]
+fn refuses_to_clobber_then_force_starts_over() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--gpus", "2"])
+        .assert()
+        .success();
+    let manifest = env.out("par").join("manifest.json");
+    let before = std::fs::read(&manifest).expect("manifest");
+    env.run(&["--baseline", "par", "--gpus", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--resume").and(predicate::str::contains("--force")));
+    assert_eq!(
+        std::fs::read(&manifest).expect("manifest"),
+        before,
+        "nothing overwritten"
+    );
+    env.run(&["--baseline", "par", "--gpus", "2", "--force"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn interrupt_then_resume_finishes_the_run() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("compat");
+    let child = std::process::Command::new(&bin)
+        .current_dir(env.path())
+        .args([
+            "run",
+            "--baseline",
+            "slow",
+            "--addons",
+            "par",
+            "--gpus",
+            "2",
+            "--serial",
+            "--num-prompts",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the second configuration is running, then Ctrl-C.
+    let manifest = env.out("slow").join("manifest.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "no configuration started");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            let m: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let done = m["configs"].as_array().map_or(0, |c| {
+                c.iter().filter(|c| c["state"] == "completed").count()
+            });
+            let running = m["configs"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["state"] == "running"));
+            if done >= 1 && running {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    let m = env.manifest("slow");
+    let states: Vec<&str> = m["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .map(|c| c["state"].as_str().unwrap_or(""))
+        .collect();
+    assert!(states.contains(&"interrupted"), "{states:?}");
+    assert!(states.contains(&"completed"), "{states:?}");
+    let kept: Vec<(String, Value)> = m["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .filter(|c| c["state"] == "completed")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["started"].clone(),
+            )
+        })
+        .collect();
+
+    env.run(&[
+        "--baseline",
+        "slow",
+        "--addons",
+        "par",
+        "--gpus",
+        "2",
+        "--serial",
+        "--num-prompts",
+        "3",
+        "--resume",
+    ])
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("already complete"));
+    let m = env.manifest("slow");
+    assert!(
+        m["configs"]
+            .as_array()
+            .expect("configs")
+            .iter()
+            .all(|c| c["state"] == "completed"),
+        "{m}"
+    );
+    for (name, started) in kept {
+        assert_eq!(
+            config(&m, &name)["started"],
+            started,
+            "{name} was not rerun"
+        );
+    }
+}
+
+#[test]
+fn resume_reruns_configs_whose_inputs_changed() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--gpus", "2"])
+        .assert()
+        .success();
+    let first = env.manifest("par");
+    std::thread::sleep(Duration::from_millis(1100));
+    env.run(&[
+        "--baseline",
+        "par",
+        "--gpus",
+        "2",
+        "--seed",
+        "7",
+        "--resume",
+    ])
+    .assert()
+    .success();
+    let second = env.manifest("par");
+    assert_ne!(
+        config(&first, "par")["started"],
+        config(&second, "par")["started"]
+    );
+    assert_ne!(
+        config(&first, "par")["fingerprint"],
+        config(&second, "par")["fingerprint"]
+    );
+}
+
+#[test]
+fn hostile_prompts_reach_the_backend_byte_for_byte() {
+    let env = Env::new();
+    let prompts = "a \"quoted\" 'prompt' with $(touch pwned) and `id`\n<script>alert(1)</script> & ; | > x\nü 日本語 emoji 🎨 \\backslash\\ $HOME\n";
+    std::fs::write(env.path().join("prompts.txt"), prompts).expect("prompts");
+    let negative = "$(touch pwned2) \"; rm -rf / '";
+    env.run(&[
+        "--baseline",
+        "par",
+        "--gpus",
+        "2",
+        "--prompt-file",
+        "prompts.txt",
+        "--negative-prompt",
+        negative,
+    ])
+    .assert()
+    .success();
+    let dir = env.out("par").join("baseline");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("received.txt")).expect("received"),
+        prompts
+    );
+    let seen = read_json(&dir.join("argv.json"));
+    let argv: Vec<&str> = seen["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let i = argv
+        .iter()
+        .position(|a| *a == "--negative-prompt")
+        .expect("flag");
+    assert_eq!(argv[i + 1], negative);
+    assert!(!env.path().join("pwned").exists() && !env.path().join("pwned2").exists());
+    let m = env.manifest("par");
+    assert_eq!(m["prompts"][2], "ü 日本語 emoji 🎨 \\backslash\\ $HOME");
+}
+
+#[test]
+fn dry_run_prints_argv_and_skips_and_writes_nothing() {
+    let env = Env::new();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "big",
+        "lossy",
+        "--gpus",
+        "2",
+        "--dry-run",
+    ])
+    .assert()
+    .success()
+    .stdout(
+        predicate::str::contains("par+big  (8 GPUs)  SKIP: requires 8 GPUs, only 2 available")
+            .and(predicate::str::contains("--par 2 --lossy"))
+            .and(predicate::str::contains("fake_backend.py")),
+    );
+    assert!(!env.path().join("compat_results").exists());
+}
+
+#[test]
+fn exclusive_group_is_a_recorded_skip() {
+    let env = Env::new();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "lossy",
+        "lossy2",
+        "--combos",
+        "all",
+        "--gpus",
+        "2",
+    ])
+    .assert()
+    .success();
+    let m = env.manifest("par");
+    let both = config(&m, "par+lossy+lossy2");
+    assert_eq!(both["state"], "skipped");
+    assert!(
+        both["skip_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("exclusive group 'cache'")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--addons", "crsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown feature 'crsh' — did you mean 'crash'?",
+        ));
+    env.run(&["--baseline", "lossy"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("addon-only"));
+    env.run(&["--baseline", "par", "--backend", "fak"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean 'fake'"));
+    std::fs::write(env.path().join("empty.txt"), "# nothing\n\n").expect("write");
+    env.run(&["--baseline", "par", "--prompt-file", "empty.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("holds no prompts"));
+    let bad = env.path().join("bad.toml");
+    std::fs::write(&bad, "[features.x]\nargs = [\"--x\"]\ngpus = 0\n").expect("write");
+    env.compat()
+        .args(["--features", bad.to_str().expect("utf-8"), "features"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:3:").and(predicate::str::contains("gpus = 0")));
+    assert!(
+        !env.path().join("compat_results").exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn features_lists_the_builtin_registry_outside_a_project() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Command::cargo_bin("compat")
+        .expect("binary")
+        .current_dir(dir.path())
+        .arg("features")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("<built-in features.toml>")
+                .and(predicate::str::contains("cfg_parallel")),
+        );
+}
