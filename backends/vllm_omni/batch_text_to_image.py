@@ -335,6 +335,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - any load failure is a setup failure
             traceback.print_exc()
             print(f"error: model load failed: {_error_text(exc)}", file=sys.stderr, flush=True)
+            results.write({"event": "load", "seconds": None, "ok": False, "error": _error_text(exc)})
             return EXIT_FAILED
         results.write({"event": "load", "seconds": round(time.perf_counter() - t0, 4)})
         print(f"Model loaded in {time.perf_counter() - t0:.2f} seconds", flush=True)
