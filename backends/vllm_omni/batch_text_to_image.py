@@ -389,8 +389,31 @@ def run(args: argparse.Namespace) -> int:
         results.close()
 
 
+# Options whose value is free text: compat passes them as two argv entries, and a
+# value starting with "-" (a negative prompt such as "-blurry" or "-- --seed 9")
+# would otherwise be taken by argparse for an option.
+TEXT_OPTIONS = ("--negative-prompt", "--model", "--prompt-file", "--output")
+
+
+def join_text_values(argv: list[str]) -> list[str]:
+    """Turn `--negative-prompt VALUE` into `--negative-prompt=VALUE` (same for
+    the other free-text options) so the value is never parsed as an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in TEXT_OPTIONS and i + 1 < len(argv):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(join_text_values(raw))
     return run(args)
 
 

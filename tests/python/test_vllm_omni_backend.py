@@ -405,6 +405,18 @@ class TestHostilePrompts(BackendCase):
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(self.calls("init"), [])
 
+    def test_negative_prompt_starting_with_dashes(self) -> None:
+        pf = self.write_prompts(["a"])
+        for neg in ("-blurry", "-- --seed 9 --model evil", "--help"):
+            with self.subTest(neg=neg):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_script(pf, "--warmup", "0", "--negative-prompt", neg)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                (gen,) = self.calls("generate")
+                self.assertEqual(gen["prompt"]["negative_prompt"], neg)
+                self.assertEqual(gen["sampling_params"]["seed"], 42)
+                self.assertEqual(self.calls("init")[0]["kwargs"]["model"], "stand-in/model")
+
     def test_hostile_negative_prompt_untouched(self) -> None:
         neg = "$(whoami) \"quoted\" <b>ü</b>"
         pf = self.write_prompts(["a"])
