@@ -77,12 +77,38 @@ pub struct RunArgs {
     /// One configuration at a time (for timing-sensitive runs)
     #[arg(long, conflicts_with = "jobs")]
     pub serial: bool,
+    /// Where backends run: local processes, or one Slurm job per configuration
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorKind,
+    /// Slurm partition [default: the registry's [slurm] partition]
+    #[arg(long, help_heading = "Slurm")]
+    pub partition: Option<String>,
+    /// Slurm account
+    #[arg(long, help_heading = "Slurm")]
+    pub account: Option<String>,
+    /// Slurm time limit per job, in Slurm's format (e.g. 02:00:00)
+    #[arg(long, help_heading = "Slurm", value_name = "TIME")]
+    pub slurm_time: Option<String>,
+    /// Extra srun argument (repeatable), e.g. --srun-arg=--qos=high
+    #[arg(
+        long = "srun-arg",
+        help_heading = "Slurm",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub srun_args: Vec<String>,
     /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Run `compat analyze` on the results afterwards
     #[arg(long)]
     pub analyze: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
 }
 
 /// Entry point of `compat run`.
@@ -97,7 +123,10 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| usage(registry.unknown_backend(&backend_name)))?
         .clone();
     let settings = settings::resolve(&args, &backend)?;
-    let devices = crate::devices::discover(backend.devices, args.gpus);
+    let devices = match args.executor {
+        ExecutorKind::Local => crate::devices::discover(backend.devices, args.gpus),
+        ExecutorKind::Slurm => slurm_devices(args.gpus)?,
+    };
     let configs = matrix::expand(
         &registry,
         &args.baseline,
@@ -141,7 +170,10 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         combos: args.combos.as_str().into(),
         devices: devices.clone(),
         timeout_seconds: args.timeout.as_secs(),
-        executor: "local".into(),
+        executor: match args.executor {
+            ExecutorKind::Local => "local".into(),
+            ExecutorKind::Slurm => "slurm".into(),
+        },
         configs: Vec::new(),
     };
     let prompt_file = out_abs.join(results::PROMPTS);
@@ -188,6 +220,10 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
             jobs.len()
         );
     }
+    let launcher = match args.executor {
+        ExecutorKind::Local => executor::Launcher::Local,
+        ExecutorKind::Slurm => executor::Launcher::Slurm(slurm_options(&args, &registry)),
+    };
     let opts = executor::Options {
         devices: devices.ids.clone(),
         jobs: if args.serial {
@@ -197,6 +233,7 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         },
         timeout: args.timeout,
         grace: args.kill_grace,
+        launcher,
     };
     let interrupted = execute(&out, &mut manifest, jobs, opts)?;
 
@@ -398,6 +435,12 @@ fn execute(
                         (_, Some(_)) => ConfigState::Failed,
                     };
                     e.error = result.error.clone();
+                    if let Some(id) = &result.slurm_job_id {
+                        e.slurm_job_id = Some(id.clone());
+                    }
+                    if let Some(devices) = &result.devices {
+                        e.devices = devices.clone();
+                    }
                     progress.finished(
                         &e.name,
                         e.state,
@@ -499,6 +542,45 @@ fn print_summary(m: &Manifest, out: &Path) {
         );
     }
     println!("results: {}", out.display());
+}
+
+/// Devices for a Slurm run: `--gpus`, else the most GPUs any node has.
+fn slurm_devices(gpus: Option<usize>) -> anyhow::Result<results::DeviceInfo> {
+    let (n, source, detail) = match gpus {
+        Some(n) => (n, "--gpus", format!("{n} GPUs per job at most (--gpus)")),
+        None => {
+            let n = executor::slurm::max_gpus_per_node().ok_or_else(|| {
+                usage("cannot ask Slurm for its GPUs (`sinfo -o %G` failed or lists none); pass --gpus N")
+            })?;
+            (
+                n,
+                "slurm",
+                format!("{n} GPUs on the largest Slurm node (sinfo)"),
+            )
+        }
+    };
+    Ok(results::DeviceInfo {
+        count: n,
+        ids: (0..n).map(|i| i.to_string()).collect(),
+        source: source.into(),
+        detail,
+    })
+}
+
+/// Slurm settings: command line over the registry's `[slurm]` table.
+fn slurm_options(args: &RunArgs, registry: &Registry) -> executor::slurm::SlurmOptions {
+    let d = &registry.slurm;
+    let mut extra = d.sbatch_args.clone();
+    extra.extend(d.srun_args.iter().cloned());
+    extra.extend(args.srun_args.iter().cloned());
+    executor::slurm::SlurmOptions {
+        partition: args.partition.clone().or_else(|| d.partition.clone()),
+        account: args.account.clone().or_else(|| d.account.clone()),
+        time: args.slurm_time.clone().or_else(|| d.time.clone()),
+        gpu_flag: d.gpu_flag.clone().unwrap_or_else(|| "gres".into()),
+        extra,
+        job_prefix: format!("compat-{}-{}", std::process::id(), args.baseline),
+    }
 }
 
 /// `--analyze`: the analysis of the finished run.

@@ -6,6 +6,7 @@
 pub mod collect;
 pub mod process;
 mod schedule;
+pub mod slurm;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,17 @@ pub struct Options {
     pub timeout: Duration,
     /// Between TERM and KILL.
     pub grace: Duration,
+    /// Where the backends run.
+    pub launcher: Launcher,
+}
+
+/// Where backends run.
+#[derive(Debug, Clone)]
+pub enum Launcher {
+    /// Child processes on this machine, packed onto `devices`.
+    Local,
+    /// One Slurm job per configuration; Slurm assigns the devices.
+    Slurm(slurm::SlurmOptions),
 }
 
 /// What the executor reports as it goes.
@@ -59,6 +71,10 @@ pub struct JobResult {
     pub collected: Option<Collected>,
     /// Why it is not a clean success, if it is not.
     pub error: Option<String>,
+    /// Slurm's job id, when run through Slurm.
+    pub slurm_job_id: Option<String>,
+    /// Devices the job actually got, where the launcher learns them late (Slurm).
+    pub devices: Option<Vec<String>>,
 }
 
 impl JobResult {

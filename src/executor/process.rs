@@ -50,6 +50,8 @@ pub struct Spec<'a> {
     pub log: &'a Path,
     pub timeout: Duration,
     pub grace: Duration,
+    /// Variables removed from the inherited environment.
+    pub unset: &'a [&'a str],
 }
 
 /// Runs one backend to completion, timeout or cancellation.
@@ -83,6 +85,9 @@ async fn run_inner(spec: &Spec<'_>, cancel: &mut watch::Receiver<Cancel>) -> Out
         }
     };
     let mut cmd = tokio::process::Command::new(program);
+    for var in spec.unset {
+        cmd.env_remove(var);
+    }
     cmd.args(args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -189,6 +194,7 @@ mod tests {
                 log: &log,
                 timeout: Duration::from_millis(timeout_ms),
                 grace: Duration::from_millis(500),
+                unset: &[],
             },
             rx,
         )
@@ -236,6 +242,7 @@ mod tests {
                     log: &log,
                     timeout: Duration::from_secs(60),
                     grace: Duration::from_secs(5),
+                    unset: &[],
                 },
                 rx,
             )

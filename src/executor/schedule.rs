@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::process::{self, Cancel, Outcome, Spec};
-use super::{CancelRx, Event, Events, Job, JobResult, Options, collect};
+use super::{CancelRx, Event, Events, Job, JobResult, Launcher, Options, collect};
 use crate::results;
 
 /// Runs `jobs`; returns when all finished or, after a cancellation, when the
@@ -20,6 +20,8 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
         .enumerate()
         .map(|(i, d)| (d.clone(), i))
         .collect();
+    // Slurm places jobs itself: locally, every job "fits".
+    let local = matches!(opts.launcher, Launcher::Local);
     let mut free = opts.devices.clone();
     let mut queue = jobs;
     // Largest first (stable: matrix order among equals).
@@ -27,11 +29,18 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
     let mut running = JoinSet::new();
     loop {
         while *cancel.borrow() == Cancel::None && running.len() < opts.jobs.max(1) {
-            let Some(pos) = queue.iter().position(|j| j.gpus as usize <= free.len()) else {
+            let Some(pos) = queue
+                .iter()
+                .position(|j| !local || j.gpus as usize <= free.len())
+            else {
                 break;
             };
             let job = queue.remove(pos);
-            let devices: Vec<String> = free.drain(..job.gpus as usize).collect();
+            let devices: Vec<String> = if local {
+                free.drain(..job.gpus as usize).collect()
+            } else {
+                vec![]
+            };
             let _ = events.send(Event::Started {
                 index: job.index,
                 devices: devices.clone(),
@@ -56,20 +65,16 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
     }
     for job in queue
         .iter()
-        .filter(|j| j.gpus as usize > opts.devices.len())
+        .filter(|j| local && j.gpus as usize > opts.devices.len())
     {
+        let why = format!(
+            "requires {} devices, only {} available",
+            job.gpus,
+            opts.devices.len()
+        );
         let _ = events.send(Event::Finished {
             index: job.index,
-            result: JobResult {
-                outcome: Outcome::SpawnFailed(String::new()),
-                seconds: 0.0,
-                collected: None,
-                error: Some(format!(
-                    "requires {} devices, only {} available",
-                    job.gpus,
-                    opts.devices.len()
-                )),
-            },
+            result: failed(why),
         });
     }
 }
@@ -82,33 +87,63 @@ async fn run_job(
     events: &Events,
 ) -> JobResult {
     if let Err(e) = fresh_dir(&job.dir) {
-        return JobResult {
-            outcome: Outcome::SpawnFailed(e.to_string()),
-            seconds: 0.0,
-            collected: None,
-            error: Some(format!("{e:#}")),
-        };
+        return failed(format!("{e:#}"));
     }
-    let list = devices.join(",");
-    let env = vec![
-        ("CUDA_VISIBLE_DEVICES".to_string(), list.clone()),
-        ("COMPAT_DEVICES".to_string(), list),
-    ];
+    let (argv, env) = match &opts.launcher {
+        Launcher::Local => {
+            let list = devices.join(",");
+            let env = vec![
+                ("CUDA_VISIBLE_DEVICES".to_string(), list.clone()),
+                ("COMPAT_DEVICES".to_string(), list),
+            ];
+            (job.argv.clone(), env)
+        }
+        // Slurm sets CUDA_VISIBLE_DEVICES on the node; srun passes our
+        // environment on, so ours must not hide the allocation.
+        Launcher::Slurm(s) => (s.wrap(&job.name, job.gpus, &job.argv), vec![]),
+    };
     let log = job.dir.join(results::LOG);
     let poller = tokio::spawn(poll_progress(job.index, job.dir.clone(), events.clone()));
     let (outcome, elapsed) = process::run(
         Spec {
-            argv: &job.argv,
+            argv: &argv,
             env: &env,
             log: &log,
             timeout: opts.timeout,
             grace: opts.grace,
+            unset: if matches!(opts.launcher, Launcher::Slurm(_)) {
+                &["CUDA_VISIBLE_DEVICES", "COMPAT_DEVICES"]
+            } else {
+                &[]
+            },
         },
         cancel,
     )
     .await;
     poller.abort();
-    finish(job, outcome, elapsed)
+    let mut result = finish(job, outcome, elapsed);
+    if let Launcher::Slurm(s) = &opts.launcher {
+        if matches!(result.outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
+            s.cancel(&job.name);
+        }
+        let log = std::fs::read(&log).unwrap_or_default();
+        if let Some((id, devices)) = super::slurm::parse_marker(&String::from_utf8_lossy(&log)) {
+            result.slurm_job_id = Some(id);
+            result.devices = Some(devices);
+        }
+    }
+    result
+}
+
+fn failed(error: String) -> JobResult {
+    JobResult {
+        outcome: Outcome::SpawnFailed(error.clone()),
+        seconds: 0.0,
+        collected: None,
+        error: Some(error),
+        slurm_job_id: None,
+        devices: None,
+    }
 }
 
 /// Turns a finished process into a result: exit code file, records, verdict.
@@ -138,6 +173,8 @@ pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResul
         seconds: elapsed.as_secs_f64(),
         collected: collected.ok(),
         error,
+        slurm_job_id: None,
+        devices: None,
     }
 }
 

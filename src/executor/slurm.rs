@@ -1,0 +1,155 @@
+//! The Slurm launcher: each configuration is one `srun` job asking for its
+//! GPUs. srun stays our child (its own process group), so its output streams
+//! into the configuration's log and its exit code is the backend's; Slurm
+//! picks the node and sets CUDA_VISIBLE_DEVICES. The results layout is the
+//! same as a local run, so analysis never knows where a configuration ran.
+
+use std::process::Command;
+
+/// Slurm settings: command line over the registry's `[slurm]` table.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmOptions {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    /// Slurm's time limit per job (e.g. "02:00:00").
+    pub time: Option<String>,
+    /// "gres" (`--gres=gpu:N`, default) or "gpus" (`--gpus=N`).
+    pub gpu_flag: String,
+    /// Extra srun arguments (the registry's sbatch_args and srun_args both
+    /// land here: srun takes the allocation options too).
+    pub extra: Vec<String>,
+    /// Prefix of every job name, unique per run, so cancellation finds them.
+    pub job_prefix: String,
+}
+
+/// The marker line the job prints first: job id, node and devices.
+pub const MARKER: &str = "[compat] slurm job";
+
+impl SlurmOptions {
+    /// The job name of one configuration.
+    pub fn job_name(&self, config: &str) -> String {
+        format!("{}:{config}", self.job_prefix)
+    }
+
+    /// `srun ... -- sh -c 'echo marker; exec "$@"' compat-job <argv>`. The
+    /// small shell only prints where the job landed; the backend's argv goes
+    /// through `"$@"`, never parsed by a shell.
+    pub fn wrap(&self, config: &str, gpus: u32, argv: &[String]) -> Vec<String> {
+        let mut out = vec![
+            "srun".to_string(),
+            format!("--job-name={}", self.job_name(config)),
+            "--ntasks=1".to_string(),
+            "--kill-on-bad-exit=1".to_string(),
+        ];
+        out.push(if self.gpu_flag == "gpus" {
+            format!("--gpus={gpus}")
+        } else {
+            format!("--gres=gpu:{gpus}")
+        });
+        if let Some(p) = &self.partition {
+            out.push(format!("--partition={p}"));
+        }
+        if let Some(a) = &self.account {
+            out.push(format!("--account={a}"));
+        }
+        if let Some(t) = &self.time {
+            out.push(format!("--time={t}"));
+        }
+        out.extend(self.extra.iter().cloned());
+        out.extend(
+            [
+                "sh",
+                "-c",
+                "echo \"[compat] slurm job $SLURM_JOB_ID on $(hostname) CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\"; exec \"$@\"",
+                "compat-job",
+            ]
+            .map(String::from),
+        );
+        out.extend(argv.iter().cloned());
+        out
+    }
+
+    /// Cancels a configuration's job, queued or running (best effort).
+    pub fn cancel(&self, config: &str) {
+        let _ = Command::new("scancel")
+            .arg(format!("--name={}", self.job_name(config)))
+            .status();
+    }
+}
+
+/// Job id and devices from the marker line of a log.
+pub fn parse_marker(log: &str) -> Option<(String, Vec<String>)> {
+    let line = log.lines().find(|l| l.starts_with(MARKER))?;
+    let rest = line[MARKER.len()..].trim();
+    let id = rest.split_whitespace().next()?.to_string();
+    let devices = rest
+        .split("CUDA_VISIBLE_DEVICES=")
+        .nth(1)
+        .map(|d| {
+            d.trim()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((id, devices))
+}
+
+/// The most GPUs any node offers, from `sinfo` (None without Slurm).
+pub fn max_gpus_per_node() -> Option<usize> {
+    let out = Command::new("sinfo")
+        .args(["-h", "-o", "%G"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().filter_map(gres_gpus).max()
+}
+
+/// `gpu:8`, `gpu:a100:4(S:0-1)`, `gpu:2,shard:4` → the GPU count.
+fn gres_gpus(line: &str) -> Option<usize> {
+    line.split(',')
+        .filter(|g| g.starts_with("gpu"))
+        .filter_map(|g| g.split('(').next()?.rsplit(':').next()?.parse().ok())
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_argv_without_a_shell_parsing_it() {
+        let o = SlurmOptions {
+            partition: Some("gpu".into()),
+            gpu_flag: "gres".into(),
+            job_prefix: "compat-1".into(),
+            ..Default::default()
+        };
+        let argv = o.wrap("cfg_parallel", 2, &["gen".into(), "$(x) 'y'".into()]);
+        assert_eq!(argv[0], "srun");
+        assert!(argv.contains(&"--gres=gpu:2".to_string()));
+        assert!(argv.contains(&"--partition=gpu".to_string()));
+        assert!(argv.contains(&"--job-name=compat-1:cfg_parallel".to_string()));
+        assert_eq!(
+            argv[argv.len() - 2..],
+            ["gen".to_string(), "$(x) 'y'".to_string()]
+        );
+    }
+
+    #[test]
+    fn reads_the_marker_and_gres() {
+        let log =
+            "[compat] slurm job 17 on node1 CUDA_VISIBLE_DEVICES=2,3\n  Prompt 1: 1 seconds\n";
+        assert_eq!(
+            parse_marker(log),
+            Some(("17".into(), vec!["2".into(), "3".into()]))
+        );
+        assert_eq!(gres_gpus("gpu:8"), Some(8));
+        assert_eq!(gres_gpus("gpu:a100:4(S:0-1)"), Some(4));
+        assert_eq!(gres_gpus("(null)"), None);
+    }
+}
