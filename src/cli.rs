@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the matrix: one backend batch per configuration
-    Run(crate::run::RunArgs),
+    Run(Box<crate::run::RunArgs>),
     /// Print the feature registry as a table, with GPU needs
     Features,
     /// The embedded reference engine (a CPU diffusion backend; started by `run`)
@@ -50,7 +50,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let features = cli.features.as_deref();
     match cli.command {
-        Command::Run(args) => crate::run::run(args, features),
+        Command::Run(args) => crate::run::run(*args, features),
         Command::Features => crate::features_table::print(features),
         Command::Generate(args) => {
             crate::reference::main(args)?;

@@ -57,9 +57,18 @@ pub enum Launcher {
 /// What the executor reports as it goes.
 #[derive(Debug)]
 pub enum Event {
-    Started { index: usize, devices: Vec<String> },
-    Progress { index: usize, done: usize },
-    Finished { index: usize, result: JobResult },
+    Started {
+        index: usize,
+        devices: Vec<String>,
+    },
+    Progress {
+        index: usize,
+        done: usize,
+    },
+    Finished {
+        index: usize,
+        result: Box<JobResult>,
+    },
 }
 
 /// How one configuration ended.

@@ -56,7 +56,10 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
             Some(Ok((index, devices, result))) => {
                 free.extend(devices);
                 free.sort_by_key(|d| rank.get(d).copied().unwrap_or(usize::MAX));
-                let _ = events.send(Event::Finished { index, result });
+                let _ = events.send(Event::Finished {
+                    index,
+                    result: Box::new(result),
+                });
             }
             // A panicking task is a bug; its devices stay taken rather than
             // being handed to a second configuration.
@@ -74,7 +77,7 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
         );
         let _ = events.send(Event::Finished {
             index: job.index,
-            result: failed(why),
+            result: Box::new(failed(why)),
         });
     }
 }
