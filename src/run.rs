@@ -435,11 +435,13 @@ fn execute(
                         (_, Some(_)) => ConfigState::Failed,
                     };
                     e.error = result.error.clone();
-                    if let Some(id) = &result.slurm_job_id {
-                        e.slurm_job_id = Some(id.clone());
-                    }
-                    if let Some(devices) = &result.devices {
-                        e.devices = devices.clone();
+                    if let Some(p) = &result.placement {
+                        e.slurm_job_id = Some(p.job_id.clone());
+                        e.devices = p.devices.clone();
+                        // Queue time is not run time: the job started on its node.
+                        if let Some(t) = p.started {
+                            e.started = Some(results::rfc3339(t));
+                        }
                     }
                     progress.finished(
                         &e.name,
@@ -449,6 +451,9 @@ fn execute(
                         result.seconds,
                         e.error.as_deref(),
                     );
+                    if result.placement.is_some() {
+                        slurm_overlaps(manifest);
+                    }
                     write_manifest(out, manifest)?;
                     write_config_info(out, &manifest.configs[index])?;
                 }
@@ -542,6 +547,32 @@ fn print_summary(m: &Manifest, out: &Path) {
         );
     }
     println!("results: {}", out.display());
+}
+
+/// Which Slurm jobs really ran side by side: all were submitted at once, so
+/// only their start (on the node) and end times tell.
+fn slurm_overlaps(m: &mut Manifest) {
+    let window = |e: &ConfigEntry| -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+        e.slurm_job_id.as_ref()?;
+        Some((
+            results::parse_time(e.started.as_deref()?)?,
+            results::parse_time(e.finished.as_deref()?)?,
+        ))
+    };
+    let windows: Vec<_> = m.configs.iter().map(window).collect();
+    let names: Vec<String> = m.configs.iter().map(|e| e.name.clone()).collect();
+    for (i, e) in m.configs.iter_mut().enumerate() {
+        let Some((start, end)) = windows[i] else {
+            continue;
+        };
+        e.concurrent_with = windows
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .filter(|&(j, (w, _))| j != i && w.is_some_and(|(s2, e2)| s2 < end && start < e2))
+            .map(|(_, (_, name))| name.clone())
+            .collect();
+    }
 }
 
 /// Devices for a Slurm run: `--gpus`, else the most GPUs any node has.

@@ -1,130 +1,15 @@
 //! End-to-end tests of `compat run` with a test-double backend
 //! (tests/fixtures/fake_backend.py), in temporary directories.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::*;
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn fake_backend() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py")
-}
-
-/// A registry whose backend is the test double; features that misbehave.
-fn registry(dir: &Path) -> PathBuf {
-    let text = format!(
-        r#"
-default_backend = "fake"
-
-[backends.fake]
-command = ["python3", "{backend}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
-           "--seed", "{{seed}}", "--negative-prompt", "{{negative_prompt}}"]
-model = "fake-model"
-
-[backends.fake.defaults]
-num_prompts = 3
-steps = 2
-
-[features.par]
-args = ["--par", "2"]
-gpus = 2
-
-[features.lossy]
-args = ["--lossy"]
-lossy = true
-exclusive = "cache"
-addon_only = true
-
-[features.lossy2]
-args = ["--lossy"]
-lossy = true
-exclusive = "cache"
-
-[features.big]
-args = ["--par", "4"]
-gpus = 4
-
-[features.crash]
-args = ["--crash-after", "1"]
-
-[features.hang]
-args = ["--hang"]
-
-[features.slow]
-args = ["--slow", "0.4"]
-
-[features.logonly]
-args = ["--log-only", "--skip-prompt", "1"]
-"#,
-        backend = fake_backend().display()
-    );
-    let path = dir.join("features.toml");
-    std::fs::write(&path, text).expect("write registry");
-    path
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        let env = Env {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        registry(env.dir.path());
-        env
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn out(&self, baseline: &str) -> PathBuf {
-        self.path().join("compat_results").join(baseline)
-    }
-
-    fn compat(&self) -> Command {
-        let mut c = Command::cargo_bin("compat").expect("binary");
-        c.current_dir(self.path())
-            .env_remove("CUDA_VISIBLE_DEVICES");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Command {
-        let mut c = self.compat();
-        c.arg("run").args(args);
-        c
-    }
-
-    fn manifest(&self, baseline: &str) -> Value {
-        read_json(&self.out(baseline).join("manifest.json"))
-    }
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("json")
-}
-
-fn config<'a>(manifest: &'a Value, name: &str) -> &'a Value {
-    manifest["configs"]
-        .as_array()
-        .expect("configs")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no config {name} in {manifest}"))
-}
-
-fn red_of(path: &Path) -> u8 {
-    image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8()
-        .get_pixel(0, 0)[0]
-}
 
 #[test]
 fn normal_run_writes_the_layout_with_skips() {

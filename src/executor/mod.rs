@@ -80,10 +80,8 @@ pub struct JobResult {
     pub collected: Option<Collected>,
     /// Why it is not a clean success, if it is not.
     pub error: Option<String>,
-    /// Slurm's job id, when run through Slurm.
-    pub slurm_job_id: Option<String>,
-    /// Devices the job actually got, where the launcher learns them late (Slurm).
-    pub devices: Option<Vec<String>>,
+    /// Where and when Slurm ran it, when run through Slurm.
+    pub placement: Option<slurm::Placement>,
 }
 
 impl JobResult {

@@ -130,10 +130,7 @@ async fn run_job(
             s.cancel(&job.name);
         }
         let log = std::fs::read(&log).unwrap_or_default();
-        if let Some((id, devices)) = super::slurm::parse_marker(&String::from_utf8_lossy(&log)) {
-            result.slurm_job_id = Some(id);
-            result.devices = Some(devices);
-        }
+        result.placement = super::slurm::parse_marker(&String::from_utf8_lossy(&log));
     }
     result
 }
@@ -144,8 +141,7 @@ fn failed(error: String) -> JobResult {
         seconds: 0.0,
         collected: None,
         error: Some(error),
-        slurm_job_id: None,
-        devices: None,
+        placement: None,
     }
 }
 
@@ -176,8 +172,7 @@ pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResul
         seconds: elapsed.as_secs_f64(),
         collected: collected.ok(),
         error,
-        slurm_job_id: None,
-        devices: None,
+        placement: None,
     }
 }
 

@@ -60,7 +60,7 @@ impl SlurmOptions {
             [
                 "sh",
                 "-c",
-                "echo \"[compat] slurm job $SLURM_JOB_ID on $(hostname) CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\"; exec \"$@\"",
+                "echo \"[compat] slurm job $SLURM_JOB_ID on $(hostname) at $(date +%s.%N) CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\"; exec \"$@\"",
                 "compat-job",
             ]
             .map(String::from),
@@ -77,11 +77,20 @@ impl SlurmOptions {
     }
 }
 
-/// Job id and devices from the marker line of a log.
-pub fn parse_marker(log: &str) -> Option<(String, Vec<String>)> {
+/// Where and when a job ran, from the marker line it printed first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub job_id: String,
+    pub devices: Vec<String>,
+    /// When the job started on its node (not when it was queued).
+    pub started: Option<std::time::SystemTime>,
+}
+
+/// Reads the marker line of a log.
+pub fn parse_marker(log: &str) -> Option<Placement> {
     let line = log.lines().find(|l| l.starts_with(MARKER))?;
     let rest = line[MARKER.len()..].trim();
-    let id = rest.split_whitespace().next()?.to_string();
+    let job_id = rest.split_whitespace().next()?.to_string();
     let devices = rest
         .split("CUDA_VISIBLE_DEVICES=")
         .nth(1)
@@ -93,7 +102,18 @@ pub fn parse_marker(log: &str) -> Option<(String, Vec<String>)> {
                 .collect()
         })
         .unwrap_or_default();
-    Some((id, devices))
+    let started = rest
+        .split(" at ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t));
+    Some(Placement {
+        job_id,
+        devices,
+        started,
+    })
 }
 
 /// The most GPUs any node offers, from `sinfo` (None without Slurm).

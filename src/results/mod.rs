@@ -39,7 +39,17 @@ pub fn prompt_exitcode(i: usize) -> String {
     format!("prompt_{i:02}.exitcode")
 }
 
-/// Now, as RFC 3339 UTC with seconds.
+/// Now, as RFC 3339 UTC with milliseconds (precise enough to tell which
+/// configurations overlapped).
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    rfc3339(std::time::SystemTime::now())
+}
+
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Parses a timestamp written by [`rfc3339`].
+pub fn parse_time(s: &str) -> Option<std::time::SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
 }

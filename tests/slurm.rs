@@ -1,0 +1,215 @@
+//! End-to-end tests of `compat run --executor slurm` against a real one-node
+//! Slurm cluster with 8 simulated GPUs (scripts/slurm-up.sh).
+//!
+//! Opt-in: they run only with COMPAT_SLURM_TESTS=1 (and SLURM_CONF pointing
+//! at the cluster), so `cargo test` passes on a machine without Slurm:
+//!
+//! ```sh
+//! sudo scripts/slurm-up.sh && export SLURM_CONF=/tmp/slurmci/slurm.conf
+//! COMPAT_SLURM_TESTS=1 cargo test --test slurm
+//! ```
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn enabled() -> bool {
+    let on = std::env::var("COMPAT_SLURM_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "skipping: set COMPAT_SLURM_TESTS=1 with a Slurm cluster up (scripts/slurm-up.sh)"
+        );
+    }
+    on
+}
+
+fn configs(m: &Value) -> &Vec<Value> {
+    m["configs"].as_array().expect("configs")
+}
+
+/// The devices Slurm gave a configuration.
+fn devices_of(c: &Value) -> BTreeSet<String> {
+    c["devices"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn matrix_runs_as_slurm_jobs_on_disjoint_gpus() {
+    if !enabled() {
+        return;
+    }
+    let env = Env::new();
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "slow",
+        "lossy",
+        "crash",
+        "--executor",
+        "slurm",
+    ])
+    .assert()
+    .code(1); // the crash config fails; the rest complete
+    let m = env.manifest("par");
+    assert_eq!(m["executor"], "slurm");
+    assert_eq!(m["devices"]["source"], "slurm");
+    assert_eq!(m["devices"]["count"], 8);
+    for c in configs(&m) {
+        let name = c["name"].as_str().unwrap_or("");
+        assert!(
+            c["slurm_job_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{name}: {c}"
+        );
+        assert_eq!(
+            devices_of(c).len() as u64,
+            c["gpus"].as_u64().unwrap_or(0),
+            "{name}: {c}"
+        );
+        let info = read_json(&env.out("par").join(name).join("config_info.json"));
+        assert_eq!(info["slurm_job_id"], c["slurm_job_id"]);
+        if name == "par+crash" {
+            assert_eq!(c["state"], "failed");
+            assert_eq!(c["exit_code"], 1);
+            assert!(
+                c["error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("CUDA out of memory"),
+                "{c}"
+            );
+        } else {
+            assert_eq!(c["state"], "completed", "{name}: {c}");
+        }
+    }
+    // Configurations that ran side by side got disjoint GPUs from Slurm.
+    for a in configs(&m) {
+        for other in a["concurrent_with"].as_array().into_iter().flatten() {
+            let b = config(&m, other.as_str().unwrap_or(""));
+            assert!(
+                devices_of(a).is_disjoint(&devices_of(b)),
+                "{} and {} shared a GPU",
+                a["name"],
+                b["name"]
+            );
+        }
+    }
+    assert!(
+        configs(&m).iter().any(|c| c["concurrent_with"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())),
+        "Slurm ran nothing concurrently: {m}"
+    );
+}
+
+#[test]
+fn a_job_slurm_refuses_is_an_error_with_slurms_message() {
+    if !enabled() {
+        return;
+    }
+    let env = Env::new();
+    // Claim 32 GPUs so the matrix does not SKIP par+huge; Slurm's node has 8.
+    env.run(&[
+        "--baseline",
+        "par",
+        "--addons",
+        "huge",
+        "--executor",
+        "slurm",
+        "--gpus",
+        "32",
+    ])
+    .assert()
+    .code(1);
+    let m = env.manifest("par");
+    let big = config(&m, "par+huge");
+    assert_eq!(big["state"], "failed");
+    let err = big["error"].as_str().unwrap_or("");
+    assert!(
+        err.contains("srun: error"),
+        "Slurm's own message expected: {err}"
+    );
+    assert_eq!(config(&m, "par")["state"], "completed");
+}
+
+#[test]
+fn ctrl_c_cancels_the_runs_slurm_jobs() {
+    if !enabled() {
+        return;
+    }
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("compat");
+    let child = std::process::Command::new(&bin)
+        .current_dir(env.path())
+        .args([
+            "run",
+            "--baseline",
+            "hang",
+            "--addons",
+            "par",
+            "--executor",
+            "slurm",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    // Wait until Slurm runs the hanging jobs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "jobs never started");
+        let running = squeue(&format!("compat-{pid}-"));
+        if running.len() >= 2 && running.iter().all(|(_, state)| state == "RUNNING") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !squeue(&format!("compat-{pid}-")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "jobs still in the queue after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let m = env.manifest("hang");
+    assert_eq!(config(&m, "hang")["state"], "interrupted", "{m}");
+    assert_eq!(config(&m, "par+hang")["state"], "interrupted", "{m}");
+}
+
+/// (job name, state) of queued or running jobs whose name starts with `prefix`.
+fn squeue(prefix: &str) -> Vec<(String, String)> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-o", "%j %T"])
+        .output()
+        .expect("squeue runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(n, s)| (n.to_string(), s.trim().to_string()))
+        .collect()
+}
