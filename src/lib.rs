@@ -10,5 +10,6 @@ pub mod exit;
 pub mod features_table;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod results;
 pub mod run;
