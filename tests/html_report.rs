@@ -54,7 +54,7 @@ fn fixtures() -> Vec<Fixture> {
         f("cfg_parallel", false, 2, Kind::Shift(0), 1.82),
         f("cfg_parallel+ulysses", false, 4, Kind::Shift(2), 2.9),
         f("cfg_parallel+teacache", true, 2, Kind::Blob(10), 2.6),
-        f("cfg_parallel+cache_dit", true, 2, Kind::Blob(34), 0.93),
+        f("cfg_parallel+cache_dit", true, 2, Kind::Blob(40), 0.93),
         f(
             "cfg_parallel+tensor_parallel",
             false,
