@@ -226,6 +226,14 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
                 y1: y + 7,
             })
             .collect();
+        // Labels stay off the 1× line, so that it reads as one line.
+        let (_, one_y) = chart.backend_coord(&(x_lo, 1.0));
+        taken.push(Rect {
+            x0: bounds.x0,
+            y0: one_y - 1,
+            x1: bounds.x1,
+            y1: one_y + 1,
+        });
         if any_identical {
             // The column's caption is an obstacle too.
             let (ix, iy) = chart.backend_coord(&(inf_x, y_hi));
