@@ -157,6 +157,34 @@ mod tests {
     }
 
     #[test]
+    fn many_long_named_and_identical_rows_still_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let th = ChartThresholds {
+            lossless_mean: 0.02,
+            lossy_mean: 0.15,
+            lossy_fail_mean: 0.3,
+        };
+        let rows: Vec<ChartRow> = (0..16)
+            .map(|k| {
+                let name = format!("cfg_parallel+teacache+ulysses+ring+tensor_parallel_{k}");
+                let mut r = row(
+                    &name,
+                    "PASS",
+                    k % 2 == 0,
+                    Some(0.0),
+                    Some(1.5 + 0.01 * k as f64),
+                );
+                r.reason = Some("a long reason ".repeat(20));
+                r
+            })
+            .collect();
+        assert!(write_all(&rows, &th, dir.path()).is_empty());
+        let img = image::open(dir.path().join(QUALITY_FILE)).unwrap();
+        // One row per config: the chart grows with the matrix.
+        assert!(img.height() >= 16 * draw::ROW_PX);
+    }
+
+    #[test]
     fn a_missing_directory_fails_every_chart_without_panicking() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
