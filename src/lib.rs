@@ -16,6 +16,7 @@ pub mod progress;
 pub mod prompts;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod settings;

@@ -1,0 +1,316 @@
+//! What the charts share: the embedded font, the canvas, colours, and text
+//! measuring (labels are sized and shortened so they never overlap).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use anyhow::{Context, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, register_font};
+
+/// The family name the charts ask plotters for; mapped to the embedded font.
+pub const FONT: &str = "sans-serif";
+static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// Title, axis, label and small text sizes in pixels.
+pub const TITLE_SIZE: f64 = 22.0;
+pub const LABEL_SIZE: f64 = 15.0;
+pub const SMALL_SIZE: f64 = 13.0;
+
+pub const INK: RGBColor = RGBColor(33, 37, 41);
+pub const MUTED: RGBColor = RGBColor(108, 117, 125);
+pub const GRID: RGBColor = RGBColor(222, 226, 230);
+pub const LOSSLESS: RGBColor = RGBColor(49, 110, 196);
+pub const LOSSY: RGBColor = RGBColor(230, 136, 32);
+pub const FASTER: RGBColor = RGBColor(46, 148, 84);
+pub const SLOWER: RGBColor = RGBColor(205, 55, 64);
+pub const FAIL_LINE: RGBColor = RGBColor(205, 55, 64);
+
+/// The colour of a status, as in the HTML report's chips.
+pub fn status_color(status: &str) -> RGBColor {
+    match status {
+        "PASS" => RGBColor(46, 148, 84),
+        "WARN" => RGBColor(214, 140, 0),
+        "FAIL" => RGBColor(205, 55, 64),
+        "ERROR" => RGBColor(138, 43, 150),
+        _ => MUTED,
+    }
+}
+
+/// Registers the embedded font once per process. plotters keeps fonts in a
+/// global table, so a second registration would only replace the same bytes.
+pub fn ensure_font() -> anyhow::Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok =
+        *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded chart font could not be loaded"))
+    }
+}
+
+/// Runs a chart renderer, turning a panic inside plotters (degenerate ranges,
+/// poisoned locks) into an error so that the other charts still get written.
+pub fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(anyhow!("chart renderer panicked: {msg}"))
+        }
+    }
+}
+
+/// Draws into an RGB buffer of `w`×`h` and returns it as an image. We encode
+/// with `image` (already a dependency) rather than plotters' own encoder.
+pub fn render(
+    w: u32,
+    h: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<image::RgbImage> {
+    ensure_font()?;
+    let mut buf = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+    }
+    image::RgbImage::from_raw(w, h, buf).context("chart buffer has the wrong size")
+}
+
+/// A text style of the embedded font.
+pub fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
+    // `TextStyle::color` ties the style to the colour's borrow; set the field.
+    let mut style = TextStyle::from((FONT, size).into_font());
+    style.color = color.to_backend_color();
+    style
+}
+
+/// Width and height of `s` in pixels at `size` (0 when the font cannot say).
+pub fn measure(s: &str, size: f64) -> (u32, u32) {
+    // Layout is measured before anything is drawn: the font must be there.
+    if ensure_font().is_err() {
+        return (0, 0);
+    }
+    (FONT, size).into_font().box_size(s).unwrap_or((0, 0))
+}
+
+/// `s` shortened in the middle with "…" so that it fits `max_px`: config names
+/// differ at both ends (`cfg_parallel+…+ulysses`), so keep both.
+pub fn fit(s: &str, size: f64, max_px: u32) -> String {
+    if measure(s, size).0 <= max_px {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut keep = chars.len();
+    while keep > 2 {
+        keep -= 1;
+        let head = keep.div_ceil(2);
+        let tail = keep - head;
+        let candidate: String = chars[..head]
+            .iter()
+            .chain(std::iter::once(&'…'))
+            .chain(&chars[chars.len() - tail..])
+            .collect();
+        if measure(&candidate, size).0 <= max_px {
+            return candidate;
+        }
+    }
+    "…".into()
+}
+
+/// `s` shortened at the end with "…" to fit `max_px` (for reasons and notes).
+pub fn fit_end(s: &str, size: f64, max_px: u32) -> String {
+    if measure(s, size).0 <= max_px {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut keep = chars.len();
+    while keep > 0 {
+        keep -= 1;
+        let candidate: String = chars[..keep].iter().chain(std::iter::once(&'…')).collect();
+        if measure(&candidate, size).0 <= max_px {
+            return candidate;
+        }
+    }
+    "…".into()
+}
+
+/// Greedy word wrap of `s` into lines no wider than `max_px`.
+pub fn wrap(s: &str, size: f64, max_px: u32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if measure(&candidate, size).0 <= max_px || line.is_empty() {
+            line = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+        .into_iter()
+        .map(|l| fit_end(&l, size, max_px))
+        .collect()
+}
+
+/// A finite value, or `None` (NaN and ±∞ from a broken analysis are not drawn).
+pub fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// The geometry shared by the two horizontal bar charts: one row per config,
+/// names on the left, measured so that no label overlaps another.
+pub struct BarLayout {
+    pub width: u32,
+    pub height: u32,
+    /// Pixels left of the plot: the widest (shortened) name plus padding.
+    pub left: u32,
+    /// Names as drawn, possibly shortened in the middle.
+    pub names: Vec<String>,
+}
+
+/// Row height in pixels: a label line plus air, so that 10+ rows stay legible.
+pub const ROW_PX: u32 = 30;
+/// Pixels above the plot (title and legend) and below it (axis and its name).
+pub const TOP_PX: u32 = 84;
+pub const BOTTOM_PX: u32 = 64;
+/// Names wider than this are shortened in the middle.
+const MAX_NAME_PX: u32 = 340;
+
+impl BarLayout {
+    pub fn new(names: impl IntoIterator<Item = String>, width: u32) -> Self {
+        let names: Vec<String> = names
+            .into_iter()
+            .map(|n| fit(&n, LABEL_SIZE, MAX_NAME_PX))
+            .collect();
+        let widest = names
+            .iter()
+            .map(|n| measure(n, LABEL_SIZE).0)
+            .max()
+            .unwrap_or(0);
+        let rows = names.len().max(1) as u32;
+        BarLayout {
+            width,
+            height: TOP_PX + BOTTOM_PX + rows * ROW_PX + 16,
+            left: widest.max(60) + 24,
+            names,
+        }
+    }
+
+    /// The y coordinate (in chart units, 0 at the bottom) of row `i`'s centre:
+    /// the first config is drawn at the top, in the order it was run.
+    pub fn y(&self, i: usize) -> f64 {
+        self.names.len().max(1) as f64 - i as f64 - 0.5
+    }
+}
+
+/// Draws a one-line legend of (swatch, text) items at `(x, y)` on `area`.
+pub enum Swatch {
+    Box(RGBColor),
+    Dash(RGBColor),
+    Dot(RGBColor),
+}
+
+pub fn legend(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    mut x: i32,
+    y: i32,
+    items: &[(Swatch, String)],
+) -> anyhow::Result<()> {
+    let style = text(SMALL_SIZE, INK);
+    for (swatch, label) in items {
+        match swatch {
+            Swatch::Box(c) => {
+                area.draw(&Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()))?;
+            }
+            Swatch::Dash(c) => {
+                for k in 0..3 {
+                    let x0 = x + k * 7;
+                    area.draw(&PathElement::new(
+                        vec![(x0, y), (x0 + 4, y)],
+                        c.stroke_width(2),
+                    ))?;
+                }
+            }
+            Swatch::Dot(c) => {
+                area.draw(&Circle::new((x + 8, y), 5, c.filled()))?;
+            }
+        }
+        x += 22;
+        area.draw(&Text::new(
+            label.clone(),
+            (x, y),
+            style.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        x += measure(label, SMALL_SIZE).0 as i32 + 22;
+    }
+    Ok(())
+}
+
+/// A vertical dashed line at chart x `x` across the plot of `chart`.
+pub fn vdash<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    x: f64,
+    y0: f64,
+    y1: f64,
+    color: RGBColor,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(x, y0), (x, y1)],
+            6,
+            4,
+            color.stroke_width(2),
+        ))
+        .map_err(|e| anyhow!("failed to draw a threshold line: {e}"))?;
+    Ok(())
+}
+
+/// Draws `label` left-aligned and vertically centred at `at`, on a white box so
+/// that a threshold line running behind it does not cross the text.
+pub fn label_on_white(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    label: String,
+    at: (i32, i32),
+    size: f64,
+    color: RGBColor,
+) -> anyhow::Result<()> {
+    let (w, h) = measure(&label, size);
+    let (w, h) = (w as i32, h as i32);
+    area.draw(&Rectangle::new(
+        [
+            (at.0 - 2, at.1 - h / 2 - 2),
+            (at.0 + w + 3, at.1 + h / 2 + 2),
+        ],
+        WHITE.filled(),
+    ))?;
+    area.draw(&Text::new(
+        label,
+        at,
+        text(size, color).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    Ok(())
+}

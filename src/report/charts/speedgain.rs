@@ -1,0 +1,146 @@
+//! `chart_speedgain.png`: speedup per config (baseline mean latency / config
+//! mean latency), bars growing from 1× so that slower-than-baseline configs
+//! point the other way in their own colour, with the 95% interval as whiskers.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::ChartRow;
+use super::ChartThresholds;
+use super::draw::{self, BarLayout, FASTER, INK, MUTED, SLOWER, Swatch};
+
+const WIDTH: u32 = 1200;
+const RIGHT_PX: u32 = 30;
+
+/// The speedup and its interval, when the row has a usable one.
+fn values(row: &ChartRow) -> Option<(f64, Option<(f64, f64)>)> {
+    if row.is_not_run() {
+        return None;
+    }
+    let s = draw::finite(row.speedup).filter(|s| *s > 0.0)?;
+    let ci = row
+        .speedup_ci
+        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo <= hi);
+    Some((s, ci))
+}
+
+fn value_label(s: f64, ci: Option<(f64, f64)>) -> String {
+    match ci {
+        Some((lo, hi)) => format!("{s:.2}×  [{lo:.2}–{hi:.2}]"),
+        None => format!("{s:.2}×"),
+    }
+}
+
+pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
+    let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
+    let plot_px = (WIDTH - layout.left - RIGHT_PX) as f64;
+
+    // Range: always around 1× (the baseline), wide enough for every whisker,
+    // plus room right of the furthest right end for the value label.
+    let mut lo = 0.8_f64;
+    let mut hi = 1.2_f64;
+    for (s, ci) in rows.iter().filter_map(values) {
+        let (a, b) = ci.unwrap_or((s, s));
+        lo = lo.min(a.min(s));
+        hi = hi.max(b.max(s));
+    }
+    lo = (lo - 0.05 * (hi - lo)).max(0.0);
+    let mut x_max = hi;
+    for (s, ci) in rows.iter().filter_map(values) {
+        let end = ci.map_or(s, |c| c.1).max(s).max(1.0);
+        let label_px = draw::measure(&value_label(s, ci), draw::SMALL_SIZE).0 as f64 + 16.0;
+        let share = (label_px / plot_px).min(0.6);
+        // Solve (x_max - end) / (x_max - lo) >= share for x_max.
+        x_max = x_max.max((end - share * lo) / (1.0 - share));
+    }
+    x_max += 0.02 * (x_max - lo);
+
+    draw::render(layout.width, layout.height, |root| {
+        root.draw(&Text::new(
+            "Speedup vs the pure baseline (mean latency, 95% interval)",
+            (16, 14),
+            draw::text(draw::TITLE_SIZE, INK),
+        ))?;
+        draw::legend(
+            root,
+            16,
+            58,
+            &[
+                (Swatch::Box(FASTER), "faster than baseline".into()),
+                (Swatch::Box(SLOWER), "slower than baseline".into()),
+                (Swatch::Dash(MUTED), "baseline (1×)".into()),
+                (Swatch::Dash(INK), "whiskers: 95% bootstrap interval".into()),
+            ],
+        )?;
+
+        let n = layout.names.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(draw::TOP_PX)
+            .margin_right(RIGHT_PX)
+            .x_label_area_size(draw::BOTTOM_PX)
+            .y_label_area_size(layout.left)
+            .build_cartesian_2d(lo..x_max, 0.0..n)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(10)
+            .x_desc("Speedup (× baseline mean latency; > 1 is faster)")
+            .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
+            .x_label_style(draw::text(draw::SMALL_SIZE, INK))
+            .x_label_formatter(&|v| format!("{v:.2}×"))
+            .bold_line_style(draw::GRID)
+            .light_line_style(WHITE)
+            .draw()?;
+
+        draw::vdash(&mut chart, 1.0, 0.0, n, MUTED)?;
+        for (i, row) in rows.iter().enumerate() {
+            let y = layout.y(i);
+            let (px, py) = chart.backend_coord(&(lo, y));
+            root.draw(&Text::new(
+                layout.names[i].clone(),
+                (px - 10, py),
+                draw::text(draw::LABEL_SIZE, INK).pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+            match values(row) {
+                Some((s, ci)) => {
+                    let color = if s < 1.0 { SLOWER } else { FASTER };
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(1.0, y - 0.3), (s.clamp(lo, x_max), y + 0.3)],
+                        color.filled(),
+                    )))?;
+                    if let Some((a, b)) = ci {
+                        let (a, b) = (a.clamp(lo, x_max), b.clamp(lo, x_max));
+                        let whisker = INK.stroke_width(2);
+                        chart.draw_series([
+                            PathElement::new(vec![(a, y), (b, y)], whisker),
+                            PathElement::new(vec![(a, y - 0.18), (a, y + 0.18)], whisker),
+                            PathElement::new(vec![(b, y - 0.18), (b, y + 0.18)], whisker),
+                        ])?;
+                    }
+                    let end = ci.map_or(s, |c| c.1).max(s).max(1.0);
+                    let (bx, by) = chart.backend_coord(&(end.min(x_max), y));
+                    draw::label_on_white(
+                        root,
+                        value_label(s, ci),
+                        (bx + 8, by),
+                        draw::SMALL_SIZE,
+                        INK,
+                    )?;
+                }
+                None => {
+                    let label = match (&row.reason, row.is_not_run()) {
+                        (Some(why), _) => format!("{} — {why}", row.status),
+                        (None, true) => row.status.clone(),
+                        (None, false) => format!("{} — no timing", row.status),
+                    };
+                    let room = (plot_px as u32).saturating_sub(16);
+                    let label = draw::fit_end(&label, draw::SMALL_SIZE, room);
+                    let color = draw::status_color(&row.status);
+                    draw::label_on_white(root, label, (px + 8, py), draw::SMALL_SIZE, color)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
