@@ -162,12 +162,12 @@ mod tests {
 
     #[test]
     fn reads_the_marker_and_gres() {
-        let log =
-            "[compat] slurm job 17 on node1 CUDA_VISIBLE_DEVICES=2,3\n  Prompt 1: 1 seconds\n";
-        assert_eq!(
-            parse_marker(log),
-            Some(("17".into(), vec!["2".into(), "3".into()]))
-        );
+        let log = "[compat] slurm job 17 on node1 at 1700000000.5 CUDA_VISIBLE_DEVICES=2,3\n  Prompt 1: 1 seconds\n";
+        let p = parse_marker(log).expect("marker");
+        assert_eq!(p.job_id, "17");
+        assert_eq!(p.devices, ["2", "3"]);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_500);
+        assert_eq!(p.started, Some(t));
         assert_eq!(gres_gpus("gpu:8"), Some(8));
         assert_eq!(gres_gpus("gpu:a100:4(S:0-1)"), Some(4));
         assert_eq!(gres_gpus("(null)"), None);
