@@ -43,6 +43,10 @@ pub struct GenerateArgs {
     /// Untimed generations before the timed ones
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
+    /// TeaCache threshold (vLLM-Omni's rel_l1_thresh); 0 computes every step,
+    /// which with the traces in results.jsonl calibrates the polynomial
+    #[arg(long, hide = true)]
+    pub tea_cache_threshold: Option<f64>,
 }
 
 /// Everything a run needs, checked.
@@ -59,6 +63,7 @@ pub struct Settings {
     pub cache: Option<CacheBackend>,
     pub topology: Topology,
     pub warmup: usize,
+    pub tea_threshold: Option<f64>,
 }
 
 /// The visible devices: `COMPAT_DEVICES`, else `CUDA_VISIBLE_DEVICES`, else one
@@ -169,6 +174,7 @@ impl Settings {
             cache,
             topology,
             warmup: a.warmup,
+            tea_threshold: a.tea_cache_threshold,
         })
     }
 }

@@ -35,14 +35,23 @@ pub struct BranchState {
     pub evals: usize,
     pub skipped: usize,
     pub blocks_run: usize,
-    /// TeaCache's raw relative L1 inputs, for fitting its polynomial.
+    /// The cache's decision input per step (TeaCache: raw relative L1 change
+    /// of the modulated input; DBCache: the Fn residual difference).
     pub rel_l1_trace: Vec<f64>,
+    /// TeaCache: relative L1 change of the blocks' residual between two
+    /// consecutive computed steps — what the rescaling polynomial predicts.
+    pub residual_trace: Vec<f64>,
 }
 
 impl BranchState {
-    pub fn new(cache: Option<CacheBackend>) -> Self {
+    /// `tea_threshold` overrides TeaCache's default (for calibration runs).
+    pub fn new(cache: Option<CacheBackend>, tea_threshold: Option<f64>) -> Self {
+        let mut tea = TeaCache::default();
+        if let Some(t) = tea_threshold {
+            tea.threshold = t;
+        }
         BranchState {
-            tea: (cache == Some(CacheBackend::TeaCache)).then(|| (TeaCache::default(), None)),
+            tea: (cache == Some(CacheBackend::TeaCache)).then_some((tea, None)),
             db: (cache == Some(CacheBackend::CacheDit)).then(|| (DbCache::default(), None)),
             ..Default::default()
         }
@@ -118,7 +127,11 @@ impl Dit {
             if compute {
                 let before = h.clone();
                 self.run_blocks(&mut h, 0..self.blocks.len(), &mods, &mut state.blocks_run);
-                state.residual = Some(h.iter().zip(&before).map(|(a, b)| a - b).collect());
+                let residual: Vec<f32> = h.iter().zip(&before).map(|(a, b)| a - b).collect();
+                if let Some(old) = &state.residual {
+                    state.residual_trace.push(rel_l1(sp, sp_rank, &residual, old));
+                }
+                state.residual = Some(residual);
             } else {
                 add_assign(&mut h, state.residual.as_deref().unwrap_or(&[]));
                 state.skipped += 1;
@@ -129,6 +142,7 @@ impl Dit {
             self.run_blocks(&mut h, 0..fn_blocks, &mods, &mut state.blocks_run);
             let fn_residual: Vec<f32> = h.iter().zip(&before).map(|(a, b)| a - b).collect();
             let diff = prev_fn.as_ref().map_or(f64::INFINITY, |p| rel_l1(sp, sp_rank, &fn_residual, p));
+            state.rel_l1_trace.push(diff);
             if rule.use_cache(step, diff) && state.residual.is_some() {
                 add_assign(&mut h, state.residual.as_deref().unwrap_or(&[]));
                 state.skipped += 1;

@@ -66,6 +66,7 @@ pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
         width: settings.width,
         cfg_scale: settings.cfg_scale,
         cache: settings.cache,
+        tea_threshold: settings.tea_threshold,
     };
 
     if settings.warmup > 0
@@ -99,10 +100,15 @@ pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
                     "blocks_run": g.blocks_run,
                     "blocks_total": g.evals * model::BLOCKS,
                 });
-                if settings.cache == Some(cache::CacheBackend::TeaCache) {
-                    let trace: Vec<Vec<f64>> =
-                        g.rel_l1.iter().map(|b| b.iter().map(|v| round4(*v)).collect()).collect();
-                    line["tea_cache_rel_l1"] = json!(trace);
+                if settings.cache.is_some() {
+                    // Decision inputs per branch (rank 0's), for calibration and reports.
+                    let r4 = |t: &[Vec<f64>]| -> Vec<Vec<f64>> {
+                        t.iter().map(|b| b.iter().map(|v| round4(*v)).collect()).collect()
+                    };
+                    line["cache_rel_l1"] = json!(r4(&g.rel_l1));
+                    if settings.cache == Some(cache::CacheBackend::TeaCache) {
+                        line["cache_residual_change"] = json!(r4(&g.residual_change));
+                    }
                 }
                 results.write(&line)?;
                 println!("  Prompt {}: {seconds:.4} seconds", i + 1);

@@ -166,13 +166,16 @@ impl BlockShard {
     }
 }
 
-/// Sinusoidal features of `t·1000` (the DiT/Flux convention).
+/// Sinusoidal features of the time `t ∈ [0, 1]`. The fastest frequency is
+/// kept low (a step of 0.05 turns it 0.2 rad) because a trained DiT is a smooth
+/// function of time; random weights on DiT's usual `t·1000` features would make
+/// the conditioning jump every step, which no trained model does.
 pub fn timestep_features(t: f32) -> Vec<f32> {
     let half = FREQ_DIM / 2;
     let mut out = vec![0.0; FREQ_DIM];
     for i in 0..half {
-        let freq = (-(10_000f32.ln()) * i as f32 / half as f32).exp();
-        let arg = t * 1000.0 * freq;
+        let freq = (-(100f32.ln()) * i as f32 / half as f32).exp();
+        let arg = t * 4.0 * freq;
         out[i] = arg.cos();
         out[half + i] = arg.sin();
     }

@@ -67,6 +67,7 @@ pub struct Job {
     pub width: usize,
     pub cfg_scale: f32,
     pub cache: Option<CacheBackend>,
+    pub tea_threshold: Option<f64>,
 }
 
 /// Result of a generation, as rank 0 reports it.
@@ -79,8 +80,9 @@ pub struct Generated {
     pub evals: usize,
     pub skipped: usize,
     pub blocks_run: usize,
-    /// TeaCache's relative-L1 inputs, per branch, for fitting its polynomial.
+    /// Rank 0's cache traces, per branch (see `BranchState`).
     pub rel_l1: Vec<Vec<f64>>,
+    pub residual_change: Vec<Vec<f64>>,
 }
 
 #[derive(Debug)]
@@ -114,7 +116,7 @@ impl Worker {
         let mine: Vec<usize> = if topo.cfg > 1 { vec![c.cfg] } else { (0..prompts.len()).collect() };
         let texts: Vec<Vec<f32>> = prompts.iter().map(|p| encode_prompt(p)).collect();
         let scenes: Vec<Vec<f32>> = prompts.iter().map(|p| Scene::parse(p).render(gw, gh, job.seed)).collect();
-        let mut states: Vec<BranchState> = mine.iter().map(|_| BranchState::new(job.cache)).collect();
+        let mut states: Vec<BranchState> = mine.iter().map(|_| BranchState::new(job.cache, job.tea_threshold)).collect();
 
         let mut x = noise(job.seed, n * LATENT_CHANNELS);
         let dt = 1.0 / job.steps as f32;
@@ -174,6 +176,7 @@ impl Worker {
                 g.blocks_run += triple[2] as usize;
             }
         }
+        g.residual_change = states.iter().map(|s| s.residual_trace.clone()).collect();
         g.rel_l1 = states.into_iter().map(|s| s.rel_l1_trace).collect();
         Some(g)
     }

@@ -306,6 +306,7 @@ impl Scene {
     fn layout(&self, rng: &mut Rng, palette: &mut Rng) -> Vec<Placed> {
         let free: usize =
             self.objects.iter().filter(|o| o.x.is_none() && o.shape != Shape::Band).map(|o| o.count).sum();
+        let all: usize = self.objects.iter().filter(|o| o.shape != Shape::Band).map(|o| o.count).sum();
         let mut slot = 0usize;
         let mut placed = Vec::new();
         for o in &self.objects {
@@ -317,9 +318,14 @@ impl Scene {
                     continue;
                 }
                 let crowd = free.max(1) as f32;
-                let r = 0.27 * o.size / crowd.powf(0.6) * (1.0 + jitter(rng, 0.08));
+                let r = 0.27 * o.size / (all.max(1) as f32).powf(0.6) * (1.0 + jitter(rng, 0.08));
                 let x = match o.x {
-                    Some(x) => x + (k as f32 - (o.count as f32 - 1.0) / 2.0) * 2.3 * r,
+                    Some(x) => {
+                        // A placed group: a row around the anchor, kept inside the frame.
+                        let half_row = (o.count as f32 - 1.0) / 2.0 * 2.3 * r;
+                        let centre = x.clamp(-0.48 + half_row + r, (0.48 - half_row - r).max(-0.48 + half_row + r));
+                        centre + (k as f32 - (o.count as f32 - 1.0) / 2.0) * 2.3 * r
+                    }
                     None => {
                         let x = (slot as f32 + 0.5) / crowd - 0.5;
                         slot += 1;
