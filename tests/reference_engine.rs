@@ -21,7 +21,9 @@ impl Run {
 
     fn image(&self, i: usize) -> image::RgbImage {
         let path = self.out().join(format!("prompt_{i:02}.png"));
-        image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8()
+        image::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8()
     }
 
     fn bytes(&self, i: usize) -> Vec<u8> {
@@ -29,12 +31,18 @@ impl Run {
     }
 
     fn results(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.out().join("results.jsonl")).expect("results.jsonl");
-        text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+        let text =
+            std::fs::read_to_string(self.out().join("results.jsonl")).expect("results.jsonl");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
     }
 
     fn prompt_rows(&self) -> Vec<Value> {
-        self.results().into_iter().filter(|v| v.get("prompt").is_some()).collect()
+        self.results()
+            .into_iter()
+            .filter(|v| v.get("prompt").is_some())
+            .collect()
     }
 }
 
@@ -49,12 +57,28 @@ fn generate_with(prompts: &str, steps: u32, args: &[&str]) -> Run {
         .arg(&prompt_file)
         .arg("--output")
         .arg(dir.path().join("out"))
-        .args(["--height", "64", "--width", "64", "--num-inference-steps", &steps.to_string(), "--warmup", "0"])
+        .args([
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--num-inference-steps",
+            &steps.to_string(),
+            "--warmup",
+            "0",
+        ])
         .args(args)
         .output()
         .expect("run compat");
-    assert!(output.status.success(), "compat generate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    Run { dir, stdout: String::from_utf8_lossy(&output.stdout).into_owned() }
+    assert!(
+        output.status.success(),
+        "compat generate {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Run {
+        dir,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
 }
 
 fn generate(args: &[&str]) -> Run {
@@ -64,12 +88,19 @@ fn generate(args: &[&str]) -> Run {
 /// Mean |a − b| / 255 over RGB, the runner's MeanDiff.
 fn mean_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     assert_eq!(a.dimensions(), b.dimensions());
-    let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
     sum as f64 / a.as_raw().len() as f64 / 255.0
 }
 
 fn max_mean_diff(a: &Run, b: &Run, n: usize) -> f64 {
-    (0..n).map(|i| mean_diff(&a.image(i), &b.image(i))).fold(0.0, f64::max)
+    (0..n)
+        .map(|i| mean_diff(&a.image(i), &b.image(i)))
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -94,7 +125,10 @@ fn runs_are_deterministic_and_prompts_matter() {
     assert_eq!(a.bytes(0), b.bytes(0));
     assert_eq!(a.bytes(1), b.bytes(1));
     let d = mean_diff(&a.image(0), &a.image(1));
-    assert!(d > 0.1, "two prompts should give clearly different images, MeanDiff {d}");
+    assert!(
+        d > 0.1,
+        "two prompts should give clearly different images, MeanDiff {d}"
+    );
 }
 
 #[test]
@@ -109,7 +143,12 @@ fn cfg_parallel_is_byte_identical() {
 #[test]
 fn sequence_and_tensor_parallel_match_the_baseline() {
     let base = generate(&[]);
-    for args in [["--ulysses-degree", "2"], ["--ring-degree", "2"], ["--tensor-parallel-size", "2"], ["--ulysses-degree", "4"]] {
+    for args in [
+        ["--ulysses-degree", "2"],
+        ["--ring-degree", "2"],
+        ["--tensor-parallel-size", "2"],
+        ["--ulysses-degree", "4"],
+    ] {
         let run = generate(&args);
         let d = max_mean_diff(&base, &run, 2);
         assert!(d < 1e-3, "{args:?}: MeanDiff {d}");
@@ -126,7 +165,10 @@ fn caches_skip_a_quarter_and_stay_close() {
         let evals = row["transformer_evals"].as_f64().expect("evals");
         let skipped = row["skipped_evals"].as_f64().expect("skipped");
         assert_eq!(evals, 40.0);
-        assert!(skipped / evals >= 0.25, "{backend} skipped only {skipped} of {evals}");
+        assert!(
+            skipped / evals >= 0.25,
+            "{backend} skipped only {skipped} of {evals}"
+        );
         let d = max_mean_diff(&base, &run, 1);
         assert!(d < 0.15, "{backend}: MeanDiff {d}");
     }

@@ -76,28 +76,43 @@ pub fn visible_devices(compat: Option<String>, cuda: Option<String>) -> (usize, 
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    (cores, format!("{cores} CPU cores; set COMPAT_DEVICES to choose"))
+    (
+        cores,
+        format!("{cores} CPU cores; set COMPAT_DEVICES to choose"),
+    )
 }
 
 impl Settings {
     pub fn resolve(a: GenerateArgs) -> anyhow::Result<Settings> {
-        let devices = visible_devices(std::env::var("COMPAT_DEVICES").ok(), std::env::var("CUDA_VISIBLE_DEVICES").ok());
+        let devices = visible_devices(
+            std::env::var("COMPAT_DEVICES").ok(),
+            std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+        );
         Self::resolve_with(a, devices)
     }
 
-    pub fn resolve_with(a: GenerateArgs, (devices, source): (usize, String)) -> anyhow::Result<Settings> {
+    pub fn resolve_with(
+        a: GenerateArgs,
+        (devices, source): (usize, String),
+    ) -> anyhow::Result<Settings> {
         if a.num_inference_steps == 0 || a.num_inference_steps > 1000 {
-            return Err(usage(format!("--num-inference-steps must be 1..=1000, got {}", a.num_inference_steps)));
+            return Err(usage(format!(
+                "--num-inference-steps must be 1..=1000, got {}",
+                a.num_inference_steps
+            )));
         }
         for (flag, v) in [("--height", a.height), ("--width", a.width)] {
-            if v == 0 || v % DOWNSAMPLE as u32 != 0 || v > 2048 {
+            if v == 0 || !v.is_multiple_of(DOWNSAMPLE as u32) || v > 2048 {
                 return Err(usage(format!(
                     "{flag} must be a multiple of {DOWNSAMPLE} between {DOWNSAMPLE} and 2048 (the latent is {DOWNSAMPLE}× downsampled), got {v}"
                 )));
             }
         }
         if !a.cfg_scale.is_finite() || a.cfg_scale < 0.0 {
-            return Err(usage(format!("--cfg-scale must be a non-negative number, got {}", a.cfg_scale)));
+            return Err(usage(format!(
+                "--cfg-scale must be a non-negative number, got {}",
+                a.cfg_scale
+            )));
         }
         let cache = a
             .cache_backend
@@ -144,7 +159,7 @@ impl Settings {
                 topology.tp
             );
         }
-        if HEADS % (topology.tp * topology.ulysses) != 0 {
+        if !HEADS.is_multiple_of(topology.tp * topology.ulysses) {
             anyhow::bail!(
                 "the model's {HEADS} attention heads cannot be split over tp {} × ulysses {}",
                 topology.tp,
@@ -153,7 +168,7 @@ impl Settings {
         }
         let tokens = (a.height as usize / DOWNSAMPLE) * (a.width as usize / DOWNSAMPLE);
         let sp = topology.ulysses * topology.ring;
-        if tokens % sp != 0 {
+        if !tokens.is_multiple_of(sp) {
             anyhow::bail!(
                 "{tokens} latent tokens ({}×{} / {DOWNSAMPLE}²) cannot be split evenly over ulysses {} × ring {}",
                 a.width,
@@ -212,7 +227,10 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let dev = || (8, "test".to_string());
-        assert!(Settings::resolve_with(parse(&["--ulysses-degree", "3"]), dev()).is_err(), "heads % 3");
+        assert!(
+            Settings::resolve_with(parse(&["--ulysses-degree", "3"]), dev()).is_err(),
+            "heads % 3"
+        );
         assert!(Settings::resolve_with(parse(&["--height", "100"]), dev()).is_err());
         assert!(Settings::resolve_with(parse(&["--cache-backend", "magic"]), dev()).is_err());
         assert!(Settings::resolve_with(parse(&["--cache-backend", "cache_dit"]), dev()).is_ok());

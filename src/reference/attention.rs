@@ -34,7 +34,14 @@ impl OnlineSoftmax {
     /// Folds in one K/V block. `q`: `rows` rows of stride `q_stride`, head `h`
     /// at column `h·HEAD_DIM`. `kv`: `kv_rows` rows of stride `kv_stride`,
     /// K of head `h` at `h·HEAD_DIM`, V at `(heads + h)·HEAD_DIM`.
-    pub fn update(&mut self, q: &[f32], q_stride: usize, kv: &[f32], kv_stride: usize, kv_rows: usize) {
+    pub fn update(
+        &mut self,
+        q: &[f32],
+        q_stride: usize,
+        kv: &[f32],
+        kv_stride: usize,
+        kv_rows: usize,
+    ) {
         let (rows, heads) = (self.rows, self.heads);
         let scale = 1.0 / (HEAD_DIM as f32).sqrt();
         self.scores.resize(rows * kv_rows, 0.0);
@@ -63,10 +70,16 @@ impl OnlineSoftmax {
                     sum += *s;
                 }
                 // exp(-inf) = 0 on the first block: nothing accumulated yet.
-                let correction = if m_old == f32::NEG_INFINITY { 0.0 } else { fast_exp(m_old - m_new) };
+                let correction = if m_old == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    fast_exp(m_old - m_new)
+                };
                 self.norm[h * rows + i] = self.norm[h * rows + i] * correction + sum;
                 self.max[h * rows + i] = m_new;
-                acc[i * HEAD_DIM..(i + 1) * HEAD_DIM].iter_mut().for_each(|a| *a *= correction);
+                acc[i * HEAD_DIM..(i + 1) * HEAD_DIM]
+                    .iter_mut()
+                    .for_each(|a| *a *= correction);
             }
             // acc += P · V
             gemm_strided(
@@ -113,13 +126,21 @@ mod tests {
         let mut out = vec![0.0; n * HEAD_DIM];
         for i in 0..n {
             let s: Vec<f64> = (0..n)
-                .map(|j| (0..HEAD_DIM).map(|d| q[i * HEAD_DIM + d] as f64 * k[j * HEAD_DIM + d] as f64).sum::<f64>() * scale)
+                .map(|j| {
+                    (0..HEAD_DIM)
+                        .map(|d| q[i * HEAD_DIM + d] as f64 * k[j * HEAD_DIM + d] as f64)
+                        .sum::<f64>()
+                        * scale
+                })
                 .collect();
             let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
             let z: f64 = e.iter().sum();
             for d in 0..HEAD_DIM {
-                out[i * HEAD_DIM + d] = (0..n).map(|j| e[j] * v[j * HEAD_DIM + d] as f64).sum::<f64>() / z;
+                out[i * HEAD_DIM + d] = (0..n)
+                    .map(|j| e[j] * v[j * HEAD_DIM + d] as f64)
+                    .sum::<f64>()
+                    / z;
             }
         }
         out
@@ -132,7 +153,12 @@ mod tests {
         let mut r = |len: usize| (0..len).map(|_| rng.normal() * 2.0).collect::<Vec<f32>>();
         let (q, k, v) = (r(n * HEAD_DIM), r(n * HEAD_DIM), r(n * HEAD_DIM));
         let kv: Vec<f32> = (0..n)
-            .flat_map(|j| k[j * HEAD_DIM..(j + 1) * HEAD_DIM].iter().chain(&v[j * HEAD_DIM..(j + 1) * HEAD_DIM]).copied())
+            .flat_map(|j| {
+                k[j * HEAD_DIM..(j + 1) * HEAD_DIM]
+                    .iter()
+                    .chain(&v[j * HEAD_DIM..(j + 1) * HEAD_DIM])
+                    .copied()
+            })
             .collect();
         let want = reference(&q, &k, &v, n);
         for blocks in [1, 2, 3, 4] {
@@ -140,7 +166,13 @@ mod tests {
             let mut state = OnlineSoftmax::new(n, 1);
             // Visit the blocks in ring order starting from the middle, as rank 1 would.
             for b in (0..blocks).map(|s| (s + 1) % blocks) {
-                state.update(&q, HEAD_DIM, &kv[b * per * 2 * HEAD_DIM..], 2 * HEAD_DIM, per);
+                state.update(
+                    &q,
+                    HEAD_DIM,
+                    &kv[b * per * 2 * HEAD_DIM..],
+                    2 * HEAD_DIM,
+                    per,
+                );
             }
             let got = state.finish();
             for (g, w) in got.iter().zip(&want) {

@@ -15,7 +15,9 @@ impl std::str::FromStr for CacheBackend {
         match s {
             "tea_cache" | "teacache" => Ok(CacheBackend::TeaCache),
             "cache_dit" | "cachedit" | "dbcache" => Ok(CacheBackend::CacheDit),
-            other => Err(format!("unknown cache backend {other:?} (expected tea_cache or cache_dit)")),
+            other => Err(format!(
+                "unknown cache backend {other:?} (expected tea_cache or cache_dit)"
+            )),
         }
     }
 }
@@ -43,7 +45,11 @@ pub const TEACACHE_COEFFICIENTS: [f64; 2] = [1.46, 0.0];
 
 impl Default for TeaCache {
     fn default() -> Self {
-        TeaCache { threshold: TEACACHE_THRESHOLD, coefficients: TEACACHE_COEFFICIENTS.to_vec(), accumulated: 0.0 }
+        TeaCache {
+            threshold: TEACACHE_THRESHOLD,
+            coefficients: TEACACHE_COEFFICIENTS.to_vec(),
+            accumulated: 0.0,
+        }
     }
 }
 
@@ -86,7 +92,13 @@ pub struct DbCache {
 
 impl Default for DbCache {
     fn default() -> Self {
-        DbCache { compute_blocks: 1, warmup_steps: 4, threshold: 0.24, max_continuous: 3, continuous: 0 }
+        DbCache {
+            compute_blocks: 1,
+            warmup_steps: 4,
+            threshold: 0.24,
+            max_continuous: 3,
+            continuous: 0,
+        }
     }
 }
 
@@ -94,7 +106,9 @@ impl DbCache {
     /// Whether step `step` may reuse the cached residual of the later blocks,
     /// given the relative L1 difference of the first blocks' residual.
     pub fn use_cache(&mut self, step: usize, residual_diff: f64) -> bool {
-        let ok = step >= self.warmup_steps && residual_diff < self.threshold && self.continuous < self.max_continuous;
+        let ok = step >= self.warmup_steps
+            && residual_diff < self.threshold
+            && self.continuous < self.max_continuous;
         self.continuous = if ok { self.continuous + 1 } else { 0 };
         ok
     }
@@ -106,10 +120,17 @@ mod tests {
 
     #[test]
     fn teacache_accumulates_until_threshold_and_pins_ends() {
-        let mut tc = TeaCache { threshold: 0.2, coefficients: vec![1.0, 0.0], accumulated: 0.0 };
+        let mut tc = TeaCache {
+            threshold: 0.2,
+            coefficients: vec![1.0, 0.0],
+            accumulated: 0.0,
+        };
         let decisions: Vec<bool> = (0..8).map(|s| tc.should_compute(s, 8, 0.08)).collect();
         // 0.08, 0.16 → skip, skip; 0.24 → compute; again; last step pinned.
-        assert_eq!(decisions, vec![true, false, false, true, false, false, true, true]);
+        assert_eq!(
+            decisions,
+            vec![true, false, false, true, false, false, true, true]
+        );
         let mut tc = TeaCache::default();
         assert!(tc.should_compute(1, 20, 1.0), "a large change computes");
     }
@@ -118,7 +139,9 @@ mod tests {
     fn dbcache_respects_warmup_threshold_and_run_length() {
         let mut db = DbCache::default();
         let decisions: Vec<bool> = (0..12).map(|s| db.use_cache(s, 0.1)).collect();
-        let want = [false, false, false, false, true, true, true, false, true, true, true, false];
+        let want = [
+            false, false, false, false, true, true, true, false, true, true, true, false,
+        ];
         assert_eq!(decisions, want);
         let mut db = DbCache::default();
         assert!(!db.use_cache(6, 0.3), "above the threshold computes");

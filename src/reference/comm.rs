@@ -37,7 +37,9 @@ impl Group {
         }
         // A poisoned lock means another worker panicked; its data is still
         // plain floats, so carry on rather than cascade the panic.
-        *self.mailbox[rank].lock().unwrap_or_else(PoisonError::into_inner) = outgoing;
+        *self.mailbox[rank]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = outgoing;
         self.barrier.wait();
         let incoming = self
             .mailbox
@@ -83,7 +85,10 @@ impl Group {
             .iter()
             .flat_map(|v| {
                 let bits = v.to_bits();
-                [f32::from_bits((bits >> 32) as u32), f32::from_bits(bits as u32)]
+                [
+                    f32::from_bits((bits >> 32) as u32),
+                    f32::from_bits(bits as u32),
+                ]
             })
             .collect();
         let parts = self.all_gather(rank, &encoded);
@@ -122,7 +127,10 @@ mod tests {
                     s.spawn(move || f(r, g))
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("rank panicked")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rank panicked"))
+                .collect()
         })
     }
 

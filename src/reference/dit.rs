@@ -8,7 +8,8 @@ use super::cache::{CacheBackend, DbCache, TeaCache};
 use super::comm::Group;
 use super::linalg::{add_row_bias, gelu_inplace, layernorm_modulate, linear, silu};
 use super::model::{
-    BlockShard, DIM, HEAD_DIM, LATENT_CHANNELS, TEXT_DIM, Weights, position_embedding, timestep_features,
+    BlockShard, DIM, HEAD_DIM, LATENT_CHANNELS, TEXT_DIM, Weights, position_embedding,
+    timestep_features,
 };
 
 /// This worker's place in the groups it talks to.
@@ -78,14 +79,29 @@ fn rel_l1(group: &Group, rank: usize, a: &[f32], b: &[f32]) -> f64 {
 impl Dit {
     pub fn new(weights: Arc<Weights>, par: Parallel) -> Self {
         let tp = par.tp.size();
-        let blocks = weights.blocks.iter().map(|b| BlockShard::new(b, par.tp_rank, tp)).collect();
-        Dit { weights, blocks, par }
+        let blocks = weights
+            .blocks
+            .iter()
+            .map(|b| BlockShard::new(b, par.tp_rank, tp))
+            .collect();
+        Dit {
+            weights,
+            blocks,
+            par,
+        }
     }
 
     /// SiLU(timestep embedding + prompt projection), input to every adaLN.
     pub fn conditioning(&self, t: f32, text: &[f32]) -> Vec<f32> {
         let w = &self.weights;
-        let mut e = linear(&timestep_features(t), 1, super::model::FREQ_DIM, &w.t1_w, DIM, Some(&w.t1_b));
+        let mut e = linear(
+            &timestep_features(t),
+            1,
+            super::model::FREQ_DIM,
+            &w.t1_w,
+            DIM,
+            Some(&w.t1_b),
+        );
         e.iter_mut().for_each(|x| *x = silu(*x));
         let mut c = linear(&e, 1, DIM, &w.t2_w, DIM, Some(&w.t2_b));
         let p = linear(text, 1, TEXT_DIM, &w.text_w, DIM, None);
@@ -108,8 +124,11 @@ impl Dit {
     ) -> Vec<f32> {
         let w = &self.weights;
         let rows = x.len() / LATENT_CHANNELS;
-        let mods: Vec<Vec<f32>> =
-            self.blocks.iter().map(|b| linear(cond, 1, DIM, &b.ada_w, 6 * DIM, Some(&b.ada_b))).collect();
+        let mods: Vec<Vec<f32>> = self
+            .blocks
+            .iter()
+            .map(|b| linear(cond, 1, DIM, &b.ada_w, 6 * DIM, Some(&b.ada_b)))
+            .collect();
         let mut h = linear(x, rows, LATENT_CHANNELS, &w.patch_w, DIM, Some(&w.patch_b));
         for (i, row) in h.chunks_exact_mut(DIM).enumerate() {
             let pos = position_embedding(token0 + i, grid_w);
@@ -120,7 +139,9 @@ impl Dit {
 
         if let Some((rule, prev)) = &mut state.tea {
             let m = layernorm_modulate(&h, DIM, &mods[0][..DIM], &mods[0][DIM..2 * DIM]);
-            let change = prev.as_ref().map_or(f64::INFINITY, |p| rel_l1(sp, sp_rank, &m, p));
+            let change = prev
+                .as_ref()
+                .map_or(f64::INFINITY, |p| rel_l1(sp, sp_rank, &m, p));
             state.rel_l1_trace.push(change);
             let compute = rule.should_compute(step, steps, change) || state.residual.is_none();
             *prev = Some(m);
@@ -129,7 +150,9 @@ impl Dit {
                 self.run_blocks(&mut h, 0..self.blocks.len(), &mods, &mut state.blocks_run);
                 let residual: Vec<f32> = h.iter().zip(&before).map(|(a, b)| a - b).collect();
                 if let Some(old) = &state.residual {
-                    state.residual_trace.push(rel_l1(sp, sp_rank, &residual, old));
+                    state
+                        .residual_trace
+                        .push(rel_l1(sp, sp_rank, &residual, old));
                 }
                 state.residual = Some(residual);
             } else {
@@ -141,7 +164,9 @@ impl Dit {
             let before = h.clone();
             self.run_blocks(&mut h, 0..fn_blocks, &mods, &mut state.blocks_run);
             let fn_residual: Vec<f32> = h.iter().zip(&before).map(|(a, b)| a - b).collect();
-            let diff = prev_fn.as_ref().map_or(f64::INFINITY, |p| rel_l1(sp, sp_rank, &fn_residual, p));
+            let diff = prev_fn
+                .as_ref()
+                .map_or(f64::INFINITY, |p| rel_l1(sp, sp_rank, &fn_residual, p));
             state.rel_l1_trace.push(diff);
             if rule.use_cache(step, diff) && state.residual.is_some() {
                 add_assign(&mut h, state.residual.as_deref().unwrap_or(&[]));
@@ -150,7 +175,12 @@ impl Dit {
                 // The reference for the next comparison is this fully computed step.
                 *prev_fn = Some(fn_residual);
                 let mid = h.clone();
-                self.run_blocks(&mut h, fn_blocks..self.blocks.len(), &mods, &mut state.blocks_run);
+                self.run_blocks(
+                    &mut h,
+                    fn_blocks..self.blocks.len(),
+                    &mods,
+                    &mut state.blocks_run,
+                );
                 state.residual = Some(h.iter().zip(&mid).map(|(a, b)| a - b).collect());
             }
         } else {
@@ -162,7 +192,13 @@ impl Dit {
         linear(&y, rows, DIM, &w.final_w, LATENT_CHANNELS, Some(&w.final_b))
     }
 
-    fn run_blocks(&self, h: &mut [f32], range: std::ops::Range<usize>, mods: &[Vec<f32>], counter: &mut usize) {
+    fn run_blocks(
+        &self,
+        h: &mut [f32],
+        range: std::ops::Range<usize>,
+        mods: &[Vec<f32>],
+        counter: &mut usize,
+    ) {
         for i in range {
             self.block(i, h, &mods[i]);
             *counter += 1;
@@ -213,7 +249,11 @@ impl Dit {
             let outgoing = (0..u)
                 .map(|j| {
                     qkv.chunks_exact(3 * width)
-                        .flat_map(|row| (0..3).flat_map(move |k| &row[k * width + j * part..k * width + (j + 1) * part]))
+                        .flat_map(|row| {
+                            (0..3).flat_map(move |k| {
+                                &row[k * width + j * part..k * width + (j + 1) * part]
+                            })
+                        })
                         .copied()
                         .collect()
                 })
@@ -223,7 +263,11 @@ impl Dit {
         };
 
         let row = 3 * part;
-        let mut kv: Vec<f32> = chunk.chunks_exact(row).flat_map(|r| &r[part..]).copied().collect();
+        let mut kv: Vec<f32> = chunk
+            .chunks_exact(row)
+            .flat_map(|r| &r[part..])
+            .copied()
+            .collect();
         let mut state = OnlineSoftmax::new(chunk_rows, hu);
         let r = p.ring.size();
         for step in 0..r {
@@ -259,6 +303,116 @@ fn add_gated(h: &mut [f32], y: &[f32], gate: &[f32]) {
     for (hr, yr) in h.chunks_exact_mut(DIM).zip(y.chunks_exact(DIM)) {
         for ((a, b), g) in hr.iter_mut().zip(yr).zip(gate) {
             *a += g * b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::sampler::Topology;
+
+    /// One forward pass under `topo` (cfg 1), all ranks on threads; the
+    /// output rows reassembled in token order.
+    fn forward_under(topo: Topology, x: &[f32], grid_w: usize) -> Vec<f32> {
+        let weights = Arc::new(Weights::generate());
+        let n = x.len() / LATENT_CHANNELS;
+        let sp = topo.ulysses * topo.ring;
+        let rows = n / sp;
+        let tp_groups: Vec<_> = (0..sp).map(|_| Group::new(topo.tp)).collect();
+        let u_groups: Vec<_> = (0..topo.ring * topo.tp)
+            .map(|_| Group::new(topo.ulysses))
+            .collect();
+        let r_groups: Vec<_> = (0..topo.ulysses * topo.tp)
+            .map(|_| Group::new(topo.ring))
+            .collect();
+        let sp_groups: Vec<_> = (0..topo.tp).map(|_| Group::new(sp)).collect();
+        let text = crate::reference::model::encode_prompt("a red circle");
+        let outs: Vec<(usize, usize, Vec<f32>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..topo.world())
+                .map(|rank| {
+                    let c = topo.coords(rank);
+                    let par = Parallel {
+                        tp: tp_groups[topo.sp_rank(c)].clone(),
+                        tp_rank: c.tp,
+                        ulysses: u_groups[c.ring * topo.tp + c.tp].clone(),
+                        ulysses_rank: c.ulysses,
+                        ring: r_groups[c.ulysses * topo.tp + c.tp].clone(),
+                        ring_rank: c.ring,
+                        sp: sp_groups[c.tp].clone(),
+                        sp_rank: topo.sp_rank(c),
+                    };
+                    let (weights, text) = (weights.clone(), text.clone());
+                    s.spawn(move || {
+                        let dit = Dit::new(weights, par);
+                        let t0 = topo.sp_rank(c) * rows;
+                        let xs = &x[t0 * LATENT_CHANNELS..(t0 + rows) * LATENT_CHANNELS];
+                        let cond = dit.conditioning(0.7, &text);
+                        let mut state = BranchState::new(None, None);
+                        (
+                            c.tp,
+                            t0,
+                            dit.forward(xs, t0, grid_w, &cond, &mut state, 3, 10),
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rank"))
+                .collect()
+        });
+        let mut out = vec![0.0; x.len()];
+        for (tp, t0, rows_out) in outs {
+            if tp == 0 {
+                out[t0 * LATENT_CHANNELS..t0 * LATENT_CHANNELS + rows_out.len()]
+                    .copy_from_slice(&rows_out);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn parallel_forwards_equal_the_serial_one() {
+        let (gw, gh) = (4, 4);
+        let x = crate::reference::sampler::noise(5, gw * gh * LATENT_CHANNELS);
+        let serial = forward_under(
+            Topology {
+                cfg: 1,
+                ulysses: 1,
+                ring: 1,
+                tp: 1,
+            },
+            &x,
+            gw,
+        );
+        for (u, r, tp) in [
+            (2, 1, 1),
+            (4, 1, 1),
+            (1, 2, 1),
+            (1, 4, 1),
+            (1, 1, 2),
+            (2, 2, 1),
+            (2, 1, 2),
+            (1, 2, 2),
+        ] {
+            let topo = Topology {
+                cfg: 1,
+                ulysses: u,
+                ring: r,
+                tp,
+            };
+            let par = forward_under(topo, &x, gw);
+            let worst = serial
+                .iter()
+                .zip(&par)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-5, "{topo:?}: max |Δ| {worst}");
+            if r == 1 && tp == 1 {
+                // Ulysses does the serial arithmetic, only elsewhere.
+                assert_eq!(serial, par, "{topo:?} should be bit-identical");
+            }
         }
     }
 }

@@ -4,7 +4,16 @@
 
 /// `out[m×n] = alpha · a[m×k] · b[k×n] (+ beta · out)`, all row-major.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, out: &mut [f32]) {
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    out: &mut [f32],
+) {
     gemm_strided(m, k, n, alpha, a, (k, 1), b, (n, 1), beta, out);
 }
 
@@ -28,7 +37,11 @@ pub fn gemm_strided(
         return;
     }
     let last = |rows: usize, cols: usize, (rs, cs): (usize, usize)| {
-        if rows == 0 || cols == 0 { 0 } else { (rows - 1) * rs + (cols - 1) * cs + 1 }
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1
+        }
     };
     assert!(a.len() >= last(m, k, a_strides), "gemm lhs too small");
     assert!(b.len() >= last(k, n, b_strides), "gemm rhs too small");
@@ -55,7 +68,14 @@ pub fn gemm_strided(
 }
 
 /// `x[m×k] · w[k×n] + bias` as a new matrix.
-pub fn linear(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+pub fn linear(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
     let mut out = vec![0.0; m * n];
     gemm(m, k, n, 1.0, x, w, 0.0, &mut out);
     if let Some(b) = bias {
@@ -115,7 +135,8 @@ pub fn fast_exp(x: f32) -> f32 {
     let p = 1.0
         + r * (1.0
             + r * (0.5
-                + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+                + r * (0.166_666_67
+                    + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     let bits = ((n as i32 + 127) as u32) << 23;
     p * f32::from_bits(bits)
 }

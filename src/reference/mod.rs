@@ -44,8 +44,12 @@ use workers::Pool;
 
 pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
-    let text = std::fs::read_to_string(&settings.prompt_file)
-        .with_context(|| format!("failed to read the prompt file {}", settings.prompt_file.display()))?;
+    let text = std::fs::read_to_string(&settings.prompt_file).with_context(|| {
+        format!(
+            "failed to read the prompt file {}",
+            settings.prompt_file.display()
+        )
+    })?;
     // One prompt per line, as the runner wrote them; `lines` drops the final newline.
     let prompts: Vec<&str> = text.lines().collect();
     std::fs::create_dir_all(&settings.output)
@@ -74,7 +78,8 @@ pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
     {
         let start = Instant::now();
         for _ in 0..settings.warmup {
-            pool.run(job(first, 0)).context("warm-up generation failed")?;
+            pool.run(job(first, 0))
+                .context("warm-up generation failed")?;
         }
         results.event("warmup", start.elapsed().as_secs_f64())?;
     }
@@ -103,7 +108,9 @@ pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
                 if settings.cache.is_some() {
                     // Decision inputs per branch (rank 0's), for calibration and reports.
                     let r4 = |t: &[Vec<f64>]| -> Vec<Vec<f64>> {
-                        t.iter().map(|b| b.iter().map(|v| round4(*v)).collect()).collect()
+                        t.iter()
+                            .map(|b| b.iter().map(|v| round4(*v)).collect())
+                            .collect()
                     };
                     line["cache_rel_l1"] = json!(r4(&g.rel_l1));
                     if settings.cache == Some(cache::CacheBackend::TeaCache) {
@@ -121,7 +128,9 @@ pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
                 eprintln!("  Prompt {} failed: {e:#}", i + 1);
             }
         }
-        std::io::stdout().flush().context("failed to write to stdout")?;
+        std::io::stdout()
+            .flush()
+            .context("failed to write to stdout")?;
     }
     if let Some(peak) = output::peak_rss_bytes() {
         // The whole process: every worker shares it, so it is reported as device 0.

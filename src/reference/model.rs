@@ -127,7 +127,9 @@ pub struct BlockShard {
 }
 
 fn columns(w: &[f32], cols: usize, range: std::ops::Range<usize>) -> Vec<f32> {
-    w.chunks_exact(cols).flat_map(|row| row[range.clone()].iter().copied()).collect()
+    w.chunks_exact(cols)
+        .flat_map(|row| row[range.clone()].iter().copied())
+        .collect()
 }
 
 fn rows(w: &[f32], cols: usize, range: std::ops::Range<usize>) -> Vec<f32> {
@@ -140,14 +142,22 @@ impl BlockShard {
         let heads = HEADS / tp;
         let hidden = MLP_HIDDEN / tp;
         let (c0, c1) = (rank * heads * HEAD_DIM, (rank + 1) * heads * HEAD_DIM);
-        let qkv_cols: Vec<std::ops::Range<usize>> =
-            (0..3).map(|part| part * DIM + c0..part * DIM + c1).collect();
+        let qkv_cols: Vec<std::ops::Range<usize>> = (0..3)
+            .map(|part| part * DIM + c0..part * DIM + c1)
+            .collect();
         let qkv_w = full
             .qkv_w
             .chunks_exact(3 * DIM)
-            .flat_map(|row| qkv_cols.iter().flat_map(move |r| row[r.clone()].iter().copied()))
+            .flat_map(|row| {
+                qkv_cols
+                    .iter()
+                    .flat_map(move |r| row[r.clone()].iter().copied())
+            })
             .collect();
-        let qkv_b = qkv_cols.iter().flat_map(|r| full.qkv_b[r.clone()].iter().copied()).collect();
+        let qkv_b = qkv_cols
+            .iter()
+            .flat_map(|r| full.qkv_b[r.clone()].iter().copied())
+            .collect();
         let (h0, h1) = (rank * hidden, (rank + 1) * hidden);
         BlockShard {
             ada_w: full.ada_w.clone(),
@@ -237,7 +247,10 @@ mod tests {
     fn tp_shards_partition_the_block() {
         let w = Weights::generate();
         let full = BlockShard::new(&w.blocks[0], 0, 1);
-        let halves = [BlockShard::new(&w.blocks[0], 0, 2), BlockShard::new(&w.blocks[0], 1, 2)];
+        let halves = [
+            BlockShard::new(&w.blocks[0], 0, 2),
+            BlockShard::new(&w.blocks[0], 1, 2),
+        ];
         assert_eq!(full.qkv_w, w.blocks[0].qkv_w);
         let mut out_rows = halves[0].out_w.clone();
         out_rows.extend_from_slice(&halves[1].out_w);
@@ -247,7 +260,10 @@ mod tests {
 
     #[test]
     fn prompts_encode_differently() {
-        assert_ne!(encode_prompt("a red circle"), encode_prompt("a blue square"));
+        assert_ne!(
+            encode_prompt("a red circle"),
+            encode_prompt("a blue square")
+        );
         assert!(encode_prompt("").iter().all(|&x| x == 0.0));
     }
 }

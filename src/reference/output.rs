@@ -69,8 +69,12 @@ pub struct Results {
 impl Results {
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join("results.jsonl");
-        let file = File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
-        Ok(Results { path, out: BufWriter::new(file) })
+        let file =
+            File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
+        Ok(Results {
+            path,
+            out: BufWriter::new(file),
+        })
     }
 
     pub fn write(&mut self, line: &Value) -> anyhow::Result<()> {

@@ -95,7 +95,7 @@ pub struct Worker {
 
 /// Initial noise for a seed: the same for every rank and every topology.
 pub fn noise(seed: u64, len: usize) -> Vec<f32> {
-    let mut rng = Rng::new(seed ^ 0x5EED_0F_1A7E_u64);
+    let mut rng = Rng::new(seed ^ 0x005E_ED0F_1A7E_u64);
     (0..len).map(|_| rng.normal()).collect()
 }
 
@@ -112,11 +112,25 @@ impl Worker {
 
         // Branch 0: the prompt; branch 1: the negative prompt (true CFG).
         let guided = job.cfg_scale > 1.0;
-        let prompts: Vec<&str> = if guided { vec![&job.prompt, &job.negative_prompt] } else { vec![&job.prompt] };
-        let mine: Vec<usize> = if topo.cfg > 1 { vec![c.cfg] } else { (0..prompts.len()).collect() };
+        let prompts: Vec<&str> = if guided {
+            vec![&job.prompt, &job.negative_prompt]
+        } else {
+            vec![&job.prompt]
+        };
+        let mine: Vec<usize> = if topo.cfg > 1 {
+            vec![c.cfg]
+        } else {
+            (0..prompts.len()).collect()
+        };
         let texts: Vec<Vec<f32>> = prompts.iter().map(|p| encode_prompt(p)).collect();
-        let scenes: Vec<Vec<f32>> = prompts.iter().map(|p| Scene::parse(p).render(gw, gh, job.seed)).collect();
-        let mut states: Vec<BranchState> = mine.iter().map(|_| BranchState::new(job.cache, job.tea_threshold)).collect();
+        let scenes: Vec<Vec<f32>> = prompts
+            .iter()
+            .map(|p| Scene::parse(p).render(gw, gh, job.seed))
+            .collect();
+        let mut states: Vec<BranchState> = mine
+            .iter()
+            .map(|_| BranchState::new(job.cache, job.tea_threshold))
+            .collect();
 
         let mut x = noise(job.seed, n * LATENT_CHANNELS);
         let dt = 1.0 / job.steps as f32;
@@ -127,7 +141,9 @@ impl Worker {
             for (state, &b) in states.iter_mut().zip(&mine) {
                 let cond = self.dit.conditioning(t, &texts[b]);
                 let xs = &x[lo..hi];
-                let out = self.dit.forward(xs, token0, gw, &cond, state, step, job.steps);
+                let out = self
+                    .dit
+                    .forward(xs, token0, gw, &cond, state, step, job.steps);
                 // Rectified flow: x_t = (1−t)·x0 + t·ε, so v = (x_t − x0)/t
                 // for the scene's x0, plus the DiT's share.
                 for (i, o) in out.iter().enumerate() {
@@ -143,7 +159,11 @@ impl Worker {
                 if sc.tp != 0 {
                     continue;
                 }
-                let theirs: Vec<usize> = if topo.cfg > 1 { vec![sc.cfg] } else { (0..prompts.len()).collect() };
+                let theirs: Vec<usize> = if topo.cfg > 1 {
+                    vec![sc.cfg]
+                } else {
+                    (0..prompts.len()).collect()
+                };
                 let t0 = topo.sp_rank(sc) * rows * LATENT_CHANNELS;
                 for (k, &b) in theirs.iter().enumerate() {
                     let part = &data[k * rows * LATENT_CHANNELS..(k + 1) * rows * LATENT_CHANNELS];
@@ -152,7 +172,11 @@ impl Worker {
             }
             let s = job.cfg_scale;
             for i in 0..x.len() {
-                let v = if guided { v_full[1][i] + s * (v_full[0][i] - v_full[1][i]) } else { v_full[0][i] };
+                let v = if guided {
+                    v_full[1][i] + s * (v_full[0][i] - v_full[1][i])
+                } else {
+                    v_full[0][i]
+                };
                 x[i] -= dt * v;
             }
         }
@@ -160,7 +184,10 @@ impl Worker {
         // Counters: one representative per branch group (tp 0, first shard).
         let rep = c.tp == 0 && topo.sp_rank(c) == 0;
         let counts: Vec<f32> = if rep {
-            states.iter().flat_map(|s| [s.evals as f32, s.skipped as f32, s.blocks_run as f32]).collect()
+            states
+                .iter()
+                .flat_map(|s| [s.evals as f32, s.skipped as f32, s.blocks_run as f32])
+                .collect()
         } else {
             Vec::new()
         };
@@ -168,7 +195,10 @@ impl Worker {
         if self.rank != 0 {
             return None;
         }
-        let mut g = Generated { latent: x, ..Default::default() };
+        let mut g = Generated {
+            latent: x,
+            ..Default::default()
+        };
         for part in all {
             for triple in part.chunks_exact(3) {
                 g.evals += triple[0] as usize;
@@ -188,12 +218,25 @@ mod tests {
 
     #[test]
     fn coords_round_trip() {
-        let topo = Topology { cfg: 2, ulysses: 2, ring: 2, tp: 1 };
+        let topo = Topology {
+            cfg: 2,
+            ulysses: 2,
+            ring: 2,
+            tp: 1,
+        };
         let mut seen = std::collections::HashSet::new();
         for r in 0..topo.world() {
             let c = topo.coords(r);
             assert!(seen.insert((c.cfg, topo.sp_rank(c), c.tp)));
         }
-        assert_eq!(topo.coords(5), Coords { cfg: 1, ring: 0, ulysses: 1, tp: 0 });
+        assert_eq!(
+            topo.coords(5),
+            Coords {
+                cfg: 1,
+                ring: 0,
+                ulysses: 1,
+                tp: 0
+            }
+        );
     }
 }

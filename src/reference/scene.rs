@@ -76,13 +76,14 @@ fn colour(word: &str) -> Option<Rgb> {
 fn object(word: &str) -> Option<(Shape, Option<Rgb>, Place)> {
     use Shape::*;
     Some(match word {
-        "circle" | "disc" | "disk" | "dot" | "ball" | "sphere" | "orb" | "bubble" | "planet" => (Circle, None, Place::Free),
+        "circle" | "disc" | "disk" | "dot" | "ball" | "sphere" | "orb" | "bubble" | "planet" => {
+            (Circle, None, Place::Free)
+        }
         "sun" => (Circle, Some([1.0, 0.82, 0.15]), Place::Top),
         "moon" => (Circle, Some([0.93, 0.93, 0.82]), Place::Top),
         "apple" | "cherry" | "tomato" => (Circle, Some([0.85, 0.1, 0.1]), Place::Free),
-        "square" | "box" | "cube" | "block" | "rectangle" | "house" | "building" | "window" | "door" => {
-            (Square, None, Place::Free)
-        }
+        "square" | "box" | "cube" | "block" | "rectangle" | "house" | "building" | "window"
+        | "door" => (Square, None, Place::Free),
         "triangle" | "pyramid" | "tent" => (Triangle, None, Place::Free),
         "mountain" | "hill" | "volcano" => (Triangle, Some([0.45, 0.45, 0.5]), Place::Bottom),
         "tree" | "pine" => (Triangle, Some([0.1, 0.5, 0.18]), Place::Bottom),
@@ -91,8 +92,12 @@ fn object(word: &str) -> Option<(Shape, Option<Rgb>, Place)> {
         "diamond" | "gem" | "crystal" | "kite" => (Diamond, Some([0.3, 0.85, 0.95]), Place::Free),
         "star" => (Star, Some([1.0, 0.85, 0.2]), Place::Free),
         "flower" | "blossom" | "rose" => (Flower, Some([0.95, 0.35, 0.6]), Place::Free),
-        "sea" | "ocean" | "lake" | "water" | "river" | "beach" => (Band, Some([0.08, 0.35, 0.7]), Place::Bottom),
-        "grass" | "field" | "meadow" | "lawn" | "forest" | "garden" => (Band, Some([0.2, 0.6, 0.2]), Place::Bottom),
+        "sea" | "ocean" | "lake" | "water" | "river" | "beach" => {
+            (Band, Some([0.08, 0.35, 0.7]), Place::Bottom)
+        }
+        "grass" | "field" | "meadow" | "lawn" | "forest" | "garden" => {
+            (Band, Some([0.2, 0.6, 0.2]), Place::Bottom)
+        }
         "desert" | "sand" | "dune" => (Band, Some([0.9, 0.76, 0.45]), Place::Bottom),
         "snow" | "ice" | "winter" => (Band, Some([0.95, 0.96, 1.0]), Place::Bottom),
         _ => return None,
@@ -114,11 +119,56 @@ fn backdrop(word: &str) -> Option<(Rgb, Rgb)> {
 fn filler(word: &str) -> bool {
     matches!(
         word,
-        "a" | "an" | "the" | "of" | "on" | "in" | "with" | "and" | "at" | "to" | "is" | "are" | "by" | "for" | "from"
-            | "over" | "under" | "its" | "it" | "photo" | "picture" | "image" | "painting" | "drawing" | "render"
-            | "high" | "quality" | "detailed" | "blurry" | "blur" | "low" | "ugly" | "bad" | "worst" | "distorted"
-            | "watermark" | "text" | "jpeg" | "artifacts" | "deformed" | "noisy" | "noise" | "hd" | "4k" | "8k"
-            | "beautiful" | "simple" | "very" | "background" | "backdrop" | "wall"
+        "a" | "an"
+            | "the"
+            | "of"
+            | "on"
+            | "in"
+            | "with"
+            | "and"
+            | "at"
+            | "to"
+            | "is"
+            | "are"
+            | "by"
+            | "for"
+            | "from"
+            | "over"
+            | "under"
+            | "its"
+            | "it"
+            | "photo"
+            | "picture"
+            | "image"
+            | "painting"
+            | "drawing"
+            | "render"
+            | "high"
+            | "quality"
+            | "detailed"
+            | "blurry"
+            | "blur"
+            | "low"
+            | "ugly"
+            | "bad"
+            | "worst"
+            | "distorted"
+            | "watermark"
+            | "text"
+            | "jpeg"
+            | "artifacts"
+            | "deformed"
+            | "noisy"
+            | "noise"
+            | "hd"
+            | "4k"
+            | "8k"
+            | "beautiful"
+            | "simple"
+            | "very"
+            | "background"
+            | "backdrop"
+            | "wall"
     )
 }
 
@@ -187,7 +237,12 @@ fn singular(word: &str) -> String {
 impl Scene {
     pub fn parse(prompt: &str) -> Scene {
         let words: Vec<String> = words(prompt).iter().map(|w| singular(w)).collect();
-        let mut scene = Scene { objects: Vec::new(), sky: None, hash: fnv1a(prompt.trim().as_bytes()), empty: true };
+        let mut scene = Scene {
+            objects: Vec::new(),
+            sky: None,
+            hash: fnv1a(prompt.trim().as_bytes()),
+            empty: true,
+        };
         let (mut colour_pending, mut size_pending, mut count_pending) = (None, None, None);
         let mut pos_pending: (Option<f32>, Option<f32>) = (None, None);
         let mut unknown = false;
@@ -219,7 +274,8 @@ impl Scene {
                 count_pending = Some(n);
             } else if let Some((x, y)) = position_word(w) {
                 // "a circle on the left" (after the noun) or "left circle" (before).
-                let after_noun = i > 0 && scene.objects.last().is_some() && colour_pending.is_none();
+                let after_noun =
+                    i > 0 && scene.objects.last().is_some() && colour_pending.is_none();
                 match scene.objects.last_mut() {
                     Some(o) if after_noun && o.shape != Shape::Band => {
                         o.x = x.or(o.x);
@@ -250,9 +306,24 @@ impl Scene {
         }
         if scene.objects.is_empty() && unknown {
             // Something unnamed: the prompt hash picks an object.
-            let shapes = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Ring, Shape::Diamond, Shape::Star];
+            let shapes = [
+                Shape::Circle,
+                Shape::Square,
+                Shape::Triangle,
+                Shape::Ring,
+                Shape::Diamond,
+                Shape::Star,
+            ];
             let shape = shapes[(scene.hash % shapes.len() as u64) as usize];
-            scene.objects.push(Object { shape, colour: None, place: Place::Free, size: 1.0, count: 1, x: None, y: None });
+            scene.objects.push(Object {
+                shape,
+                colour: None,
+                place: Place::Free,
+                size: 1.0,
+                count: 1,
+                x: None,
+                y: None,
+            });
         }
         scene.empty = scene.objects.is_empty() && scene.sky.is_none() && !unknown;
         scene
@@ -269,25 +340,35 @@ impl Scene {
         let mut rng = Rng::new(self.hash ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut palette = Rng::new(self.hash);
         let hue = palette.uniform() as f32;
-        let (sky_top, sky_bottom) = self.sky.unwrap_or_else(|| (pastel(hue, 0.55), pastel(hue + 0.08, 0.85)));
+        let (sky_top, sky_bottom) = self
+            .sky
+            .unwrap_or_else(|| (pastel(hue, 0.55), pastel(hue + 0.08, 0.85)));
         let placed = self.layout(&mut rng, &mut palette);
         let s = gw.min(gh) as f32;
         for gy in 0..gh {
             for gx in 0..gw {
-                let p = [((gx as f32 + 0.5) - gw as f32 / 2.0) / s, ((gy as f32 + 0.5) - gh as f32 / 2.0) / s];
+                let p = [
+                    ((gx as f32 + 0.5) - gw as f32 / 2.0) / s,
+                    ((gy as f32 + 0.5) - gh as f32 / 2.0) / s,
+                ];
                 let v = (gy as f32 + 0.5) / gh as f32;
-                let bg: Rgb = std::array::from_fn(|c| sky_top[c] + (sky_bottom[c] - sky_top[c]) * v);
+                let bg: Rgb =
+                    std::array::from_fn(|c| sky_top[c] + (sky_bottom[c] - sky_top[c]) * v);
                 let mut best = (f32::INFINITY, bg, 0.0f32);
                 for o in &placed {
                     let d = o.sdf(p);
                     if d < best.0 {
                         // Highlight towards the upper left: a little volume.
-                        let q = [(p[0] - o.x + 0.35 * o.r) / o.r, (p[1] - o.y + 0.35 * o.r) / o.r];
+                        let q = [
+                            (p[0] - o.x + 0.35 * o.r) / o.r,
+                            (p[1] - o.y + 0.35 * o.r) / o.r,
+                        ];
                         let shine = (-(q[0] * q[0] + q[1] * q[1]) * 1.5).exp();
                         best = (d, o.colour, shine);
                     }
                 }
-                let cell = &mut out[(gy * gw + gx) * LATENT_CHANNELS..(gy * gw + gx + 1) * LATENT_CHANNELS];
+                let cell = &mut out
+                    [(gy * gw + gx) * LATENT_CHANNELS..(gy * gw + gx + 1) * LATENT_CHANNELS];
                 for c in 0..3 {
                     cell[c] = colour_latent(bg[c]);
                     cell[3 + c] = colour_latent(best.1[c]);
@@ -296,7 +377,11 @@ impl Scene {
                 let d = if best.0.is_finite() { best.0 * s } else { 8.0 };
                 cell[6] = (d / GUIDANCE_CALIBRATION).clamp(-1.0, 1.0);
                 // Shading: the sky lighter at the top, objects lit from the upper left.
-                let shade = if best.0 < 0.0 { 0.6 * best.2 - 0.2 } else { 0.25 * (0.5 - v) };
+                let shade = if best.0 < 0.0 {
+                    0.6 * best.2 - 0.2
+                } else {
+                    0.25 * (0.5 - v)
+                };
                 cell[7] = shade / GUIDANCE_CALIBRATION;
             }
         }
@@ -304,9 +389,18 @@ impl Scene {
     }
 
     fn layout(&self, rng: &mut Rng, palette: &mut Rng) -> Vec<Placed> {
-        let free: usize =
-            self.objects.iter().filter(|o| o.x.is_none() && o.shape != Shape::Band).map(|o| o.count).sum();
-        let all: usize = self.objects.iter().filter(|o| o.shape != Shape::Band).map(|o| o.count).sum();
+        let free: usize = self
+            .objects
+            .iter()
+            .filter(|o| o.x.is_none() && o.shape != Shape::Band)
+            .map(|o| o.count)
+            .sum();
+        let all: usize = self
+            .objects
+            .iter()
+            .filter(|o| o.shape != Shape::Band)
+            .map(|o| o.count)
+            .sum();
         let mut slot = 0usize;
         let mut placed = Vec::new();
         for o in &self.objects {
@@ -314,7 +408,14 @@ impl Scene {
             for k in 0..o.count {
                 let jitter = |rng: &mut Rng, a: f32| rng.symmetric(a);
                 if o.shape == Shape::Band {
-                    placed.push(Placed { shape: Shape::Band, x: 0.0, y: 0.18 + jitter(rng, 0.03), r: 1.0, colour, turn: 0.0 });
+                    placed.push(Placed {
+                        shape: Shape::Band,
+                        x: 0.0,
+                        y: 0.18 + jitter(rng, 0.03),
+                        r: 1.0,
+                        colour,
+                        turn: 0.0,
+                    });
                     continue;
                 }
                 let crowd = free.max(1) as f32;
@@ -323,7 +424,10 @@ impl Scene {
                     Some(x) => {
                         // A placed group: a row around the anchor, kept inside the frame.
                         let half_row = (o.count as f32 - 1.0) / 2.0 * 2.3 * r;
-                        let centre = x.clamp(-0.48 + half_row + r, (0.48 - half_row - r).max(-0.48 + half_row + r));
+                        let centre = x.clamp(
+                            -0.48 + half_row + r,
+                            (0.48 - half_row - r).max(-0.48 + half_row + r),
+                        );
                         centre + (k as f32 - (o.count as f32 - 1.0) / 2.0) * 2.3 * r
                     }
                     None => {
@@ -339,7 +443,14 @@ impl Scene {
                 });
                 let (x, y) = (x + jitter(rng, 0.04), y + jitter(rng, 0.04));
                 let turn = jitter(rng, 0.25);
-                placed.push(Placed { shape: o.shape, x, y, r, colour, turn });
+                placed.push(Placed {
+                    shape: o.shape,
+                    x,
+                    y,
+                    r,
+                    colour,
+                    turn,
+                });
             }
         }
         placed
@@ -388,8 +499,16 @@ impl Placed {
             }
             Shape::Star | Shape::Flower => {
                 let a = y.atan2(x);
-                let (depth, base) = if self.shape == Shape::Star { (0.45, 0.6) } else { (0.25, 0.78) };
-                let petals = if self.shape == Shape::Star { (5.0 * a - std::f32::consts::FRAC_PI_2 * 5.0).cos() } else { (6.0 * a).cos() };
+                let (depth, base) = if self.shape == Shape::Star {
+                    (0.45, 0.6)
+                } else {
+                    (0.25, 0.78)
+                };
+                let petals = if self.shape == Shape::Star {
+                    (5.0 * a - std::f32::consts::FRAC_PI_2 * 5.0).cos()
+                } else {
+                    (6.0 * a).cos()
+                };
                 (dx.hypot(dy) - r * (base + depth * petals)) * 0.7
             }
             Shape::Band => -(p[1] - self.y),
@@ -425,7 +544,10 @@ mod tests {
     use super::*;
 
     fn mean_channel(lat: &[f32], c: usize) -> f32 {
-        lat.chunks_exact(LATENT_CHANNELS).map(|cell| cell[c]).sum::<f32>() / (lat.len() / LATENT_CHANNELS) as f32
+        lat.chunks_exact(LATENT_CHANNELS)
+            .map(|cell| cell[c])
+            .sum::<f32>()
+            / (lat.len() / LATENT_CHANNELS) as f32
     }
 
     #[test]
@@ -433,7 +555,10 @@ mod tests {
         let lat = Scene::parse("a red circle").render(16, 16, 1);
         let centre = &lat[(8 * 16 + 8) * LATENT_CHANNELS..];
         assert!(centre[6] < 0.0, "centre is inside");
-        assert!(centre[3] > 0.0 && centre[4] < 0.0 && centre[5] < 0.0, "foreground is red");
+        assert!(
+            centre[3] > 0.0 && centre[4] < 0.0 && centre[5] < 0.0,
+            "foreground is red"
+        );
         let corner = &lat[..LATENT_CHANNELS];
         assert!(corner[6] > 0.0, "corner is outside");
     }
@@ -441,11 +566,19 @@ mod tests {
     #[test]
     fn filler_is_the_zero_scene_and_prompts_differ() {
         assert!(Scene::parse("").render(4, 4, 0).iter().all(|&v| v == 0.0));
-        assert!(Scene::parse("blurry, low quality").render(4, 4, 0).iter().all(|&v| v == 0.0));
+        assert!(
+            Scene::parse("blurry, low quality")
+                .render(4, 4, 0)
+                .iter()
+                .all(|&v| v == 0.0)
+        );
         let a = Scene::parse("a blue square").render(16, 16, 0);
         let b = Scene::parse("a yellow star at night").render(16, 16, 0);
         assert!((mean_channel(&a, 2) - mean_channel(&b, 2)).abs() > 0.01 || a != b);
         assert_ne!(a, b);
-        assert_ne!(Scene::parse("an astronaut").render(8, 8, 0), Scene::parse("a teapot").render(8, 8, 0));
+        assert_ne!(
+            Scene::parse("an astronaut").render(8, 8, 0),
+            Scene::parse("a teapot").render(8, 8, 0)
+        );
     }
 }

@@ -37,7 +37,12 @@ impl Pool {
     pub fn start(topo: Topology, weights: Arc<Weights>) -> anyhow::Result<Pool> {
         let world = Group::new(topo.world());
         let mut groups: HashMap<GroupKey, Arc<Group>> = HashMap::new();
-        let mut group = |key: GroupKey, size: usize| groups.entry(key).or_insert_with(|| Group::new(size)).clone();
+        let mut group = |key: GroupKey, size: usize| {
+            groups
+                .entry(key)
+                .or_insert_with(|| Group::new(size))
+                .clone()
+        };
         let (reply_tx, replies) = mpsc::channel();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
@@ -61,10 +66,17 @@ impl Pool {
                 .name(format!("worker-{rank}"))
                 .spawn(move || {
                     // Each worker slices its own shard, as each GPU loads its own.
-                    let worker = Worker { rank, topo, world, dit: Dit::new(weights, par) };
+                    let worker = Worker {
+                        rank,
+                        topo,
+                        world,
+                        dit: Dit::new(weights, par),
+                    };
                     for job in rx {
-                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.generate(&job)))
-                            .map_err(|_| format!("worker {rank} panicked"));
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            worker.generate(&job)
+                        }))
+                        .map_err(|_| format!("worker {rank} panicked"));
                         if reply.send((rank, out)).is_err() {
                             break;
                         }
@@ -74,18 +86,27 @@ impl Pool {
             senders.push(tx);
             handles.push(handle);
         }
-        Ok(Pool { senders, replies, handles, broken: false })
+        Ok(Pool {
+            senders,
+            replies,
+            handles,
+            broken: false,
+        })
     }
 
     /// Runs one generation on every worker; rank 0's result.
     pub fn run(&mut self, job: Job) -> anyhow::Result<Generated> {
         let job = Arc::new(job);
         for tx in &self.senders {
-            tx.send(job.clone()).map_err(|_| anyhow!("a worker thread has exited"))?;
+            tx.send(job.clone())
+                .map_err(|_| anyhow!("a worker thread has exited"))?;
         }
         let mut result = None;
         for _ in 0..self.senders.len() {
-            let (rank, reply) = self.replies.recv().map_err(|_| anyhow!("the worker threads have exited"))?;
+            let (rank, reply) = self
+                .replies
+                .recv()
+                .map_err(|_| anyhow!("the worker threads have exited"))?;
             match reply {
                 Ok(Some(g)) if rank == 0 => result = Some(g),
                 Ok(_) => {}
