@@ -5,23 +5,67 @@
 //! parallelism) and the ring shift (ring attention). Reductions add in rank
 //! order, so every rank gets bit-identical sums and replicas never drift apart.
 
-use std::sync::{Arc, Barrier, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A barrier that spins briefly, then yields. Collectives come hundreds of
+/// times per image, microseconds apart; `std::sync::Barrier` puts waiters to
+/// sleep on a futex, and the wake-up alone costs more than the work between
+/// two collectives. Yielding keeps oversubscribed runs (more workers than
+/// cores, as in the tests) moving.
+#[derive(Debug)]
+struct SpinBarrier {
+    size: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.size {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < 4_000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
 
 /// A process group: `size` ranks that meet at the same collectives in the same order.
 #[derive(Debug)]
 pub struct Group {
     size: usize,
-    barrier: Barrier,
-    /// `mailbox[src][dst]`: the message rank `src` sends to rank `dst`.
-    mailbox: Vec<Mutex<Vec<Vec<f32>>>>,
+    barrier: SpinBarrier,
+    /// Two sets of mailboxes, used alternately: `mailbox[k % 2][src][dst]` is
+    /// the message of exchange `k` from `src` to `dst`. With two, one barrier
+    /// per exchange suffices: anyone still reading exchange `k` has not yet
+    /// reached exchange `k + 1`'s barrier, so nobody can be writing `k + 2`.
+    mailbox: [Vec<Mutex<Vec<Vec<f32>>>>; 2],
+    /// Per rank: how many exchanges it has made (only that rank touches it).
+    calls: Vec<AtomicUsize>,
 }
 
 impl Group {
     pub fn new(size: usize) -> Arc<Self> {
+        let boxes = || (0..size).map(|_| Mutex::new(Vec::new())).collect();
         Arc::new(Group {
             size,
-            barrier: Barrier::new(size),
-            mailbox: (0..size).map(|_| Mutex::new(Vec::new())).collect(),
+            barrier: SpinBarrier {
+                size,
+                arrived: AtomicUsize::new(0),
+                generation: AtomicUsize::new(0),
+            },
+            mailbox: [boxes(), boxes()],
+            calls: (0..size).map(|_| AtomicUsize::new(0)).collect(),
         })
     }
 
@@ -35,23 +79,17 @@ impl Group {
         if self.size == 1 {
             return outgoing;
         }
+        let set = &self.mailbox[self.calls[rank].fetch_add(1, Ordering::Relaxed) % 2];
         // A poisoned lock means another worker panicked; its data is still
         // plain floats, so carry on rather than cascade the panic.
-        *self.mailbox[rank]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = outgoing;
+        *set[rank].lock().unwrap_or_else(PoisonError::into_inner) = outgoing;
         self.barrier.wait();
-        let incoming = self
-            .mailbox
-            .iter()
+        set.iter()
             .map(|slot| {
                 let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
                 std::mem::take(&mut slot[rank])
             })
-            .collect();
-        // Nobody may refill its mailbox before everyone has taken its messages.
-        self.barrier.wait();
-        incoming
+            .collect()
     }
 
     /// Every rank's `data`, in rank order.

@@ -14,7 +14,7 @@ use super::scene::Scene;
 
 /// How much of each latent channel's velocity the DiT contributes on top of
 /// the scene's flow: colours and shape a little (texture, wobble), shading more.
-pub const DIT_GAIN: [f32; LATENT_CHANNELS] = [0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.03, 0.25];
+pub const DIT_GAIN: [f32; LATENT_CHANNELS] = [0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.04, 0.6];
 
 /// cfg × ulysses × ring × tp, and where a rank sits in that grid
 /// (tp innermost, as engines put it on the fastest links).
