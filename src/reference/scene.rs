@@ -505,7 +505,7 @@ impl Placed {
                     (0.25, 0.78)
                 };
                 let petals = if self.shape == Shape::Star {
-                    (5.0 * a - std::f32::consts::FRAC_PI_2 * 5.0).cos()
+                    (5.0 * (a + std::f32::consts::FRAC_PI_2)).cos()
                 } else {
                     (6.0 * a).cos()
                 };
