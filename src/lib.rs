@@ -5,10 +5,12 @@
 //! → `analysis` → `report` → `compare`. The reference engine (`reference`) is
 //! reached only through the backend protocol, as a child process.
 
+pub mod analysis;
 pub mod cli;
 pub mod exit;
 pub mod features_table;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod results;
 pub mod run;
