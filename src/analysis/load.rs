@@ -82,12 +82,7 @@ impl ConfigSource {
             && r.prompts.values().any(|p| p.seconds.is_some())
         {
             let v = (0..n)
-                .map(|i| {
-                    r.prompts
-                        .get(&i)
-                        .filter(|p| p.ok)
-                        .and_then(|p| p.seconds)
-                })
+                .map(|i| r.prompts.get(&i).filter(|p| p.ok).and_then(|p| p.seconds))
                 .collect();
             return (v, results::RESULTS);
         }
@@ -241,7 +236,10 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<RunDir, LoadError> {
         } else {
             name.split('+').map(str::to_string).collect()
         };
-        let known: Vec<_> = features.iter().filter_map(|f| registry.feature(f)).collect();
+        let known: Vec<_> = features
+            .iter()
+            .filter_map(|f| registry.feature(f))
+            .collect();
         configs.push(ConfigSource {
             gpus: known.iter().map(|f| f.gpus).product::<u32>().max(1),
             lossy: known.iter().any(|f| f.lossy),
@@ -332,9 +330,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<RunDir, LoadError> {
     if let Some(b) = baseline {
         configs[b].role = "baseline".into();
     }
-    let mut baseline_feature = configs
-        .iter()
-        .position(|c| c.role == "baseline_feature");
+    let mut baseline_feature = configs.iter().position(|c| c.role == "baseline_feature");
     if baseline_feature.is_none() {
         let names: Vec<&str> = configs
             .iter()

@@ -143,12 +143,17 @@ pub fn newest_run(root: &Path) -> anyhow::Result<PathBuf> {
 
 /// Everything: load, judge, write report.json into `dir`, print the table (or
 /// the JSON with `--json`), write JUnit/Markdown, return the exit code.
-pub fn analyze(dir: &Path, opts: &AnalyzeOptions, features: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn analyze(
+    dir: &Path,
+    opts: &AnalyzeOptions,
+    features: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let registry = Registry::locate(features)?;
     let report = build_report(dir, opts, &registry)?;
     results::atomic::write_json(&dir.join(results::REPORT), &report)?;
     if opts.json {
-        let text = serde_json::to_string_pretty(&report).context("failed to serialise the report")?;
+        let text =
+            serde_json::to_string_pretty(&report).context("failed to serialise the report")?;
         println!("{text}");
     } else {
         let color = crate::report::table::color_wanted();
@@ -184,7 +189,11 @@ type PromptCompare = (
 );
 
 /// Loads and judges `dir` into a [`Report`] (writes nothing).
-pub fn build_report(dir: &Path, opts: &AnalyzeOptions, registry: &Registry) -> anyhow::Result<Report> {
+pub fn build_report(
+    dir: &Path,
+    opts: &AnalyzeOptions,
+    registry: &Registry,
+) -> anyhow::Result<Report> {
     status::validate(opts).map_err(crate::exit::usage)?;
     let run = load::load(dir, registry).map_err(|e| crate::exit::usage(e.to_string()))?;
     let n = run.num_prompts;
@@ -198,7 +207,16 @@ pub fn build_report(dir: &Path, opts: &AnalyzeOptions, registry: &Registry) -> a
 
     let mut out = Vec::with_capacity(run.configs.len());
     for (ci, c) in run.configs.iter().enumerate() {
-        out.push(judge_config(&run, ci, c, &compared[ci], &base_times, base_mean, opts, registry));
+        out.push(judge_config(
+            &run,
+            ci,
+            c,
+            &compared[ci],
+            &base_times,
+            base_mean,
+            opts,
+            registry,
+        ));
     }
     let mut summary = Summary {
         total: out.len(),
@@ -417,6 +435,7 @@ fn judge_config(
     let mut base_summary = None;
     let mut bf_summary = None;
     let mut worst = None;
+    let root = format!("{}{}", run.dir.display(), std::path::MAIN_SEPARATOR);
 
     if c.skip_reason.is_none() && c.dir.is_some() {
         let (times, source) = c.timings(n);
@@ -428,7 +447,11 @@ fn judge_config(
             if let Some(rec) = c.records.as_ref().and_then(|r| r.prompts.get(&i))
                 && !rec.ok
             {
-                error = Some(rec.error.clone().unwrap_or_else(|| "the backend reported a failure".into()));
+                error = Some(
+                    rec.error
+                        .clone()
+                        .unwrap_or_else(|| "the backend reported a failure".into()),
+                );
             }
             if error.is_none()
                 && let Some(&code) = c.prompt_exitcodes.get(&i)
@@ -444,10 +467,11 @@ fn judge_config(
             {
                 error = Some(e.clone());
             }
-            if error.is_none()
-                && let Some(Err(e)) = &vf
-            {
-                error = Some(e.clone());
+            // A failure against the baseline feature alone (its image missing)
+            // is that config's error, not this one's: only the row loses it.
+            let _ = &vf;
+            if let Some(e) = &mut error {
+                *e = e.replace(&root, "");
             }
             if let Some(e) = &error {
                 prompt_errors.push(format!("prompt {i}: {e}"));
@@ -470,12 +494,18 @@ fn judge_config(
             && t.mean > 0.0
         {
             speedup = Some(bm / t.mean);
-            speedup_ci = timing::speedup_interval(base_times, &secs, timing::seed_for(&c.name));
+            if !is_baseline {
+                speedup_ci = timing::speedup_interval(base_times, &secs, timing::seed_for(&c.name));
+            }
         }
         if !is_baseline {
-            let vb: Vec<&ImageMetrics> = rows.iter().filter_map(|r| r.vs_baseline.as_ref()).collect();
+            let vb: Vec<&ImageMetrics> =
+                rows.iter().filter_map(|r| r.vs_baseline.as_ref()).collect();
             if vb.len() == n && n > 0 {
-                let s = summarise(run.baseline.map_or("baseline", |b| &run.configs[b].name), &vb);
+                let s = summarise(
+                    run.baseline.map_or("baseline", |b| &run.configs[b].name),
+                    &vb,
+                );
                 facts.mean_diff = s.mean_diff_avg;
                 facts.max_diff = s.max_diff_avg;
                 base_summary = Some(s);
@@ -503,7 +533,12 @@ fn judge_config(
         }
         if facts.error.is_none() && !prompt_errors.is_empty() {
             let more = prompt_errors.len().saturating_sub(3);
-            let mut e = prompt_errors.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+            let mut e = prompt_errors
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
             if more > 0 {
                 e.push_str(&format!("; and {more} more"));
             }

@@ -82,7 +82,10 @@ pub fn speedup_interval(baseline: &[f64], config: &[f64], seed: u64) -> Option<I
     let mut rng = SplitMix64::new(seed);
     let mut ratios = Vec::with_capacity(RESAMPLES);
     let resample_mean = |data: &[f64], rng: &mut SplitMix64| {
-        (0..data.len()).map(|_| data[rng.below(data.len())]).sum::<f64>() / data.len() as f64
+        (0..data.len())
+            .map(|_| data[rng.below(data.len())])
+            .sum::<f64>()
+            / data.len() as f64
     };
     for _ in 0..RESAMPLES {
         let b = resample_mean(baseline, &mut rng);

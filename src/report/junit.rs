@@ -44,7 +44,11 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 let errors: Vec<String> = r
                     .prompts
                     .iter()
-                    .filter_map(|p| p.error.as_ref().map(|e| format!("prompt {}: {e}", p.prompt)))
+                    .filter_map(|p| {
+                        p.error
+                            .as_ref()
+                            .map(|e| format!("prompt {}: {e}", p.prompt))
+                    })
                     .collect();
                 if !errors.is_empty() {
                     s.set_description(errors.join("\n"));

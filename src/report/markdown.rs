@@ -79,10 +79,20 @@ pub fn render(report: &Report) -> String {
             report
                 .results
                 .iter()
-                .find(|r| r.features.iter().map(String::as_str).collect::<BTreeSet<_>>() == set)
+                .find(|r| {
+                    r.features
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<BTreeSet<_>>()
+                        == set
+                })
                 .or_else(|| {
                     report.results.iter().find(|r| {
-                        r.features.iter().map(String::as_str).collect::<BTreeSet<_>>() == with_bf
+                        r.features
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<BTreeSet<_>>()
+                            == with_bf
                     })
                 })
         };
