@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 fn noise(x: u32, y: u32, salt: u32) -> u32 {
-    let mut h = x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
+    let mut h =
+        x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
     h ^= h >> 15;
     h = h.wrapping_mul(0x2C1B_3C6D);
     h ^= h >> 12;
@@ -40,10 +41,20 @@ fn image(size: u32, prompt: u32, perturb: u32) -> image::RgbImage {
     })
 }
 
-fn write_config(root: &Path, name: &str, gpus: u32, lossy: bool, prompts: u32, size: u32, perturb: u32, copy_of: Option<&Path>) {
+fn write_config(
+    root: &Path,
+    name: &str,
+    gpus: u32,
+    lossy: bool,
+    prompts: u32,
+    size: u32,
+    perturb: u32,
+    copy_of: Option<&Path>,
+) {
     let d = root.join(name);
     std::fs::create_dir_all(&d).expect("mkdir");
-    let info = serde_json::json!({"name": name, "extra_args": [], "total_gpus": gpus, "is_lossy": lossy});
+    let info =
+        serde_json::json!({"name": name, "extra_args": [], "total_gpus": gpus, "is_lossy": lossy});
     std::fs::write(d.join("config_info.json"), info.to_string()).expect("config_info");
     let mut log = String::new();
     (0..prompts).into_par_iter().for_each(|p| {
@@ -57,7 +68,11 @@ fn write_config(root: &Path, name: &str, gpus: u32, lossy: bool, prompts: u32, s
         std::fs::write(d.join(format!("prompt_{p:02}.exitcode")), "0\n").expect("exitcode");
     });
     for p in 0..prompts {
-        log.push_str(&format!("  Prompt {}: {:.3} seconds\n", p + 1, 10.0 / f64::from(gpus) + f64::from(p % 3) * 0.1));
+        log.push_str(&format!(
+            "  Prompt {}: {:.3} seconds\n",
+            p + 1,
+            10.0 / f64::from(gpus) + f64::from(p % 3) * 0.1
+        ));
     }
     std::fs::write(d.join("batch_generation.log"), log).expect("log");
     std::fs::write(d.join("batch_generation.exitcode"), "0\n").expect("exitcode");
@@ -85,9 +100,36 @@ fn main() {
     let root = tmp.path();
     let t = Instant::now();
     write_config(root, "baseline", 1, false, prompts, size, 0, None);
-    write_config(root, "cfg_parallel", 2, false, prompts, size, 0, Some(&root.join("baseline")));
-    write_config(root, "cfg_parallel+teacache", 2, true, prompts, size, 1, None);
-    write_config(root, "cfg_parallel+cache_dit", 2, true, prompts, size, 2, None);
+    write_config(
+        root,
+        "cfg_parallel",
+        2,
+        false,
+        prompts,
+        size,
+        0,
+        Some(&root.join("baseline")),
+    );
+    write_config(
+        root,
+        "cfg_parallel+teacache",
+        2,
+        true,
+        prompts,
+        size,
+        1,
+        None,
+    );
+    write_config(
+        root,
+        "cfg_parallel+cache_dit",
+        2,
+        true,
+        prompts,
+        size,
+        2,
+        None,
+    );
     let bytes: u64 = walkdir::WalkDir::new(root)
         .into_iter()
         .flatten()
@@ -104,12 +146,17 @@ fn main() {
     // What analyze must decode: the baseline's images and the two lossy
     // configs' (cfg_parallel is byte-identical to the baseline, and so is the
     // reference for "what the addon adds").
-    let to_decode: Vec<PathBuf> = ["baseline", "cfg_parallel+teacache", "cfg_parallel+cache_dit"]
-        .iter()
-        .flat_map(|c| (0..prompts).map(move |p| root.join(c).join(format!("prompt_{p:02}.png"))))
-        .collect();
+    let to_decode: Vec<PathBuf> = [
+        "baseline",
+        "cfg_parallel+teacache",
+        "cfg_parallel+cache_dit",
+    ]
+    .iter()
+    .flat_map(|c| (0..prompts).map(move |p| root.join(c).join(format!("prompt_{p:02}.png"))))
+    .collect();
 
-    let registry = compat::registry::Registry::parse(compat::registry::EMBEDDED, "built-in").expect("registry");
+    let registry = compat::registry::Registry::parse(compat::registry::EMBEDDED, "built-in")
+        .expect("registry");
     let opts = compat::analysis::AnalyzeOptions::default();
     let mut analyze_t = Vec::new();
     let mut decode_t = Vec::new();
@@ -120,7 +167,10 @@ fn main() {
             .par_iter()
             .map(|p| {
                 let b = std::fs::read(p).expect("read");
-                image::load_from_memory(&b).expect("decode").into_rgb8().len()
+                image::load_from_memory(&b)
+                    .expect("decode")
+                    .into_rgb8()
+                    .len()
             })
             .sum();
         decode_t.push(t.elapsed());
@@ -133,9 +183,21 @@ fn main() {
         report = Some(r);
     }
     let (a, d) = (median(analyze_t.clone()), median(decode_t.clone()));
-    println!("decode only ({} PNGs): median {:.3} s  (runs: {:?})", to_decode.len(), d.as_secs_f64(), decode_t);
-    println!("analyze (build_report + report.json): median {:.3} s  (runs: {:?})", a.as_secs_f64(), analyze_t);
-    println!("ratio analyze / decode-only: {:.2}×", a.as_secs_f64() / d.as_secs_f64());
+    println!(
+        "decode only ({} PNGs): median {:.3} s  (runs: {:?})",
+        to_decode.len(),
+        d.as_secs_f64(),
+        decode_t
+    );
+    println!(
+        "analyze (build_report + report.json): median {:.3} s  (runs: {:?})",
+        a.as_secs_f64(),
+        analyze_t
+    );
+    println!(
+        "ratio analyze / decode-only: {:.2}×",
+        a.as_secs_f64() / d.as_secs_f64()
+    );
     if let Some(r) = report {
         print!("{}", compat::report::table::render(&r, false));
     }

@@ -175,68 +175,81 @@ fn gaussian() -> [f32; WIN] {
 }
 
 /// Mean SSIM of two luma planes (0..1) of `w`×`h` pixels (see module docs).
+///
+/// Separable and streaming: each input row's x, y, x², y², xy go once into a
+/// ring of 11 rows; each output row is a vertical then a horizontal pass over
+/// those five channels, using the window's symmetry (g[k] = g[10−k]). Memory
+/// is O(width); the loops run over contiguous slices so they vectorise.
 pub fn ssim(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
-    if w < WIN || h < WIN {
+    if w < WIN || h < WIN || x.len() < w * h || y.len() < w * h {
         return ssim_global(x, y);
     }
     let g = gaussian();
-    let ow = w - (WIN - 1);
-    // Vertically filtered rows of x, y, x², y², xy, then horizontal taps.
-    let mut vx = vec![0f32; w];
-    let mut vy = vec![0f32; w];
-    let mut vxx = vec![0f32; w];
-    let mut vyy = vec![0f32; w];
-    let mut vxy = vec![0f32; w];
-    let mut hx = vec![0f32; ow];
-    let mut hy = vec![0f32; ow];
-    let mut hxx = vec![0f32; ow];
-    let mut hyy = vec![0f32; ow];
-    let mut hxy = vec![0f32; ow];
-    let mut total = 0f64;
-    for oy in 0..h - (WIN - 1) {
-        for v in [&mut vx, &mut vy, &mut vxx, &mut vyy, &mut vxy] {
-            v.fill(0.0);
+    let (ow, oh) = (w - (WIN - 1), h - (WIN - 1));
+    let stride = 5 * w; // one ring slot: [x | y | xx | yy | xy]
+    let mut ring = vec![0f32; WIN * stride];
+    let fill = |ring: &mut [f32], r: usize| {
+        let slot = &mut ring[(r % WIN) * stride..(r % WIN + 1) * stride];
+        let (sx, rest) = slot.split_at_mut(w);
+        let (sy, rest) = rest.split_at_mut(w);
+        let (sxx, rest) = rest.split_at_mut(w);
+        let (syy, sxy) = rest.split_at_mut(w);
+        let (rx, ry) = (&x[r * w..(r + 1) * w], &y[r * w..(r + 1) * w]);
+        sx.copy_from_slice(rx);
+        sy.copy_from_slice(ry);
+        for (((((a, b), xx), yy), xy)) in rx.iter().zip(ry).zip(sxx).zip(syy).zip(sxy) {
+            *xx = a * a;
+            *yy = b * b;
+            *xy = a * b;
         }
-        for (k, &gk) in g.iter().enumerate() {
-            let r = (oy + k) * w;
-            let (rx, ry) = (&x[r..r + w], &y[r..r + w]);
-            for i in 0..w {
-                let (a, b) = (rx[i], ry[i]);
-                vx[i] += gk * a;
-                vy[i] += gk * b;
-                vxx[i] += gk * a * a;
-                vyy[i] += gk * b * b;
-                vxy[i] += gk * a * b;
+    };
+    for r in 0..WIN - 1 {
+        fill(&mut ring, r);
+    }
+    let mut v = vec![0f32; stride];
+    let mut hz = vec![0f32; 5 * ow];
+    let mut total = 0f64;
+    for oy in 0..oh {
+        fill(&mut ring, oy + WIN - 1);
+        let row = |k: usize| &ring[((oy + k) % WIN) * stride..((oy + k) % WIN + 1) * stride];
+        // Vertical: v = g5·r5 + Σ_{k<5} g_k·(r_k + r_{10−k}).
+        for (d, &c) in v.iter_mut().zip(row(5)) {
+            *d = g[5] * c;
+        }
+        for k in 0..5 {
+            let gk = g[k];
+            for ((d, &a), &b) in v.iter_mut().zip(row(k)).zip(row(WIN - 1 - k)) {
+                *d += gk * (a + b);
             }
         }
-        for (src, dst) in [
-            (&vx, &mut hx),
-            (&vy, &mut hy),
-            (&vxx, &mut hxx),
-            (&vyy, &mut hyy),
-            (&vxy, &mut hxy),
-        ] {
-            dst.fill(0.0);
-            for (k, &gk) in g.iter().enumerate() {
-                let s = &src[k..k + ow];
-                for (d, &v) in dst.iter_mut().zip(s) {
-                    *d += gk * v;
+        // Horizontal, per channel.
+        for c in 0..5 {
+            let src = &v[c * w..(c + 1) * w];
+            let dst = &mut hz[c * ow..(c + 1) * ow];
+            for (d, &m) in dst.iter_mut().zip(&src[5..5 + ow]) {
+                *d = g[5] * m;
+            }
+            for k in 0..5 {
+                let gk = g[k];
+                let (a, b) = (&src[k..k + ow], &src[WIN - 1 - k..WIN - 1 - k + ow]);
+                for ((d, &p), &q) in dst.iter_mut().zip(a).zip(b) {
+                    *d += gk * (p + q);
                 }
             }
         }
-        let mut row = 0f32;
-        for i in 0..ow {
-            let (mx, my) = (hx[i], hy[i]);
-            let sxx = hxx[i] - mx * mx;
-            let syy = hyy[i] - my * my;
-            let sxy = hxy[i] - mx * my;
-            let num = (2.0 * mx * my + C1) * (2.0 * sxy + C2);
-            let den = (mx * mx + my * my + C1) * (sxx + syy + C2);
-            row += num / den;
+        let (mx, rest) = hz.split_at(ow);
+        let (my, rest) = rest.split_at(ow);
+        let (mxx, rest) = rest.split_at(ow);
+        let (myy, mxy) = rest.split_at(ow);
+        let mut acc = 0f32;
+        for ((((&mx, &my), &xx), &yy), &xy) in mx.iter().zip(my).zip(mxx).zip(myy).zip(mxy) {
+            let num = (2.0 * mx * my + C1) * (2.0 * (xy - mx * my) + C2);
+            let den = (mx * mx + my * my + C1) * ((xx - mx * mx) + (yy - my * my) + C2);
+            acc += num / den;
         }
-        total += f64::from(row);
+        total += f64::from(acc);
     }
-    total / ((h - (WIN - 1)) * ow) as f64
+    total / (oh * ow) as f64
 }
 
 /// SSIM with one uniform window over the whole (small) image.
