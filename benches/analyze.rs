@@ -87,6 +87,16 @@ fn arg(name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// CPU time of this process so far (all threads, user + system): unlike wall
+/// time, it does not depend on what else the (shared) machine is doing.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -161,7 +171,9 @@ fn main() {
     let mut analyze_t = Vec::new();
     let mut decode_t = Vec::new();
     let mut report = None;
+    let (mut analyze_cpu, mut decode_cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        let c = cpu_time();
         let t = Instant::now();
         let pixels: usize = to_decode
             .par_iter()
@@ -174,12 +186,15 @@ fn main() {
             })
             .sum();
         decode_t.push(t.elapsed());
+        decode_cpu.push(cpu_time() - c);
         assert!(pixels > 0);
 
+        let c = cpu_time();
         let t = Instant::now();
         let r = compat::analysis::build_report(root, &opts, &registry).expect("analyze");
         compat::results::atomic::write_json(&root.join("report.json"), &r).expect("write");
         analyze_t.push(t.elapsed());
+        analyze_cpu.push(cpu_time() - c);
         report = Some(r);
     }
     let (a, d) = (median(analyze_t.clone()), median(decode_t.clone()));
@@ -195,8 +210,55 @@ fn main() {
         analyze_t
     );
     println!(
-        "ratio analyze / decode-only: {:.2}×",
+        "ratio analyze / decode-only (wall): {:.2}×",
         a.as_secs_f64() / d.as_secs_f64()
+    );
+    let (ac, dc) = (median(analyze_cpu), median(decode_cpu));
+    println!(
+        "CPU time (all threads): decode only {:.3} s, analyze {:.3} s, ratio {:.2}×",
+        dc.as_secs_f64(),
+        ac.as_secs_f64(),
+        ac.as_secs_f64() / dc.as_secs_f64()
+    );
+    // Where the time goes, one image / pair, one thread.
+    let a_path = root.join("baseline/prompt_00.png");
+    let b_path = root.join("cfg_parallel+teacache/prompt_00.png");
+    let (ab, bb) = (
+        std::fs::read(&a_path).expect("read"),
+        std::fs::read(&b_path).expect("read"),
+    );
+    let best = |f: &mut dyn FnMut()| {
+        (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let a = compat::analysis::metrics::decode(&a_path, &ab).expect("decode");
+    let b = compat::analysis::metrics::decode(&b_path, &bb).expect("decode");
+    let t_decode = best(&mut || {
+        let _ = compat::analysis::metrics::decode(&a_path, &ab).expect("decode");
+    });
+    let t_plain = best(&mut || {
+        let _ = image::load_from_memory(&ab).expect("decode").into_rgb8();
+    });
+    let mut s = 0.0;
+    let t_ssim = best(&mut || {
+        s = compat::analysis::metrics::ssim(&a.luma, &b.luma, a.width as usize, a.height as usize);
+    });
+    let mut m = compat::analysis::metrics::identical();
+    let t_compare = best(&mut || {
+        m = compat::analysis::metrics::compare(&b, &a).expect("compare");
+    });
+    println!(
+        "one image (best of 7): decode {:.1} ms (+luma: {:.1} ms); one pair: SSIM {:.1} ms, all metrics {:.1} ms (ssim {s:.4}, {m:?})",
+        t_plain.as_secs_f64() * 1e3,
+        t_decode.as_secs_f64() * 1e3,
+        t_ssim.as_secs_f64() * 1e3,
+        t_compare.as_secs_f64() * 1e3
     );
     if let Some(r) = report {
         print!("{}", compat::report::table::render(&r, false));

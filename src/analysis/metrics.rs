@@ -86,9 +86,24 @@ pub fn luma_of(rgb: &[u8]) -> Vec<f32> {
     const R: f32 = 0.299 / 255.0;
     const G: f32 = 0.587 / 255.0;
     const B: f32 = 0.114 / 255.0;
-    rgb.chunks_exact(3)
-        .map(|p| R * f32::from(p[0]) + G * f32::from(p[1]) + B * f32::from(p[2]))
-        .collect()
+    let px = |p: &[u8]| R * f32::from(p[0]) + G * f32::from(p[1]) + B * f32::from(p[2]);
+    let mut out = vec![0f32; rgb.len() / 3];
+    // Blocks of 16 pixels with fixed sizes, so the compiler unrolls and vectorises.
+    let blocks = rgb.chunks_exact(48);
+    let rest = blocks.remainder();
+    let mut o = out.chunks_exact_mut(16);
+    for (src, dst) in blocks.zip(&mut o) {
+        let src: &[u8; 48] = src.try_into().unwrap_or(&[0; 48]);
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = R * f32::from(src[3 * i])
+                + G * f32::from(src[3 * i + 1])
+                + B * f32::from(src[3 * i + 2]);
+        }
+    }
+    for (d, p) in o.into_remainder().iter_mut().zip(rest.chunks_exact(3)) {
+        *d = px(p);
+    }
+    out
 }
 
 /// The metrics of two identical images.
@@ -136,25 +151,42 @@ pub fn compare(a: &Decoded, b: &Decoded) -> Result<ImageMetrics, ImageError> {
 /// (Σ|d|, Σd², max |d|, pixels with some |d| > 8) over interleaved RGB.
 fn pixel_sums(a: &[u8], b: &[u8]) -> (u64, u64, u8, u64) {
     let (mut sum_abs, mut sum_sq, mut max, mut changed) = (0u64, 0u64, 0u8, 0u64);
-    // Rows of pixels in blocks so the inner sums stay in u32 and vectorise.
-    for (ca, cb) in a.chunks(3 * 4096).zip(b.chunks(3 * 4096)) {
-        let (mut s1, mut s2, mut m) = (0u32, 0u32, 0u8);
-        for (&x, &y) in ca.iter().zip(cb) {
-            let d = x.abs_diff(y);
-            s1 += u32::from(d);
-            s2 += u32::from(d) * u32::from(d);
-            m = m.max(d);
+    // Blocks of 16 pixels (48 bytes) of fixed size, so the loops vectorise;
+    // per-block sums fit u32 easily.
+    let (ba, bb) = (a.chunks_exact(48), b.chunks_exact(48));
+    let (ra, rb) = (ba.remainder(), bb.remainder());
+    for (ca, cb) in ba.zip(bb) {
+        let (ca, cb): (&[u8; 48], &[u8; 48]) = match (ca.try_into(), cb.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => continue,
+        };
+        let mut d = [0u8; 48];
+        for i in 0..48 {
+            d[i] = ca[i].abs_diff(cb[i]);
         }
-        for (pa, pb) in ca.chunks_exact(3).zip(cb.chunks_exact(3)) {
-            let d = pa[0]
-                .abs_diff(pb[0])
-                .max(pa[1].abs_diff(pb[1]))
-                .max(pa[2].abs_diff(pb[2]));
-            changed += u64::from(d > 8);
+        let (mut s1, mut s2, mut m) = (0u32, 0u32, 0u8);
+        for &v in &d {
+            s1 += u32::from(v);
+            s2 += u32::from(v) * u32::from(v);
+            m = m.max(v);
+        }
+        let mut c = 0u32;
+        for p in 0..16 {
+            c += u32::from(d[3 * p].max(d[3 * p + 1]).max(d[3 * p + 2]) > 8);
         }
         sum_abs += u64::from(s1);
         sum_sq += u64::from(s2);
         max = max.max(m);
+        changed += u64::from(c);
+    }
+    for (pa, pb) in ra.chunks_exact(3).zip(rb.chunks_exact(3)) {
+        let d = [0, 1, 2].map(|i| pa[i].abs_diff(pb[i]));
+        for v in d {
+            sum_abs += u64::from(v);
+            sum_sq += u64::from(v) * u64::from(v);
+            max = max.max(v);
+        }
+        changed += u64::from(d[0].max(d[1]).max(d[2]) > 8);
     }
     (sum_abs, sum_sq, max, changed)
 }
@@ -204,20 +236,20 @@ fn ssim_avx2(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
 fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
     let g = gaussian();
     let (ow, oh) = (w - (WIN - 1), h - (WIN - 1));
-    let stride = 5 * w; // one ring slot: [x | y | xx | yy | xy]
+    // SSIM needs σx² + σy² only, so x² + y² is one channel: four, not five.
+    const CH: usize = 4;
+    let stride = CH * w; // one ring slot: [x | y | x²+y² | xy]
     let mut ring = vec![0f32; WIN * stride];
     let fill = |ring: &mut [f32], r: usize| {
         let slot = &mut ring[(r % WIN) * stride..(r % WIN + 1) * stride];
         let (sx, rest) = slot.split_at_mut(w);
         let (sy, rest) = rest.split_at_mut(w);
-        let (sxx, rest) = rest.split_at_mut(w);
-        let (syy, sxy) = rest.split_at_mut(w);
+        let (sq, sxy) = rest.split_at_mut(w);
         let (rx, ry) = (&x[r * w..(r + 1) * w], &y[r * w..(r + 1) * w]);
         sx.copy_from_slice(rx);
         sy.copy_from_slice(ry);
-        for ((((a, b), xx), yy), xy) in rx.iter().zip(ry).zip(sxx).zip(syy).zip(sxy) {
-            *xx = a * a;
-            *yy = b * b;
+        for (((a, b), q), xy) in rx.iter().zip(ry).zip(sq).zip(sxy) {
+            *q = a * a + b * b;
             *xy = a * b;
         }
     };
@@ -225,7 +257,8 @@ fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
         fill(&mut ring, r);
     }
     let mut v = vec![0f32; stride];
-    let mut hz = vec![0f32; 5 * ow];
+    let mut hz = vec![0f32; CH * ow];
+    let mut local = vec![0f32; ow];
     let mut total = 0f64;
     for oy in 0..oh {
         fill(&mut ring, oy + WIN - 1);
@@ -241,7 +274,7 @@ fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
             }
         }
         // Horizontal, per channel.
-        for c in 0..5 {
+        for c in 0..CH {
             let src = &v[c * w..(c + 1) * w];
             let dst = &mut hz[c * ow..(c + 1) * ow];
             for (d, &m) in dst.iter_mut().zip(&src[5..5 + ow]) {
@@ -257,15 +290,25 @@ fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
         }
         let (mx, rest) = hz.split_at(ow);
         let (my, rest) = rest.split_at(ow);
-        let (mxx, rest) = rest.split_at(ow);
-        let (myy, mxy) = rest.split_at(ow);
-        let mut acc = 0f32;
-        for ((((&mx, &my), &xx), &yy), &xy) in mx.iter().zip(my).zip(mxx).zip(myy).zip(mxy) {
+        let (msq, mxy) = rest.split_at(ow);
+        // Element-wise into a buffer (vectorises), then an 8-lane sum: a
+        // plain `acc += …` is a serial float reduction the compiler may not
+        // reorder, which would keep this loop scalar.
+        for ((((o, &mx), &my), &sq), &xy) in local.iter_mut().zip(mx).zip(my).zip(msq).zip(mxy) {
+            let mm = mx * mx + my * my;
             let num = (2.0 * mx * my + C1) * (2.0 * (xy - mx * my) + C2);
-            let den = (mx * mx + my * my + C1) * ((xx - mx * mx) + (yy - my * my) + C2);
-            acc += num / den;
+            let den = (mm + C1) * ((sq - mm) + C2);
+            *o = num / den;
         }
-        total += f64::from(acc);
+        let mut lanes = [0f32; 8];
+        let chunks = local.chunks_exact(8);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += v;
+            }
+        }
+        total += f64::from(lanes.iter().sum::<f32>() + tail);
     }
     total / (oh * ow) as f64
 }

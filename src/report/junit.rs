@@ -58,12 +58,10 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         };
         let mut case = TestCase::new(r.name.clone(), status);
         case.set_classname(format!("compat.{}", r.role));
-        if let Some(ms) = r.mean_gen_time_ms {
-            let total: f64 = r.prompts.iter().filter_map(|p| p.seconds).sum();
-            if total.is_finite() && total >= 0.0 {
-                case.set_time(std::time::Duration::from_secs_f64(total));
-            }
-            let _ = ms;
+        // The testcase's time: the config's generation seconds over its prompts.
+        let total: f64 = r.prompts.iter().filter_map(|p| p.seconds).sum();
+        if r.timing.is_some() && total.is_finite() && total >= 0.0 {
+            case.set_time(std::time::Duration::from_secs_f64(total));
         }
         if r.compat_status == Status::Warn {
             case.set_system_out(format!(
