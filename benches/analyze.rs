@@ -41,6 +41,7 @@ fn image(size: u32, prompt: u32, perturb: u32) -> image::RgbImage {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_config(
     root: &Path,
     name: &str,

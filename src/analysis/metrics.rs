@@ -267,8 +267,7 @@ fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
         for (d, &c) in v.iter_mut().zip(row(5)) {
             *d = g[5] * c;
         }
-        for k in 0..5 {
-            let gk = g[k];
+        for (k, &gk) in g.iter().enumerate().take(5) {
             for ((d, &a), &b) in v.iter_mut().zip(row(k)).zip(row(WIN - 1 - k)) {
                 *d += gk * (a + b);
             }
