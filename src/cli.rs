@@ -33,6 +33,8 @@ pub enum Command {
     Features,
     /// The embedded reference engine (a CPU diffusion backend; started by `run`)
     Generate(crate::reference::GenerateArgs),
+    /// Judge a results directory: metrics, timing, PASS/WARN/FAIL/ERROR/SKIP
+    Analyze(crate::analysis::AnalyzeArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -52,6 +54,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => crate::run::run(*args, features),
         Command::Features => crate::features_table::print(features),
+        Command::Analyze(args) => crate::analysis::command(args, features),
         Command::Generate(args) => {
             crate::reference::main(args)?;
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 //! → `analysis` → `report` → `compare`. The reference engine (`reference`) is
 //! reached only through the backend protocol, as a child process.
 
+pub mod analysis;
 pub mod cli;
 pub mod devices;
 pub mod executor;

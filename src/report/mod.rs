@@ -1,2 +1,58 @@
+//! Exporters: one file per format, each built from the [`model::Report`] alone
+//! (data in, text out), so they can be tested without running anything.
+
 pub mod charts;
 pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+pub mod table;
+
+pub use model::{ConfigResult, Report, Status};
+
+/// "1.23" or "—".
+pub(crate) fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "—".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// PSNR cell: dB, "identical" when every compared image is identical.
+pub(crate) fn psnr_cell(r: &ConfigResult) -> String {
+    match r.psnr_avg {
+        Some(p) => format!("{p:.2}"),
+        None if r.identical_prompts > 0 => "identical".to_string(),
+        None => "—".to_string(),
+    }
+}
+
+/// "2.01× [1.95, 2.08]", with "not significant" when the interval straddles 1.
+pub(crate) fn speedup_cell(r: &ConfigResult) -> String {
+    let Some(s) = r.speedup else {
+        return "—".to_string();
+    };
+    match (r.speedup_ci, r.speedup_significant) {
+        (Some(ci), Some(sig)) => format!(
+            "{s:.2}× [{:.2}, {:.2}]{}",
+            ci.low,
+            ci.high,
+            if sig { "" } else { " not significant" }
+        ),
+        _ => format!("{s:.2}×"),
+    }
+}
+
+/// The thresholds applied, in words.
+pub(crate) fn thresholds_text(r: &ConfigResult) -> String {
+    let t = &r.thresholds;
+    if r.is_lossy {
+        format!(
+            "lossy thresholds: WARN above mean {}, FAIL above mean {}",
+            t.lossy_mean, t.lossy_fail_mean
+        )
+    } else {
+        format!(
+            "lossless thresholds: FAIL above mean {} or max {}",
+            t.lossless_mean, t.lossless_max
+        )
+    }
+}

@@ -1,0 +1,334 @@
+//! Image metrics (DESIGN §7): MeanDiff, MaxDiff, PSNR (peak 1.0), SSIM on
+//! BT.601 luma, and the share of pixels changed by more than 8/255.
+//!
+//! SSIM follows Wang et al. (2004) as in their reference `ssim_index.m`: an
+//! 11×11 Gaussian window with σ = 1.5 (normalised to sum 1), C1 = (0.01·L)²,
+//! C2 = (0.03·L)² with L = 1, computed over every 'valid' window position (the
+//! window wholly inside the image, so an H×W image gives (H−10)×(W−10) local
+//! values) and averaged. Images smaller than 11 pixels on a side use one
+//! window covering the whole image with uniform weights.
+
+use std::path::{Path, PathBuf};
+
+use crate::report::model::ImageMetrics;
+
+/// Why one image could not be compared. Every variant names the file.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ImageError {
+    /// The file does not exist.
+    #[error("{}: no image", .0.display())]
+    Missing(PathBuf),
+    /// The file could not be read.
+    #[error("{}: failed to read: {}", .0.display(), .1)]
+    Read(PathBuf, String),
+    /// The file is not a decodable image.
+    #[error("{}: corrupt image: {}", .0.display(), .1)]
+    Corrupt(PathBuf, String),
+    /// The two images differ in size (never silently resized).
+    #[error("size mismatch: {} is {}x{}, {} is {}x{}", .a.display(), .a_size.0, .a_size.1, .b.display(), .b_size.0, .b_size.1)]
+    SizeMismatch {
+        /// The image being judged.
+        a: PathBuf,
+        /// Its width and height.
+        a_size: (u32, u32),
+        /// The reference image.
+        b: PathBuf,
+        /// Its width and height.
+        b_size: (u32, u32),
+    },
+}
+
+/// A decoded RGB image with its luma plane.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Interleaved RGB, 8 bits per channel.
+    pub rgb: Vec<u8>,
+    /// BT.601 luma in 0..1, row-major.
+    pub luma: Vec<f32>,
+}
+
+/// Reads a file's bytes, mapping "not found" to [`ImageError::Missing`].
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::Missing(path.to_path_buf())
+        } else {
+            ImageError::Read(path.to_path_buf(), e.to_string())
+        }
+    })
+}
+
+/// Decodes PNG (or any format `image` was built with) bytes to RGB + luma.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded, ImageError> {
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| ImageError::Corrupt(path.to_path_buf(), e.to_string()))?;
+    let rgb = img.into_rgb8();
+    let (width, height) = rgb.dimensions();
+    let rgb = rgb.into_raw();
+    let luma = luma_of(&rgb);
+    Ok(Decoded {
+        path: path.to_path_buf(),
+        width,
+        height,
+        rgb,
+        luma,
+    })
+}
+
+/// BT.601 luma (0.299 R + 0.587 G + 0.114 B) scaled to 0..1.
+pub fn luma_of(rgb: &[u8]) -> Vec<f32> {
+    const R: f32 = 0.299 / 255.0;
+    const G: f32 = 0.587 / 255.0;
+    const B: f32 = 0.114 / 255.0;
+    let px = |p: &[u8]| R * f32::from(p[0]) + G * f32::from(p[1]) + B * f32::from(p[2]);
+    let mut out = vec![0f32; rgb.len() / 3];
+    // Blocks of 16 pixels with fixed sizes, so the compiler unrolls and vectorises.
+    let blocks = rgb.chunks_exact(48);
+    let rest = blocks.remainder();
+    let mut o = out.chunks_exact_mut(16);
+    for (src, dst) in blocks.zip(&mut o) {
+        let src: &[u8; 48] = src.try_into().unwrap_or(&[0; 48]);
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = R * f32::from(src[3 * i])
+                + G * f32::from(src[3 * i + 1])
+                + B * f32::from(src[3 * i + 2]);
+        }
+    }
+    for (d, p) in o.into_remainder().iter_mut().zip(rest.chunks_exact(3)) {
+        *d = px(p);
+    }
+    out
+}
+
+/// The metrics of two identical images.
+pub fn identical() -> ImageMetrics {
+    ImageMetrics {
+        mean_diff: 0.0,
+        max_diff: 0.0,
+        psnr: None,
+        ssim: 1.0,
+        changed_share: 0.0,
+        identical: true,
+    }
+}
+
+/// Compares `a` (judged) against `b` (reference).
+pub fn compare(a: &Decoded, b: &Decoded) -> Result<ImageMetrics, ImageError> {
+    if (a.width, a.height) != (b.width, b.height) {
+        return Err(ImageError::SizeMismatch {
+            a: a.path.clone(),
+            a_size: (a.width, a.height),
+            b: b.path.clone(),
+            b_size: (b.width, b.height),
+        });
+    }
+    let pixels = (a.width as usize) * (a.height as usize);
+    if pixels == 0 {
+        return Ok(identical());
+    }
+    let (sum_abs, sum_sq, max, changed) = pixel_sums(&a.rgb, &b.rgb);
+    if sum_abs == 0 {
+        return Ok(identical());
+    }
+    let samples = (pixels * 3) as f64;
+    let mse = sum_sq as f64 / (255.0 * 255.0) / samples;
+    Ok(ImageMetrics {
+        mean_diff: sum_abs as f64 / 255.0 / samples,
+        max_diff: f64::from(max) / 255.0,
+        psnr: Some(10.0 * (1.0 / mse).log10()),
+        ssim: ssim(&a.luma, &b.luma, a.width as usize, a.height as usize),
+        changed_share: changed as f64 / pixels as f64,
+        identical: false,
+    })
+}
+
+/// (Σ|d|, Σd², max |d|, pixels with some |d| > 8) over interleaved RGB.
+fn pixel_sums(a: &[u8], b: &[u8]) -> (u64, u64, u8, u64) {
+    let (mut sum_abs, mut sum_sq, mut max, mut changed) = (0u64, 0u64, 0u8, 0u64);
+    // Blocks of 16 pixels (48 bytes) of fixed size, so the loops vectorise;
+    // per-block sums fit u32 easily.
+    let (ba, bb) = (a.chunks_exact(48), b.chunks_exact(48));
+    let (ra, rb) = (ba.remainder(), bb.remainder());
+    for (ca, cb) in ba.zip(bb) {
+        let (ca, cb): (&[u8; 48], &[u8; 48]) = match (ca.try_into(), cb.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => continue,
+        };
+        let mut d = [0u8; 48];
+        for i in 0..48 {
+            d[i] = ca[i].abs_diff(cb[i]);
+        }
+        let (mut s1, mut s2, mut m) = (0u32, 0u32, 0u8);
+        for &v in &d {
+            s1 += u32::from(v);
+            s2 += u32::from(v) * u32::from(v);
+            m = m.max(v);
+        }
+        let mut c = 0u32;
+        for p in 0..16 {
+            c += u32::from(d[3 * p].max(d[3 * p + 1]).max(d[3 * p + 2]) > 8);
+        }
+        sum_abs += u64::from(s1);
+        sum_sq += u64::from(s2);
+        max = max.max(m);
+        changed += u64::from(c);
+    }
+    for (pa, pb) in ra.chunks_exact(3).zip(rb.chunks_exact(3)) {
+        let d = [0, 1, 2].map(|i| pa[i].abs_diff(pb[i]));
+        for v in d {
+            sum_abs += u64::from(v);
+            sum_sq += u64::from(v) * u64::from(v);
+            max = max.max(v);
+        }
+        changed += u64::from(d[0].max(d[1]).max(d[2]) > 8);
+    }
+    (sum_abs, sum_sq, max, changed)
+}
+
+const C1: f32 = 0.01 * 0.01;
+const C2: f32 = 0.03 * 0.03;
+const WIN: usize = 11;
+
+/// The 11-tap Gaussian, σ = 1.5, normalised to sum 1.
+fn gaussian() -> [f32; WIN] {
+    let mut g = [0f64; WIN];
+    for (i, v) in g.iter_mut().enumerate() {
+        let x = i as f64 - 5.0;
+        *v = (-(x * x) / (2.0 * 1.5 * 1.5)).exp();
+    }
+    let s: f64 = g.iter().sum();
+    g.map(|v| (v / s) as f32)
+}
+
+/// Mean SSIM of two luma planes (0..1) of `w`×`h` pixels (see module docs).
+///
+/// Separable and streaming: each input row's x, y, x², y², xy go once into a
+/// ring of 11 rows; each output row is a vertical then a horizontal pass over
+/// those five channels, using the window's symmetry (g[k] = g[10−k]). Memory
+/// is O(width); the loops run over contiguous slices so they vectorise.
+pub fn ssim(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
+    if w < WIN || h < WIN || x.len() < w * h || y.len() < w * h {
+        return ssim_global(x, y);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just checked to support AVX2.
+        return unsafe { ssim_avx2(x, y, w, h) };
+    }
+    ssim_windows(x, y, w, h)
+}
+
+/// The same code compiled for AVX2 (8 lanes instead of SSE2's 4); same
+/// operations in the same order, so the same answer up to rounding.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ssim_avx2(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
+    ssim_windows(x, y, w, h)
+}
+
+#[inline(always)]
+fn ssim_windows(x: &[f32], y: &[f32], w: usize, h: usize) -> f64 {
+    let g = gaussian();
+    let (ow, oh) = (w - (WIN - 1), h - (WIN - 1));
+    // SSIM needs σx² + σy² only, so x² + y² is one channel: four, not five.
+    const CH: usize = 4;
+    let stride = CH * w; // one ring slot: [x | y | x²+y² | xy]
+    let mut ring = vec![0f32; WIN * stride];
+    let fill = |ring: &mut [f32], r: usize| {
+        let slot = &mut ring[(r % WIN) * stride..(r % WIN + 1) * stride];
+        let (sx, rest) = slot.split_at_mut(w);
+        let (sy, rest) = rest.split_at_mut(w);
+        let (sq, sxy) = rest.split_at_mut(w);
+        let (rx, ry) = (&x[r * w..(r + 1) * w], &y[r * w..(r + 1) * w]);
+        sx.copy_from_slice(rx);
+        sy.copy_from_slice(ry);
+        for (((a, b), q), xy) in rx.iter().zip(ry).zip(sq).zip(sxy) {
+            *q = a * a + b * b;
+            *xy = a * b;
+        }
+    };
+    for r in 0..WIN - 1 {
+        fill(&mut ring, r);
+    }
+    let mut v = vec![0f32; stride];
+    let mut hz = vec![0f32; CH * ow];
+    let mut local = vec![0f32; ow];
+    let mut total = 0f64;
+    for oy in 0..oh {
+        fill(&mut ring, oy + WIN - 1);
+        let row = |k: usize| &ring[((oy + k) % WIN) * stride..((oy + k) % WIN + 1) * stride];
+        // Vertical: v = g5·r5 + Σ_{k<5} g_k·(r_k + r_{10−k}).
+        for (d, &c) in v.iter_mut().zip(row(5)) {
+            *d = g[5] * c;
+        }
+        for (k, &gk) in g.iter().enumerate().take(5) {
+            for ((d, &a), &b) in v.iter_mut().zip(row(k)).zip(row(WIN - 1 - k)) {
+                *d += gk * (a + b);
+            }
+        }
+        // Horizontal, per channel.
+        for c in 0..CH {
+            let src = &v[c * w..(c + 1) * w];
+            let dst = &mut hz[c * ow..(c + 1) * ow];
+            for (d, &m) in dst.iter_mut().zip(&src[5..5 + ow]) {
+                *d = g[5] * m;
+            }
+            for k in 0..5 {
+                let gk = g[k];
+                let (a, b) = (&src[k..k + ow], &src[WIN - 1 - k..WIN - 1 - k + ow]);
+                for ((d, &p), &q) in dst.iter_mut().zip(a).zip(b) {
+                    *d += gk * (p + q);
+                }
+            }
+        }
+        let (mx, rest) = hz.split_at(ow);
+        let (my, rest) = rest.split_at(ow);
+        let (msq, mxy) = rest.split_at(ow);
+        // Element-wise into a buffer (vectorises), then an 8-lane sum: a
+        // plain `acc += …` is a serial float reduction the compiler may not
+        // reorder, which would keep this loop scalar.
+        for ((((o, &mx), &my), &sq), &xy) in local.iter_mut().zip(mx).zip(my).zip(msq).zip(mxy) {
+            let mm = mx * mx + my * my;
+            let num = (2.0 * mx * my + C1) * (2.0 * (xy - mx * my) + C2);
+            let den = (mm + C1) * ((sq - mm) + C2);
+            *o = num / den;
+        }
+        let mut lanes = [0f32; 8];
+        let chunks = local.chunks_exact(8);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += v;
+            }
+        }
+        total += f64::from(lanes.iter().sum::<f32>() + tail);
+    }
+    total / (oh * ow) as f64
+}
+
+/// SSIM with one uniform window over the whole (small) image.
+fn ssim_global(x: &[f32], y: &[f32]) -> f64 {
+    let n = x.len().min(y.len());
+    if n == 0 {
+        return 1.0;
+    }
+    let nf = n as f64;
+    let mx = x.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
+    let my = y.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
+    let (mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64);
+    for (&a, &b) in x.iter().zip(y) {
+        let (da, db) = (f64::from(a) - mx, f64::from(b) - my);
+        sxx += da * da;
+        syy += db * db;
+        sxy += da * db;
+    }
+    let (sxx, syy, sxy) = (sxx / nf, syy / nf, sxy / nf);
+    let (c1, c2) = (f64::from(C1), f64::from(C2));
+    ((2.0 * mx * my + c1) * (2.0 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+}

@@ -1,0 +1,107 @@
+//! The status rules (DESIGN §7), first match wins, and threshold precedence.
+
+use crate::analysis::AnalyzeOptions;
+use crate::registry::{Registry, Thresholds};
+use crate::report::model::Status;
+
+/// What the rules look at for one config.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The pure baseline.
+    pub is_baseline: bool,
+    /// Why it was not run, when it was not.
+    pub skip_reason: Option<String>,
+    /// Why it is an error (backend failed, timed out, a prompt has no image, …).
+    pub error: Option<String>,
+    /// Holds a lossy feature.
+    pub lossy: bool,
+    /// Mean over prompts of MeanDiff against the baseline.
+    pub mean_diff: Option<f64>,
+    /// Mean over prompts of MaxDiff against the baseline.
+    pub max_diff: Option<f64>,
+}
+
+/// The status and its reason (null for a plain PASS).
+pub fn judge(f: &Facts, t: &Thresholds) -> (Status, Option<String>) {
+    if let Some(e) = &f.error {
+        return (Status::Error, Some(e.clone()));
+    }
+    if let Some(r) = &f.skip_reason {
+        return (Status::Skip, Some(r.clone()));
+    }
+    if f.is_baseline {
+        return (Status::Pass, None);
+    }
+    let (Some(mean), Some(max)) = (f.mean_diff, f.max_diff) else {
+        return (Status::Error, Some("no images were compared".to_string()));
+    };
+    if !f.lossy {
+        if mean > t.lossless_mean {
+            return (
+                Status::Fail,
+                Some(format!(
+                    "lossless: mean MeanDiff {mean:.4} > {}",
+                    t.lossless_mean
+                )),
+            );
+        }
+        if max > t.lossless_max {
+            return (
+                Status::Fail,
+                Some(format!(
+                    "lossless: mean MaxDiff {max:.4} > {}",
+                    t.lossless_max
+                )),
+            );
+        }
+        return (Status::Pass, None);
+    }
+    if mean > t.lossy_fail_mean {
+        return (
+            Status::Fail,
+            Some(format!(
+                "lossy: mean MeanDiff {mean:.4} > {}",
+                t.lossy_fail_mean
+            )),
+        );
+    }
+    if mean > t.lossy_mean {
+        return (
+            Status::Warn,
+            Some(format!("lossy: mean MeanDiff {mean:.4} > {}", t.lossy_mean)),
+        );
+    }
+    (Status::Pass, None)
+}
+
+/// CLI overrides over `base`.
+pub fn apply_cli(base: Thresholds, o: &AnalyzeOptions) -> Thresholds {
+    Thresholds {
+        lossless_mean: o.lossless_mean_threshold.unwrap_or(base.lossless_mean),
+        lossless_max: o.lossless_max_threshold.unwrap_or(base.lossless_max),
+        lossy_mean: o.lossy_mean_threshold.unwrap_or(base.lossy_mean),
+        lossy_fail_mean: o.lossy_fail_threshold.unwrap_or(base.lossy_fail_mean),
+    }
+}
+
+/// The thresholds for a config: CLI > the features' own > `[thresholds]` > defaults.
+pub fn thresholds_for(registry: &Registry, features: &[String], o: &AnalyzeOptions) -> Thresholds {
+    apply_cli(registry.thresholds_for(features), o)
+}
+
+/// Checks the CLI thresholds are finite and non-negative.
+pub fn validate(o: &AnalyzeOptions) -> Result<(), String> {
+    for (flag, v) in [
+        ("--lossless-mean-threshold", o.lossless_mean_threshold),
+        ("--lossless-max-threshold", o.lossless_max_threshold),
+        ("--lossy-mean-threshold", o.lossy_mean_threshold),
+        ("--lossy-fail-threshold", o.lossy_fail_threshold),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(format!("{flag} must be a non-negative number, got {v}"));
+        }
+    }
+    Ok(())
+}

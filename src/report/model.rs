@@ -1,0 +1,288 @@
+//! THE report.json schema (DESIGN §7). This struct *is* the schema: the terminal
+//! table, JUnit, Markdown, charts, HTML and `compat compare` all read it.
+//!
+//! A superset of the original framework's keys: `results[]` entries keep
+//! `name`, `total_gpus`, `is_lossy`, `compat_status`, `mean_gen_time_ms`,
+//! `speedup`, `mean_diff_avg`, `max_diff_avg`, so scripts written for the
+//! original keep working. Bump [`SCHEMA_VERSION`] when a field changes meaning;
+//! adding optional fields does not bump it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::registry::Thresholds;
+use crate::results::DeviceInfo;
+
+/// The report.json schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report: run metadata, the thresholds, one entry per configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Schema version of this file ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Always "compat".
+    pub tool: String,
+    /// Version of the compat binary that wrote this report.
+    pub tool_version: String,
+    /// When the report was written (RFC 3339, UTC).
+    pub generated: String,
+    /// The results directory that was analysed, as given.
+    pub results_dir: String,
+    /// "compat" (a manifest.json was present) or "original" (the original
+    /// framework's layout: config folders only).
+    pub layout: String,
+    /// Where the feature registry (and thus feature thresholds) came from.
+    pub registry: String,
+    /// Run metadata, from the manifest when there is one.
+    pub run: RunInfo,
+    /// The run-wide thresholds: CLI overrides over the registry's `[thresholds]`
+    /// over the defaults. A config may have stricter ones from its features;
+    /// each `results[].thresholds` holds what was applied to that config.
+    pub thresholds: Thresholds,
+    /// Name of the pure baseline config ("baseline"); null when absent.
+    pub baseline: Option<String>,
+    /// Name of the baseline feature alone (e.g. "cfg_parallel"); null when unknown.
+    pub baseline_feature: Option<String>,
+    /// Counts per status, and the verdict.
+    pub summary: Summary,
+    /// One entry per configuration, in matrix order (SKIPPED ones included).
+    pub results: Vec<ConfigResult>,
+}
+
+/// Run metadata (DESIGN §3 manifest); fields are null for the original's layout.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// Model name or path.
+    pub model: Option<String>,
+    /// Backend name from the registry.
+    pub backend: Option<String>,
+    /// Inference steps.
+    pub steps: Option<u32>,
+    /// Image height in pixels.
+    pub height: Option<u32>,
+    /// Image width in pixels.
+    pub width: Option<u32>,
+    /// Classifier-free guidance scale.
+    pub cfg_scale: Option<f64>,
+    /// Base seed; prompt i used seed + i.
+    pub seed: Option<u64>,
+    /// The devices the run saw.
+    pub devices: Option<DeviceInfo>,
+    /// "local" or "slurm".
+    pub executor: Option<String>,
+    /// When the run started (RFC 3339).
+    pub created: Option<String>,
+    /// The prompts (manifest, else prompts.txt; empty when neither exists).
+    pub prompts: Vec<String>,
+    /// Number of prompts judged per config.
+    pub num_prompts: usize,
+    /// True when some configs ran at the same time as others (packing, Slurm):
+    /// their timings were taken under concurrency and speedups are indicative.
+    pub concurrent: bool,
+}
+
+/// Counts per status and the overall verdict.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Configs in the report.
+    pub total: usize,
+    /// PASS count.
+    pub pass: usize,
+    /// WARN count.
+    pub warn: usize,
+    /// FAIL count.
+    pub fail: usize,
+    /// ERROR count.
+    pub error: usize,
+    /// SKIP count.
+    pub skip: usize,
+}
+
+/// A config's verdict (DESIGN §7). Serialised upper-case, as the original did.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Within thresholds (or the pure baseline, which ran).
+    Pass,
+    /// Lossy config beyond `lossy_mean` but within `lossy_fail_mean`.
+    Warn,
+    /// Beyond the failing threshold.
+    Fail,
+    /// The backend failed, timed out, or a prompt has no (comparable) image.
+    Error,
+    /// Not run (GPU budget, conflict), with the reason.
+    Skip,
+}
+
+impl Status {
+    /// "PASS", "WARN", …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+            Status::Skip => "SKIP",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One configuration's judgement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigResult {
+    /// Config name: feature ids joined by `+`; "baseline" for none. (original key)
+    pub name: String,
+    /// baseline | baseline_feature | addon | combo (inferred in the original's layout).
+    pub role: String,
+    /// Feature ids of this config.
+    pub features: Vec<String>,
+    /// GPUs the config needs. (original key)
+    pub total_gpus: u32,
+    /// Holds a lossy feature. (original key)
+    pub is_lossy: bool,
+    /// PASS | WARN | FAIL | ERROR | SKIP. (original key)
+    pub compat_status: Status,
+    /// Why: the skip reason, the error, or which threshold failed/warned;
+    /// null for a plain PASS.
+    pub reason: Option<String>,
+    /// The thresholds applied to this config (CLI > feature > registry > defaults).
+    pub thresholds: Thresholds,
+    /// Mean per-prompt generation time in milliseconds, warm-up excluded. (original key)
+    pub mean_gen_time_ms: Option<f64>,
+    /// Baseline mean time / this config's mean time. (original key)
+    pub speedup: Option<f64>,
+    /// 95% percentile-bootstrap interval of `speedup` (2000 seeded resamples
+    /// of both the baseline's and this config's per-prompt times); null with
+    /// fewer than 2 timings on either side.
+    pub speedup_ci: Option<Interval>,
+    /// False when `speedup_ci` straddles 1.0 ("not significant"); null without an interval.
+    pub speedup_significant: Option<bool>,
+    /// Per-prompt timing statistics, seconds.
+    pub timing: Option<TimingStats>,
+    /// Model load time in seconds, where the backend reported it.
+    pub load_seconds: Option<f64>,
+    /// Mean over prompts of MeanDiff against the pure baseline (0..1). (original key)
+    pub mean_diff_avg: Option<f64>,
+    /// Mean over prompts of MaxDiff against the pure baseline (0..1). (original key)
+    pub max_diff_avg: Option<f64>,
+    /// Mean PSNR (dB, peak 1.0) over the prompts whose images differ; null when
+    /// every compared image is identical (see `identical_prompts`).
+    pub psnr_avg: Option<f64>,
+    /// Mean SSIM (luma, 11×11 Gaussian σ 1.5) over prompts.
+    pub ssim_avg: Option<f64>,
+    /// Mean share of pixels changed by more than 8/255 in some channel (0..1).
+    pub changed_share_avg: Option<f64>,
+    /// Prompts whose image is pixel-identical to the baseline's.
+    pub identical_prompts: usize,
+    /// The prompt with the largest MeanDiff against the baseline.
+    pub worst_prompt: Option<WorstPrompt>,
+    /// Averages against the baseline feature alone (addons and combos only):
+    /// what the addon itself changes.
+    pub vs_baseline_feature: Option<MetricSummary>,
+    /// Configs that ran at the same time as this one.
+    pub concurrent_with: Vec<String>,
+    /// Per-prompt rows (empty for SKIP).
+    pub prompts: Vec<PromptResult>,
+}
+
+/// Averages of the image metrics over prompts against one reference.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricSummary {
+    /// The reference config's name.
+    pub reference: String,
+    /// Mean MeanDiff.
+    pub mean_diff_avg: Option<f64>,
+    /// Mean MaxDiff.
+    pub max_diff_avg: Option<f64>,
+    /// Mean PSNR over non-identical prompts (dB); null when all identical.
+    pub psnr_avg: Option<f64>,
+    /// Mean SSIM.
+    pub ssim_avg: Option<f64>,
+    /// Mean changed-pixel share.
+    pub changed_share_avg: Option<f64>,
+    /// Prompts identical to the reference.
+    pub identical_prompts: usize,
+    /// Prompts compared.
+    pub compared: usize,
+}
+
+/// The worst prompt of a config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorstPrompt {
+    /// 0-based prompt index.
+    pub prompt: usize,
+    /// Its MeanDiff.
+    pub mean_diff: f64,
+    /// Its MaxDiff.
+    pub max_diff: f64,
+}
+
+/// A closed interval.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Interval {
+    /// Lower bound (2.5th percentile).
+    pub low: f64,
+    /// Upper bound (97.5th percentile).
+    pub high: f64,
+}
+
+/// Per-prompt generation time statistics, seconds, warm-up excluded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimingStats {
+    /// Timings counted.
+    pub n: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub median: f64,
+    /// 95th percentile (linear interpolation).
+    pub p95: f64,
+    /// Sample standard deviation (n − 1); 0 for n = 1.
+    pub stdev: f64,
+    /// Fastest prompt.
+    pub min: f64,
+    /// Slowest prompt.
+    pub max: f64,
+    /// Where the timings came from: "results.jsonl" or "batch_generation.log".
+    pub source: String,
+}
+
+/// Image metrics of one image against a reference image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageMetrics {
+    /// Mean |a − b| over pixels and RGB channels, 0..1.
+    pub mean_diff: f64,
+    /// Max |a − b| over pixels and channels, 0..1.
+    pub max_diff: f64,
+    /// PSNR in dB (peak 1.0); null when the images are identical (infinite PSNR).
+    pub psnr: Option<f64>,
+    /// SSIM on BT.601 luma, 11×11 Gaussian window σ 1.5, 'valid' windows.
+    pub ssim: f64,
+    /// Share of pixels where some channel differs by more than 8/255.
+    pub changed_share: f64,
+    /// Pixel-identical (or byte-identical files).
+    pub identical: bool,
+}
+
+/// One prompt of one config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PromptResult {
+    /// 0-based prompt index.
+    pub prompt: usize,
+    /// The image file name, when it exists.
+    pub image: Option<String>,
+    /// Generation seconds, when reported.
+    pub seconds: Option<f64>,
+    /// Against the pure baseline's image of the same prompt.
+    pub vs_baseline: Option<ImageMetrics>,
+    /// Against the baseline feature's image (addons and combos).
+    pub vs_baseline_feature: Option<ImageMetrics>,
+    /// Why this prompt could not be judged (names the file and why).
+    pub error: Option<String>,
+}

@@ -1,0 +1,109 @@
+//! The terminal table: Config | GPUs | Status | Gen ms | Speedup [95% CI] |
+//! MeanDiff | MaxDiff | PSNR | SSIM; SKIP and ERROR rows show their reason on
+//! the line below. Coloured only on a terminal without `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+use super::{Report, Status, opt, psnr_cell, speedup_cell};
+
+/// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+pub fn color_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(status: Status, text: &str, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match status {
+        Status::Pass => "32",
+        Status::Warn => "33",
+        Status::Fail | Status::Error => "31",
+        Status::Skip => "90",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Renders the table (with a header and a summary line).
+pub fn render(report: &Report, color: bool) -> String {
+    let header = [
+        "Config",
+        "GPUs",
+        "Status",
+        "Gen ms",
+        "Speedup [95% CI]",
+        "MeanDiff",
+        "MaxDiff",
+        "PSNR",
+        "SSIM",
+    ];
+    let rows: Vec<[String; 9]> = report
+        .results
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.total_gpus.to_string(),
+                r.compat_status.to_string(),
+                opt(r.mean_gen_time_ms, 1),
+                speedup_cell(r),
+                opt(r.mean_diff_avg, 4),
+                opt(r.max_diff_avg, 4),
+                psnr_cell(r),
+                opt(r.ssim_avg, 4),
+            ]
+        })
+        .collect();
+    let mut width = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String], status: Option<Status>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            let pad = w.saturating_sub(cell.chars().count());
+            let text = if i == 0 || i == 2 {
+                format!("{cell}{}", " ".repeat(pad))
+            } else {
+                format!("{}{cell}", " ".repeat(pad))
+            };
+            if i == 2
+                && let Some(st) = status
+            {
+                s.push_str(&paint(st, &text, color));
+            } else {
+                s.push_str(&text);
+            }
+            if i + 1 < cells.len() {
+                s.push_str("  ");
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = String::new();
+    let h: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+    out.push_str(&line(&h, None));
+    let total: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
+    out.push_str(&"─".repeat(total));
+    out.push('\n');
+    for (r, row) in report.results.iter().zip(&rows) {
+        out.push_str(&line(row, Some(r.compat_status)));
+        if let Some(reason) = &r.reason
+            && r.compat_status != Status::Pass
+        {
+            out.push_str(&format!("  └─ {reason}\n"));
+        }
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "\n{} configs: {} PASS, {} WARN, {} FAIL, {} ERROR, {} SKIP",
+        s.total, s.pass, s.warn, s.fail, s.error, s.skip
+    ));
+    if report.run.concurrent {
+        out.push_str(" (timings taken under concurrency: speedups are indicative)");
+    }
+    out.push('\n');
+    out
+}
