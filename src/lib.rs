@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod compare;
 pub mod exit;
 pub mod features_table;
 pub mod reference;
