@@ -35,6 +35,8 @@ pub enum Command {
     Generate(crate::reference::GenerateArgs),
     /// Judge a results directory: metrics, timing, PASS/WARN/FAIL/ERROR/SKIP
     Analyze(crate::analysis::AnalyzeArgs),
+    /// Compare report.json files: per-config verdicts, --best, a regression gate
+    Compare(crate::compare::CompareArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -55,6 +57,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => crate::run::run(*args, features),
         Command::Features => crate::features_table::print(features),
         Command::Analyze(args) => crate::analysis::command(args, features),
+        Command::Compare(args) => crate::compare::command(args),
         Command::Generate(args) => {
             crate::reference::main(args)?;
             Ok(ExitCode::SUCCESS)

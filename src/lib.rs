@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod compare;
 pub mod devices;
 pub mod executor;
 pub mod exit;

@@ -1,0 +1,479 @@
+//! The comparison as text: the terminal table and the Markdown for a PR
+//! comment. Both are rendered from [`Comparison`] alone (data in, text out).
+
+use super::model::{Comparison, ConfigRow, Entry, Pick};
+use super::verdict::Verdict;
+use crate::report::Status;
+use crate::report::opt;
+
+/// "PASS → FAIL", or one "PASS" when no report changed it; "—" where absent.
+fn status_chain(row: &ConfigRow, md: bool) -> String {
+    let cells: Vec<Option<Status>> = row
+        .entries
+        .iter()
+        .map(|e| e.as_ref().map(|e| e.status))
+        .collect();
+    let show = |s: Option<Status>| match s {
+        Some(s) if md => format!("{} {s}", icon(s)),
+        Some(s) => s.to_string(),
+        None => "—".into(),
+    };
+    if cells.windows(2).all(|w| w[0] == w[1]) {
+        return show(cells[0]);
+    }
+    cells.into_iter().map(show).collect::<Vec<_>>().join(" → ")
+}
+
+/// ✅ PASS/WARN · ❌ FAIL/ERROR · ❓ SKIP, as `compat analyze --markdown`.
+fn icon(s: Status) -> &'static str {
+    match s {
+        Status::Pass | Status::Warn => "✅",
+        Status::Fail | Status::Error => "❌",
+        Status::Skip => "❓",
+    }
+}
+
+fn signed_pct(x: f64) -> String {
+    format!("{:+.1}%", x * 100.0)
+}
+
+/// "812.3 → 640.1 (−21.2%)", the change against the first report in brackets.
+fn time_chain(row: &ConfigRow) -> String {
+    row.entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = opt(e.as_ref().and_then(|e| e.mean_gen_time_ms), 1);
+            match i.checked_sub(1).and_then(|k| row.changes[k].time_change) {
+                Some(c) => format!("{t} ({})", signed_pct(c)),
+                None => t,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+fn chain(row: &ConfigRow, f: impl Fn(&Entry) -> String) -> String {
+    row.entries
+        .iter()
+        .map(|e| e.as_ref().map_or_else(|| "—".into(), &f))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+fn speedup(e: &Entry) -> String {
+    e.speedup.map_or_else(|| "—".into(), |s| format!("{s:.2}×"))
+}
+
+fn verdicts(row: &ConfigRow, labelled: bool) -> String {
+    row.changes
+        .iter()
+        .map(|c| {
+            if labelled {
+                format!("{} {}", c.report, c.verdict)
+            } else {
+                c.verdict.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn paint(v: Verdict, text: &str, color: bool) -> String {
+    let code = match v {
+        Verdict::Improved => "32",
+        Verdict::Regressed => "31",
+        Verdict::NotComparable | Verdict::Missing => "33",
+        Verdict::Unchanged | Verdict::New => return text.to_string(),
+    };
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Aligned columns; `right` marks right-aligned ones. `paint` colours a
+/// padded cell (row, column) after alignment, so escapes never skew widths.
+fn grid(
+    header: &[&str],
+    rows: &[Vec<String>],
+    right: &[usize],
+    paint: impl Fn(usize, usize, &str) -> String,
+) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String], ri: Option<usize>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&width).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(c.chars().count()));
+            let text = if right.contains(&i) {
+                format!("{pad}{c}")
+            } else {
+                format!("{c}{pad}")
+            };
+            s.push_str(&ri.map_or_else(|| text.clone(), |r| paint(r, i, &text)));
+            if i + 1 < cells.len() {
+                s.push_str("  ");
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+        None,
+    );
+    out.push_str(&"─".repeat(width.iter().sum::<usize>() + 2 * (width.len().saturating_sub(1))));
+    out.push('\n');
+    for (i, r) in rows.iter().enumerate() {
+        out.push_str(&line(r, Some(i)));
+    }
+    out
+}
+
+fn describe(cmp: &Comparison) -> Vec<String> {
+    cmp.reports
+        .iter()
+        .map(|r| {
+            let mut meta = Vec::new();
+            if let Some(m) = &r.model {
+                meta.push(m.clone());
+            }
+            if let (Some(w), Some(h)) = (r.width, r.height) {
+                meta.push(format!("{w}×{h}"));
+            }
+            if let Some(s) = r.steps {
+                meta.push(format!("{s} steps"));
+            }
+            meta.push(format!("{} prompts", r.num_prompts));
+            format!("{}: {} ({})", r.label, r.path, meta.join(", "))
+        })
+        .collect()
+}
+
+fn pick_text(p: &Pick, with_report: bool) -> String {
+    let sp = p.speedup.map_or_else(String::new, |s| format!(", {s:.2}×"));
+    let warn = if p.status == Status::Warn {
+        ", WARN"
+    } else {
+        ""
+    };
+    let who = if with_report {
+        format!("{}: ", p.report)
+    } else {
+        String::new()
+    };
+    format!(
+        "{who}{} ({} GPU{}, {:.1} ms{sp}{warn})",
+        p.name,
+        p.total_gpus,
+        if p.total_gpus == 1 { "" } else { "s" },
+        p.mean_gen_time_ms
+    )
+}
+
+/// The terminal table, notes, summary, `--best` and the gate.
+pub fn table(cmp: &Comparison, color: bool) -> String {
+    let mut out = String::new();
+    for (i, d) in describe(cmp).iter().enumerate() {
+        out.push_str(if i == 0 { "Comparing " } else { "          " });
+        out.push_str(d);
+        out.push('\n');
+    }
+    for w in &cmp.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push('\n');
+    let labelled = cmp.reports.len() > 2;
+    let first = cmp.reports.first().map_or("A", |r| r.label.as_str());
+    let time_header = format!("Gen ms (Δ vs {first})");
+    let header = [
+        "Config",
+        "GPUs",
+        "Status",
+        time_header.as_str(),
+        "Speedup",
+        "MeanDiff",
+        "Verdict",
+    ];
+    let rows: Vec<Vec<String>> = cmp
+        .configs
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.total_gpus.to_string(),
+                status_chain(r, false),
+                time_chain(r),
+                chain(r, speedup),
+                chain(r, |e| opt(e.mean_diff_avg, 4)),
+                verdicts(r, labelled),
+            ]
+        })
+        .collect();
+    let body = grid(&header, &rows, &[1], |ri, ci, text| {
+        let row = &cmp.configs[ri];
+        // One colour per row's verdict cell: the worst of its changes.
+        let worst = row
+            .changes
+            .iter()
+            .map(|c| c.verdict)
+            .find(|v| *v == Verdict::Regressed)
+            .or_else(|| row.changes.first().map(|c| c.verdict));
+        match (ci, worst) {
+            (6, Some(v)) => paint(v, text, color),
+            _ => text.to_string(),
+        }
+    });
+    // Notes under the rows they belong to.
+    let mut lines = body.lines().map(str::to_string).collect::<Vec<_>>();
+    let mut with_notes = lines.drain(..2).collect::<Vec<_>>();
+    for (row, line) in cmp.configs.iter().zip(lines) {
+        with_notes.push(line);
+        let notes: Vec<String> = row
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let mut parts: Vec<String> = c.note.iter().cloned().collect();
+                if let Some(g) = &c.gate {
+                    parts.push(format!("gate: {g}"));
+                }
+                (!parts.is_empty()).then(|| format!("{}: {}", c.report, parts.join("; ")))
+            })
+            .collect();
+        if !notes.is_empty() {
+            with_notes.push(format!("  └─ {}", notes.join(" · ")));
+        }
+    }
+    out.push_str(&with_notes.join("\n"));
+    out.push_str("\n\n");
+    for s in &cmp.summary {
+        out.push_str(&format!(
+            "{} vs {first}: {} improved, {} regressed, {} unchanged, {} not comparable, {} new, {} missing ({} status changes)\n",
+            s.report, s.improved, s.regressed, s.unchanged, s.not_comparable, s.new, s.missing, s.status_changes
+        ));
+    }
+    if let Some(best) = &cmp.best {
+        let which = if best.allow_warn {
+            "PASS or WARN"
+        } else {
+            "PASS"
+        };
+        out.push_str(&format!("\nBest ({which}, fastest mean time per image):\n"));
+        for b in &best.per_report {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                b.report,
+                b.fastest
+                    .as_ref()
+                    .map_or_else(|| "none eligible".into(), |p| pick_text(p, false))
+            ));
+        }
+        out.push_str(&format!(
+            "  overall: {}\n",
+            best.overall
+                .as_ref()
+                .map_or_else(|| "none eligible".into(), |p| pick_text(p, true))
+        ));
+        let mut gpus: Vec<u32> = best.overall_per_gpus.iter().map(|p| p.total_gpus).collect();
+        gpus.dedup();
+        if !gpus.is_empty() {
+            out.push_str("\nBest per GPU count:\n");
+            let mut header: Vec<String> = vec!["GPUs".into()];
+            header.extend(best.per_report.iter().map(|b| b.report.clone()));
+            header.push("overall".into());
+            let rows: Vec<Vec<String>> = gpus
+                .iter()
+                .map(|g| {
+                    let cell = |ps: &[Pick], with_report: bool| {
+                        ps.iter().find(|p| p.total_gpus == *g).map_or_else(
+                            || "—".into(),
+                            |p| {
+                                let who = if with_report {
+                                    format!("{}: ", p.report)
+                                } else {
+                                    String::new()
+                                };
+                                format!("{who}{} {:.1} ms", p.name, p.mean_gen_time_ms)
+                            },
+                        )
+                    };
+                    let mut r = vec![g.to_string()];
+                    r.extend(best.per_report.iter().map(|b| cell(&b.per_gpus, false)));
+                    r.push(cell(&best.overall_per_gpus, true));
+                    r
+                })
+                .collect();
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            for l in grid(&h, &rows, &[0], |_, _, t| t.to_string()).lines() {
+                out.push_str(&format!("  {l}\n"));
+            }
+        }
+    }
+    if cmp.gate.failed {
+        out.push_str(&format!(
+            "\n{} {} regression{}:\n",
+            if cmp.gate.enabled {
+                "gate FAILED:"
+            } else {
+                "gate (not enforced, pass --fail-on-regression):"
+            },
+            cmp.gate.reasons.len(),
+            if cmp.gate.reasons.len() == 1 { "" } else { "s" }
+        ));
+        for r in &cmp.gate.reasons {
+            out.push_str(&format!("  {r}\n"));
+        }
+    } else if cmp.gate.enabled {
+        out.push_str("\ngate passed: no regression\n");
+    }
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn verdict_md(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "🟢 Improved",
+        Verdict::Regressed => "🔴 **Regressed**",
+        Verdict::Unchanged => "⚪ Unchanged",
+        Verdict::NotComparable => "❓ NotComparable",
+        Verdict::New => "🆕 New",
+        Verdict::Missing => "➖ Missing",
+    }
+}
+
+/// The Markdown for a PR comment.
+pub fn markdown(cmp: &Comparison) -> String {
+    let mut out = String::new();
+    let regressed: usize = cmp.summary.iter().map(|s| s.regressed).sum();
+    let title = if cmp.gate.failed {
+        format!(
+            "❌ {} regression{}",
+            cmp.gate.reasons.len(),
+            if cmp.gate.reasons.len() == 1 { "" } else { "s" }
+        )
+    } else if regressed > 0 {
+        format!("⚠️ {regressed} slower within the limit")
+    } else {
+        "✅ no regressions".into()
+    };
+    out.push_str(&format!("## compat compare: {title}\n\n"));
+    for d in describe(cmp) {
+        out.push_str(&format!("- {}\n", md_cell(&d)));
+    }
+    out.push('\n');
+    for w in &cmp.warnings {
+        out.push_str(&format!("> ⚠️ {}\n", md_cell(w)));
+    }
+    if !cmp.warnings.is_empty() {
+        out.push('\n');
+    }
+    let labelled = cmp.reports.len() > 2;
+    out.push_str("| Config | GPUs | Status | Gen ms (Δ) | Speedup | MeanDiff | Verdict | Note |\n");
+    out.push_str("|---|---:|---|---:|---:|---:|---|---|\n");
+    for r in &cmp.configs {
+        let verdict = r
+            .changes
+            .iter()
+            .map(|c| {
+                if labelled {
+                    format!("{} {}", c.report, verdict_md(c.verdict))
+                } else {
+                    verdict_md(c.verdict).to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let note = r
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let mut p: Vec<String> = c.note.iter().cloned().collect();
+                p.extend(c.gate.iter().map(|g| format!("gate: {g}")));
+                (!p.is_empty()).then(|| format!("{}: {}", c.report, p.join("; ")))
+            })
+            .collect::<Vec<_>>()
+            .join("<br>");
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
+            md_cell(&r.name),
+            r.total_gpus,
+            status_chain(r, true),
+            time_chain(r),
+            chain(r, speedup),
+            chain(r, |e| opt(e.mean_diff_avg, 4)),
+            verdict,
+            md_cell(&note)
+        ));
+    }
+    if let Some(best) = &cmp.best {
+        let which = if best.allow_warn {
+            "PASS or WARN"
+        } else {
+            "PASS"
+        };
+        out.push_str(&format!("\n### Best ({which})\n\n| | Fastest |"));
+        let mut gpus: Vec<u32> = best.overall_per_gpus.iter().map(|p| p.total_gpus).collect();
+        gpus.dedup();
+        for g in &gpus {
+            out.push_str(&format!(" {g} GPU{} |", if *g == 1 { "" } else { "s" }));
+        }
+        out.push_str("\n|---|---|");
+        out.push_str(&"---|".repeat(gpus.len()));
+        out.push('\n');
+        let cell = |p: Option<&Pick>, with_report: bool| {
+            p.map_or_else(
+                || "—".into(),
+                |p| {
+                    let who = if with_report {
+                        format!("{} ", p.report)
+                    } else {
+                        String::new()
+                    };
+                    format!("{who}`{}` {:.1} ms", md_cell(&p.name), p.mean_gen_time_ms)
+                },
+            )
+        };
+        for b in &best.per_report {
+            out.push_str(&format!(
+                "| {} | {} |",
+                b.report,
+                cell(b.fastest.as_ref(), false)
+            ));
+            for g in &gpus {
+                out.push_str(&format!(
+                    " {} |",
+                    cell(b.per_gpus.iter().find(|p| p.total_gpus == *g), false)
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "| **overall** | {} |",
+            cell(best.overall.as_ref(), true)
+        ));
+        for g in &gpus {
+            out.push_str(&format!(
+                " {} |",
+                cell(
+                    best.overall_per_gpus.iter().find(|p| p.total_gpus == *g),
+                    true
+                )
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\nSpeed: mean time per image; Unchanged within {:.1}% or when the speedup intervals overlap. Gate: worse status, slowdown beyond {:.1}%, or a working config missing.\n",
+        cmp.rules.noise * 100.0,
+        cmp.rules.max_slowdown * 100.0
+    ));
+    out
+}
