@@ -100,9 +100,11 @@ pub struct RunArgs {
     /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Run `compat analyze` on the results afterwards
+    /// Run `compat analyze` on the results afterwards (with the flags below)
     #[arg(long)]
     pub analyze: bool,
+    #[command(flatten, next_help_heading = "Analysis (with --analyze)")]
+    pub analysis: crate::analysis::AnalyzeOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -251,8 +253,11 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
             ConfigState::Failed | ConfigState::TimedOut | ConfigState::Interrupted
         )
     });
-    if args.analyze {
-        let code = analyze_after(&out, features)?;
+    let a = &args.analysis;
+    let wants_analysis =
+        args.analyze || a.charts || a.html || a.junit.is_some() || a.markdown.is_some();
+    if wants_analysis {
+        let code = crate::analysis::analyze(&out, &args.analysis, features)?;
         if failed {
             return Ok(ExitCode::from(exit::FAILURE));
         }
@@ -612,11 +617,6 @@ fn slurm_options(args: &RunArgs, registry: &Registry) -> executor::slurm::SlurmO
         extra,
         job_prefix: format!("compat-{}-{}", std::process::id(), args.baseline),
     }
-}
-
-/// `--analyze`: the analysis of the finished run.
-fn analyze_after(out: &Path, _features: Option<&Path>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("analysis is not available yet for {}", out.display())
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

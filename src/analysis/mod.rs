@@ -167,7 +167,20 @@ pub fn analyze(
         let md = crate::report::markdown::render(&report);
         results::atomic::write(path, md.as_bytes())?;
     }
-    // --charts, --html, --templates: drawn by the report's HTML/charts exporters.
+    if opts.charts || opts.html {
+        let (written, errors) = crate::report::visual::write_charts(&report, dir);
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+        // One bad chart must not cost the report or the page.
+        for e in &errors {
+            eprintln!("warning: {e:#}");
+        }
+    }
+    if opts.html {
+        let page = crate::report::visual::write_html(&report, dir, opts.templates.as_deref())?;
+        eprintln!("wrote {}", page.display());
+    }
     Ok(exit_code(&report, opts.fail_on.unwrap_or(FailOn::Fail)))
 }
 

@@ -8,6 +8,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod table;
+pub mod visual;
 
 pub use model::{ConfigResult, Report, Status};
 

@@ -1,0 +1,186 @@
+//! `--charts` and `--html`: maps the [`Report`] onto the charts' and the page's
+//! own plain input types (they never see the report), then draws them.
+
+use std::path::{Path, PathBuf};
+
+use super::charts::{self, ChartRow, ChartThresholds};
+use super::html::{
+    self, HtmlChart, HtmlConfig, HtmlImages, HtmlPage, HtmlPrompt, HtmlSummary, HtmlThresholds,
+};
+use super::model::{ConfigResult, Report, Status};
+use crate::results::{self, Manifest};
+
+/// Lines of `batch_generation.log` shown for a SKIP or ERROR configuration.
+const LOG_TAIL_LINES: usize = 40;
+
+/// Draws the charts into `dir`; returns the files written and the errors of
+/// the charts that failed (one bad chart never stops the others).
+pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
+    let rows: Vec<ChartRow> = report.results.iter().map(chart_row).collect();
+    let t = report.thresholds;
+    let th = ChartThresholds {
+        lossless_mean: t.lossless_mean,
+        lossy_mean: t.lossy_mean,
+        lossy_fail_mean: t.lossy_fail_mean,
+    };
+    let (mut ok, mut errors) = (Vec::new(), Vec::new());
+    for r in charts::write_all_paths(&rows, &th, dir) {
+        match r {
+            Ok(p) => ok.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+fn chart_row(r: &ConfigResult) -> ChartRow {
+    ChartRow {
+        name: r.name.clone(),
+        status: r.compat_status.as_str().to_string(),
+        lossy: r.is_lossy,
+        gpus: r.total_gpus,
+        mean_diff: r.mean_diff_avg,
+        speedup: r.speedup,
+        speedup_ci: r.speedup_ci.map(|i| (i.low, i.high)),
+        psnr: r.psnr_avg,
+        identical: r.psnr_avg.is_none() && r.identical_prompts > 0,
+        reason: r.reason.clone(),
+    }
+}
+
+/// Writes `diff_report.html` (and its assets) into `dir`.
+pub fn write_html(
+    report: &Report,
+    dir: &Path,
+    templates: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    html::write_report(&page(report, dir), dir, templates)
+}
+
+/// The page's context, from the report and (for argv and devices) the manifest.
+pub fn page(report: &Report, dir: &Path) -> HtmlPage {
+    let manifest: Option<Manifest> = results::atomic::read_json(&dir.join(results::MANIFEST)).ok();
+    let entry = |name: &str| {
+        manifest
+            .as_ref()
+            .and_then(|m| m.configs.iter().find(|c| c.name == name))
+    };
+    let run = &report.run;
+    let baseline_dir = report.baseline.as_deref().unwrap_or(results::BASELINE);
+    let configs = report
+        .results
+        .iter()
+        .map(|r| {
+            let e = entry(&r.name);
+            let not_run = matches!(r.compat_status, Status::Skip | Status::Error);
+            HtmlConfig {
+                name: r.name.clone(),
+                role: r.role.clone(),
+                status: r.compat_status.as_str().to_string(),
+                features: r.features.clone(),
+                args: e.map(|e| e.args.clone()).unwrap_or_default(),
+                gpus: r.total_gpus,
+                lossy: r.is_lossy,
+                devices: e.map(|e| e.devices.clone()).unwrap_or_default(),
+                speedup: r.speedup,
+                speedup_lo: r.speedup_ci.map(|i| i.low),
+                speedup_hi: r.speedup_ci.map(|i| i.high),
+                mean_seconds: r.timing.as_ref().map(|t| t.mean),
+                median_seconds: r.timing.as_ref().map(|t| t.median),
+                p95_seconds: r.timing.as_ref().map(|t| t.p95),
+                timing_n: r.timing.as_ref().map(|t| t.n),
+                mean_diff: r.mean_diff_avg,
+                max_diff: r.max_diff_avg,
+                psnr: r.psnr_avg,
+                ssim: r.ssim_avg,
+                changed: r.changed_share_avg,
+                identical: r.psnr_avg.is_none() && r.identical_prompts > 0,
+                worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
+                thresholds_applied: super::thresholds_text(r),
+                reason: r.reason.clone(),
+                log_tail: not_run
+                    .then(|| html::log_tail(&dir.join(&r.name).join(results::LOG), LOG_TAIL_LINES))
+                    .flatten(),
+                prompts: if r.compat_status == Status::Skip {
+                    vec![]
+                } else {
+                    prompts(report, r, dir, baseline_dir)
+                },
+            }
+        })
+        .collect();
+    HtmlPage {
+        title: format!(
+            "compat — {} on {}",
+            report.baseline_feature.as_deref().unwrap_or("results"),
+            run.backend.as_deref().unwrap_or("?")
+        ),
+        generated: report.generated.clone(),
+        tool_version: report.tool_version.clone(),
+        summary: HtmlSummary {
+            model: run.model.clone().unwrap_or_default(),
+            backend: run.backend.clone().unwrap_or_default(),
+            baseline_feature: report.baseline_feature.clone().unwrap_or_default(),
+            steps: run.steps.unwrap_or_default(),
+            height: run.height.unwrap_or_default(),
+            width: run.width.unwrap_or_default(),
+            cfg_scale: run.cfg_scale.unwrap_or_default(),
+            seed: run.seed.unwrap_or_default(),
+            devices: run
+                .devices
+                .as_ref()
+                .map(|d| d.detail.clone())
+                .unwrap_or_default(),
+            negative_prompt: manifest
+                .as_ref()
+                .map(|m| m.negative_prompt.clone())
+                .unwrap_or_default(),
+        },
+        thresholds: HtmlThresholds {
+            lossless_mean: report.thresholds.lossless_mean,
+            lossless_max: report.thresholds.lossless_max,
+            lossy_mean: report.thresholds.lossy_mean,
+            lossy_fail_mean: report.thresholds.lossy_fail_mean,
+        },
+        configs,
+        charts: [
+            ("MeanDiff vs the pure baseline", charts::QUALITY_FILE),
+            ("Speedup (95% interval)", charts::SPEEDGAIN_FILE),
+            ("Speed / quality trade-off", charts::TRADEOFF_FILE),
+        ]
+        .map(|(title, file)| HtmlChart {
+            title: title.into(),
+            file: file.into(),
+        })
+        .to_vec(),
+        num_prompts: run.num_prompts,
+    }
+}
+
+/// Every prompt of a configuration, with the baseline's and its own image.
+fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> Vec<HtmlPrompt> {
+    (0..report.run.num_prompts)
+        .map(|i| {
+            let row = r.prompts.iter().find(|p| p.prompt == i);
+            let m = row.and_then(|p| p.vs_baseline.as_ref());
+            let image = row
+                .and_then(|p| p.image.clone())
+                .unwrap_or_else(|| results::prompt_image(i));
+            HtmlPrompt {
+                index: i,
+                text: report.run.prompts.get(i).cloned().unwrap_or_default(),
+                seconds: row.and_then(|p| p.seconds),
+                mean_diff: m.map(|m| m.mean_diff),
+                max_diff: m.map(|m| m.max_diff),
+                psnr: m.and_then(|m| m.psnr),
+                ssim: m.map(|m| m.ssim),
+                changed: m.map(|m| m.changed_share),
+                identical: m.is_some_and(|m| m.identical),
+                error: row.and_then(|p| p.error.clone()),
+                baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i))),
+                config_png: Some(dir.join(&r.name).join(image)),
+                images: HtmlImages::default(),
+            }
+        })
+        .collect()
+}
