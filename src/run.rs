@@ -235,6 +235,12 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         },
         timeout: args.timeout,
         grace: args.kill_grace,
+        gpu_memory: match (args.executor, backend.devices) {
+            (ExecutorKind::Local, crate::registry::DeviceSource::Gpu) => {
+                executor::memory::GpuMemory::init()
+            }
+            _ => None,
+        },
         launcher,
     };
     let interrupted = execute(&out, &mut manifest, jobs, opts)?;
@@ -294,6 +300,7 @@ fn entry(c: &Config, argv: Vec<String>, m: &Manifest) -> ConfigEntry {
         fingerprint: crate::fingerprint::of_config(m, c),
         concurrent_with: vec![],
         slurm_job_id: None,
+        gpu_memory_peak_bytes: Default::default(),
         argv: if c.skip.is_some() { vec![] } else { argv },
     }
 }
@@ -440,6 +447,7 @@ fn execute(
                         (_, Some(_)) => ConfigState::Failed,
                     };
                     e.error = result.error.clone();
+                    e.gpu_memory_peak_bytes = result.gpu_memory_peak.clone();
                     if let Some(p) = &result.placement {
                         e.slurm_job_id = Some(p.job_id.clone());
                         e.devices = p.devices.clone();

@@ -113,6 +113,7 @@ fn entry(
         prompts_ok: 0,
         fingerprint: String::new(),
         concurrent_with: vec![],
+        gpu_memory_peak_bytes: Default::default(),
         slurm_job_id: None,
     }
 }

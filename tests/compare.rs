@@ -43,6 +43,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         worst_prompt: None,
         vs_baseline_feature: None,
         concurrent_with: vec![],
+        peak_memory_bytes: Default::default(),
         prompts: vec![],
     }
 }

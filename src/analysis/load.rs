@@ -60,6 +60,8 @@ pub struct ConfigSource {
     pub error: Option<String>,
     /// Configs that ran at the same time.
     pub concurrent_with: Vec<String>,
+    /// Peak used GPU memory per device, sampled by the runner through NVML.
+    pub gpu_memory_peak_bytes: BTreeMap<String, u64>,
     /// results.jsonl, when present.
     pub records: Option<BatchRecords>,
     /// Log timings (0-based prompt → seconds), used without results.jsonl.
@@ -205,6 +207,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<RunDir, LoadError> {
                 gpus: e.gpus,
                 lossy: e.lossy,
                 concurrent_with: e.concurrent_with.clone(),
+                gpu_memory_peak_bytes: e.gpu_memory_peak_bytes.clone(),
                 ..ConfigSource::default()
             };
             match e.state {

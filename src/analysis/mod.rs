@@ -184,6 +184,18 @@ pub fn analyze(
     Ok(exit_code(&report, opts.fail_on.unwrap_or(FailOn::Fail)))
 }
 
+/// Peak GPU memory per device: the runner's NVML samples, else what the
+/// backend reported (`{"event": "memory"}` lines of results.jsonl).
+fn peak_memory(c: &load::ConfigSource) -> std::collections::BTreeMap<String, u64> {
+    if !c.gpu_memory_peak_bytes.is_empty() {
+        return c.gpu_memory_peak_bytes.clone();
+    }
+    c.records
+        .as_ref()
+        .map(|r| r.peak_memory.clone())
+        .unwrap_or_default()
+}
+
 /// 1 on any FAIL or ERROR (and WARN with `--fail-on warn`), else 0.
 pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     let s = &report.summary;
@@ -584,6 +596,7 @@ fn judge_config(
         worst_prompt: worst,
         vs_baseline_feature: bf_summary,
         concurrent_with: c.concurrent_with.clone(),
+        peak_memory_bytes: peak_memory(c),
         prompts: rows,
     }
 }

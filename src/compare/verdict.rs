@@ -278,6 +278,7 @@ mod tests {
             worst_prompt: None,
             vs_baseline_feature: None,
             concurrent_with: vec![],
+            peak_memory_bytes: Default::default(),
             prompts: vec![],
         }
     }

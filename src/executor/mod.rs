@@ -4,6 +4,7 @@
 //! [`Event`]s; `run` turns them into the manifest and the progress display.
 
 pub mod collect;
+pub mod memory;
 pub mod process;
 mod schedule;
 pub mod slurm;
@@ -43,6 +44,8 @@ pub struct Options {
     pub grace: Duration,
     /// Where the backends run.
     pub launcher: Launcher,
+    /// NVML, to sample the assigned GPUs' memory (local runs with a driver).
+    pub gpu_memory: Option<std::sync::Arc<memory::GpuMemory>>,
 }
 
 /// Where backends run.
@@ -82,6 +85,8 @@ pub struct JobResult {
     pub error: Option<String>,
     /// Where and when Slurm ran it, when run through Slurm.
     pub placement: Option<slurm::Placement>,
+    /// Peak used memory per assigned GPU, sampled through NVML (empty without it).
+    pub gpu_memory_peak: std::collections::BTreeMap<String, u64>,
 }
 
 impl JobResult {

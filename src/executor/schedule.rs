@@ -107,6 +107,13 @@ async fn run_job(
     };
     let log = job.dir.join(results::LOG);
     let poller = tokio::spawn(poll_progress(job.index, job.dir.clone(), events.clone()));
+    let peaks = super::memory::Peaks::default();
+    let sampler = match (&opts.gpu_memory, &opts.launcher) {
+        (Some(mem), Launcher::Local) if !devices.is_empty() => Some(tokio::spawn(
+            super::memory::sample(mem.clone(), devices.to_vec(), peaks.clone()),
+        )),
+        _ => None,
+    };
     let (outcome, elapsed) = process::run(
         Spec {
             argv: &argv,
@@ -124,7 +131,13 @@ async fn run_job(
     )
     .await;
     poller.abort();
+    if let Some(s) = sampler {
+        s.abort();
+    }
     let mut result = finish(job, outcome, elapsed);
+    if let Ok(p) = peaks.lock() {
+        result.gpu_memory_peak = p.clone();
+    }
     if let Launcher::Slurm(s) = &opts.launcher {
         if matches!(result.outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
             s.cancel(&job.name);
@@ -142,6 +155,7 @@ fn failed(error: String) -> JobResult {
         collected: None,
         error: Some(error),
         placement: None,
+        gpu_memory_peak: Default::default(),
     }
 }
 
@@ -173,6 +187,7 @@ pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResul
         collected: collected.ok(),
         error,
         placement: None,
+        gpu_memory_peak: Default::default(),
     }
 }
 

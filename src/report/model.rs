@@ -187,6 +187,11 @@ pub struct ConfigResult {
     pub vs_baseline_feature: Option<MetricSummary>,
     /// Configs that ran at the same time as this one.
     pub concurrent_with: Vec<String>,
+    /// Peak GPU memory per device in bytes: sampled by the runner through NVML
+    /// where a driver exists, else as the backend reported it; empty when
+    /// neither. Memory-saving features are judged on it as much as on speed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub peak_memory_bytes: std::collections::BTreeMap<String, u64>,
     /// Per-prompt rows (empty for SKIP).
     pub prompts: Vec<PromptResult>,
 }

@@ -38,6 +38,9 @@ pub struct ConfigInfo {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// Peak used memory per assigned GPU (NVML sampling).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub gpu_memory_peak_bytes: std::collections::BTreeMap<String, u64>,
     /// The original's key: the feature arguments.
     #[serde(default)]
     pub extra_args: Vec<String>,
@@ -67,6 +70,7 @@ impl ConfigInfo {
             finished: e.finished.clone(),
             exit_code: e.exit_code,
             slurm_job_id: e.slurm_job_id.clone(),
+            gpu_memory_peak_bytes: e.gpu_memory_peak_bytes.clone(),
             extra_args: e.args.clone(),
             total_gpus: e.gpus,
             is_lossy: e.lossy,

@@ -137,4 +137,7 @@ pub struct ConfigEntry {
     /// Slurm job id, when run through Slurm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// Peak used memory per assigned GPU, sampled through NVML while it ran.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub gpu_memory_peak_bytes: std::collections::BTreeMap<String, u64>,
 }
