@@ -500,3 +500,110 @@ fn features_lists_the_builtin_registry_outside_a_project() {
                 .and(predicate::str::contains("cfg_parallel")),
         );
 }
+
+#[test]
+fn packed_configs_get_disjoint_devices_and_ctrl_c_stops_them_all() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("compat");
+    let child = std::process::Command::new(&bin)
+        .current_dir(env.path())
+        .args([
+            "run",
+            "--baseline",
+            "slow",
+            "--addons",
+            "par",
+            "--gpus",
+            "4",
+            "--num-prompts",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let manifest = env.out("slow").join("manifest.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        assert!(
+            Instant::now() < deadline,
+            "configurations never ran side by side"
+        );
+        let m: Value = std::fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        let running: Vec<Value> = m["configs"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter(|c| c["state"] == "running")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if running.len() >= 2 {
+            break running;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Side by side on disjoint devices, and each knows the other ran beside it.
+    let (a, b) = (&running[0], &running[1]);
+    let devs = |c: &Value| -> Vec<String> {
+        c["devices"]
+            .as_array()
+            .expect("devices")
+            .iter()
+            .filter_map(|d| d.as_str().map(String::from))
+            .collect()
+    };
+    assert!(devs(a).iter().all(|d| !devs(b).contains(d)), "{a} / {b}");
+    let m = env.manifest("slow");
+    for c in [a, b] {
+        let name = c["name"].as_str().expect("name");
+        let entry = config(&m, name);
+        assert_eq!(entry["state"], "interrupted", "{entry}");
+        assert!(
+            !entry["concurrent_with"]
+                .as_array()
+                .expect("list")
+                .is_empty(),
+            "{entry}"
+        );
+    }
+
+    env.run(&[
+        "--baseline",
+        "slow",
+        "--addons",
+        "par",
+        "--gpus",
+        "4",
+        "--num-prompts",
+        "3",
+        "--resume",
+    ])
+    .assert()
+    .success();
+    let m = env.manifest("slow");
+    assert!(
+        m["configs"]
+            .as_array()
+            .expect("configs")
+            .iter()
+            .all(|c| c["state"] == "completed"),
+        "{m}"
+    );
+}
