@@ -36,8 +36,9 @@ Verdict rules (each report against the first, per config):
   invisible in speedups. Each side's noise is its speedup interval mapped onto
   time, [T*S/hi, T*S/lo]. Improved: B's interval lies wholly below A's and the
   time fell by more than --noise. Regressed: wholly above and rose by more
-  than --noise. Otherwise Unchanged. Without an interval (fewer than 2 timings)
-  the point change alone is held against --noise.
+  than --noise. Otherwise Unchanged. Without a speedup interval (the pure
+  baseline) the per-prompt times of both reports are bootstrapped instead;
+  with fewer than 2 timings the point change alone is held against --noise.
   Status dominates: PASS < WARN < FAIL < ERROR; worse is Regressed, better is
   Improved. SKIP on one side only is NotComparable, never a regression.
   A config only in B is New, only in A Missing.

@@ -19,9 +19,11 @@
 //! * **Unchanged** — anything else: overlapping intervals are noise, however
 //!   large the point change; disjoint ones within the threshold are too small
 //!   to matter (criterion's "NonSignificant").
-//! * Without an interval on either side (fewer than 2 timings), the point
-//!   change alone is held against the noise threshold; the change is then
-//!   marked "no interval".
+//! * Without a speedup interval on either side (the pure baseline has none),
+//!   the two reports' own per-prompt times are bootstrapped instead (95%
+//!   interval of mean(A)/mean(B)): disjoint from 1 is a real change, otherwise
+//!   noise. Only with fewer than 2 timings a side does the point change alone
+//!   meet the noise threshold; the change is then marked "no interval".
 //!
 //! **Status** dominates speed. Status order: PASS < WARN < FAIL < ERROR. A
 //! worse status is Regressed, a better one Improved, whatever the timings.
@@ -154,8 +156,16 @@ pub fn speed(a: &ConfigResult, b: &ConfigResult, rules: &Rules) -> Option<SpeedC
             let slower = ib.0 > ia.1;
             (faster, slower, Some(faster || slower))
         }
-        // No noise estimate: the point change decides, against the threshold only.
-        _ => (change < 0.0, change > 0.0, None),
+        // No speedup interval (the pure baseline has none): bootstrap the
+        // two reports' own per-prompt times; only without those does the
+        // point change decide, against the threshold alone.
+        _ => match prompt_time_ratio(a, b) {
+            Some(ci) => {
+                let (faster, slower) = (ci.low > 1.0, ci.high < 1.0);
+                (faster, slower, Some(faster || slower))
+            }
+            None => (change < 0.0, change > 0.0, None),
+        },
     };
     let verdict = if faster && change < -rules.noise {
         Verdict::Improved
@@ -169,6 +179,20 @@ pub fn speed(a: &ConfigResult, b: &ConfigResult, rules: &Rules) -> Option<SpeedC
         significant,
         verdict,
     })
+}
+
+/// 95% bootstrap interval of mean time(A) / mean time(B) from the prompts'
+/// own seconds (> 1: B is faster); None with fewer than 2 timings a side.
+fn prompt_time_ratio(a: &ConfigResult, b: &ConfigResult) -> Option<crate::report::model::Interval> {
+    let secs = |c: &ConfigResult| -> Vec<f64> {
+        c.prompts
+            .iter()
+            .filter_map(|p| p.seconds)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .collect()
+    };
+    let seed = crate::analysis::timing::seed_for(&a.name);
+    crate::analysis::timing::speedup_interval(&secs(a), &secs(b), seed)
 }
 
 /// Judges config `b` (this report) against `a` (the first report).
@@ -327,6 +351,45 @@ mod tests {
         let r = j(&a, &c);
         assert_eq!(r.verdict, Verdict::Regressed);
         assert!(r.gate.as_deref().unwrap_or("").contains("10.0% slower"));
+    }
+
+    fn with_prompt_times(mut c: ConfigResult, secs: &[f64]) -> ConfigResult {
+        c.prompts = secs
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| crate::report::model::PromptResult {
+                prompt: i,
+                image: None,
+                seconds: Some(s),
+                vs_baseline: None,
+                vs_baseline_feature: None,
+                error: None,
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn without_speedup_intervals_the_prompt_times_are_bootstrapped() {
+        // The pure baseline has no speedup interval: 4% slower on average,
+        // but well inside the prompts' own spread → Unchanged, not gated.
+        let a = with_prompt_times(
+            cfg(Status::Pass, Some(1000.0), None),
+            &[0.9, 1.1, 0.95, 1.05],
+        );
+        let b = with_prompt_times(
+            cfg(Status::Pass, Some(1040.0), None),
+            &[1.0, 1.1, 0.96, 1.1],
+        );
+        let r = j(&a, &b);
+        assert_eq!(r.verdict, Verdict::Unchanged);
+        assert_eq!(r.speed.map(|s| s.significant), Some(Some(false)));
+        assert_eq!(r.gate, None);
+        // Clearly slower on every prompt → Regressed and gated.
+        let c = with_prompt_times(cfg(Status::Pass, Some(1500.0), None), &[1.4, 1.5, 1.5, 1.6]);
+        let r = j(&a, &c);
+        assert_eq!(r.verdict, Verdict::Regressed);
+        assert!(r.gate.is_some());
     }
 
     #[test]
