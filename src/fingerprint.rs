@@ -39,15 +39,7 @@ pub fn of_config(m: &Manifest, c: &Config) -> String {
         negative_prompt: &m.negative_prompt,
     };
     let bytes = serde_json::to_vec(&inputs).unwrap_or_default();
-    format!("{:016x}", fnv1a(&bytes))
-}
-
-/// FNV-1a, 64 bits: stable across versions and platforms (unlike std's
-/// hasher), and enough to notice a changed input.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    format!("{:016x}", crate::rng::fnv1a(&bytes))
 }
 
 #[cfg(test)]

@@ -20,5 +20,6 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod results;
+pub mod rng;
 pub mod run;
 pub mod settings;

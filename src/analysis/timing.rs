@@ -39,37 +39,10 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-/// splitmix64: a tiny, seeded, reproducible PRNG.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (n > 0), by multiply-shift.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
-
-/// A stable seed for a config name (FNV-1a), so each config's interval is
+/// A stable seed for a config name, so each config's interval is
 /// reproducible whatever the order of configs.
 pub fn seed_for(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
+    crate::rng::fnv1a(name.as_bytes())
 }
 
 /// 95% percentile-bootstrap interval of mean(baseline) / mean(config),
@@ -79,9 +52,9 @@ pub fn speedup_interval(baseline: &[f64], config: &[f64], seed: u64) -> Option<I
     if baseline.len() < 2 || config.len() < 2 {
         return None;
     }
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = crate::rng::Rng::new(seed);
     let mut ratios = Vec::with_capacity(RESAMPLES);
-    let resample_mean = |data: &[f64], rng: &mut SplitMix64| {
+    let resample_mean = |data: &[f64], rng: &mut crate::rng::Rng| {
         (0..data.len())
             .map(|_| data[rng.below(data.len())])
             .sum::<f64>()

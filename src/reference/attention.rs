@@ -118,7 +118,7 @@ impl OnlineSoftmax {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::rng::Rng;
+    use crate::rng::Rng;
 
     /// Plain softmax attention in f64, the ground truth.
     fn reference(q: &[f32], k: &[f32], v: &[f32], n: usize) -> Vec<f64> {

@@ -24,7 +24,6 @@ mod dit;
 mod linalg;
 mod model;
 mod output;
-mod rng;
 mod sampler;
 mod scene;
 mod workers;

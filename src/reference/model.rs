@@ -5,7 +5,7 @@
 //! (shift, scale, gate for attention and for the MLP) conditioned on the
 //! timestep plus an encoding of the prompt.
 
-use super::rng::{Rng, fnv1a};
+use crate::rng::{Rng, fnv1a};
 
 /// The documented weight seed: every run, everywhere, builds the same model.
 pub const WEIGHT_SEED: u64 = 0x00C0_4DA7_2025;

@@ -9,8 +9,8 @@ use super::cache::CacheBackend;
 use super::comm::Group;
 use super::dit::{BranchState, Dit};
 use super::model::{DOWNSAMPLE, LATENT_CHANNELS, encode_prompt};
-use super::rng::Rng;
 use super::scene::Scene;
+use crate::rng::Rng;
 
 /// How much of each latent channel's velocity the DiT contributes on top of
 /// the scene's flow: colours and shape a little (texture, wobble), shading more.

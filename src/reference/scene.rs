@@ -11,7 +11,7 @@
 //! what the unconditional branch of classifier-free guidance should predict.
 
 use super::model::LATENT_CHANNELS;
-use super::rng::{Rng, fnv1a};
+use crate::rng::{Rng, fnv1a};
 
 /// The latent values are calibrated for guidance 4 (as a guidance-distilled
 /// model is): with an all-zero unconditional prediction, CFG at scale 4

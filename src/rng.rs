@@ -1,5 +1,7 @@
-//! Deterministic random numbers: SplitMix64, the same stream on every platform,
-//! so weights and noise (and therefore images) never depend on the machine.
+//! Deterministic randomness and hashing, the same on every platform and in
+//! every release (unlike std's): SplitMix64 for the reference engine's weights
+//! and noise and for the bootstrap intervals; FNV-1a for stable seeds and
+//! fingerprints.
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for
 /// initialising weights and sampling Gaussian noise.
@@ -17,6 +19,11 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n > 0), by multiply-shift.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
     /// Uniform in [0, 1) with 53 bits of precision.
