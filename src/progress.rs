@@ -44,6 +44,12 @@ impl Progress {
     pub fn started(&mut self, name: &str, devices: &[String]) {
         self.started += 1;
         let n = self.started;
+        // Slurm assigns devices on the node; until then the job is submitted.
+        let place = if devices.is_empty() {
+            "submitted to Slurm".to_string()
+        } else {
+            format!("on devices {}", devices.join(","))
+        };
         let bar = match &self.bars {
             Some((multi, _)) => {
                 let bar = multi.add(ProgressBar::new(self.prompts as u64));
@@ -53,16 +59,12 @@ impl Progress {
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{n}/{}", self.total));
-                bar.set_message(format!("{name} on {}", devices.join(",")));
+                bar.set_message(format!("{name} {place}"));
                 bar.enable_steady_tick(std::time::Duration::from_millis(200));
                 bar
             }
             None => {
-                eprintln!(
-                    "[{n}/{}] {name}: started on devices {}",
-                    self.total,
-                    devices.join(",")
-                );
+                eprintln!("[{n}/{}] {name}: started {place}", self.total);
                 ProgressBar::hidden()
             }
         };
