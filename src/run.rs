@@ -41,8 +41,10 @@ pub struct RunArgs {
     /// Inference steps [default: the backend's, else 30]
     #[arg(long)]
     pub steps: Option<u32>,
+    /// Image height in pixels [default: the backend's, else 1024]
     #[arg(long)]
     pub height: Option<u32>,
+    /// Image width in pixels [default: the backend's, else 1024]
     #[arg(long)]
     pub width: Option<u32>,
     /// Classifier-free guidance scale [default: 4.0]
@@ -51,6 +53,7 @@ pub struct RunArgs {
     /// Seed of prompt 0; prompt i uses seed + i [default: 42]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Negative prompt (the unconditional branch of CFG) [default: empty]
     #[arg(long)]
     pub negative_prompt: Option<String>,
     /// Devices available (overrides discovery)
