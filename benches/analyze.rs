@@ -248,7 +248,12 @@ fn main() {
     });
     let mut s = 0.0;
     let t_ssim = best(&mut || {
-        s = compat::analysis::metrics::ssim(&a.luma, &b.luma, a.width as usize, a.height as usize);
+        s = compat::analysis::metrics::ssim(
+            &a.luma,
+            &b.luma,
+            a.luma_width as usize,
+            a.luma_height as usize,
+        );
     });
     let mut m = compat::analysis::metrics::identical();
     let t_compare = best(&mut || {

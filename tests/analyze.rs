@@ -29,14 +29,7 @@ fn write_png(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) {
 
 fn decoded(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Decoded {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
-    let rgb = img.into_raw();
-    Decoded {
-        path: PathBuf::from("mem.png"),
-        width: w,
-        height: h,
-        luma: metrics::luma_of(&rgb),
-        rgb,
-    }
+    Decoded::from_rgb(&PathBuf::from("mem.png"), w, h, img.into_raw())
 }
 
 /// A config folder in the original's layout: config_info.json with the

@@ -222,7 +222,7 @@ pub fn build_report(
     status::validate(opts).map_err(crate::exit::usage)?;
     let run = load::load(dir, registry).map_err(|e| crate::exit::usage(e.to_string()))?;
     let n = run.num_prompts;
-    let compared = compare_all(&run);
+    let (compared, ssim_downsample) = compare_all(&run);
 
     let base_times: Vec<f64> = run
         .baseline
@@ -283,6 +283,7 @@ pub fn build_report(
         thresholds: status::apply_cli(registry.thresholds, opts),
         baseline: run.baseline.map(|b| run.configs[b].name.clone()),
         baseline_feature: run.baseline_feature.map(|b| run.configs[b].name.clone()),
+        ssim_downsample,
         summary,
         results: out,
     })
@@ -292,26 +293,29 @@ pub fn build_report(
 /// parallel: each prompt's images are read and decoded once (the baseline's
 /// once for all configs) and dropped before the task ends, so memory holds a
 /// few prompts' images at a time, whatever the number of prompts.
-/// Returns, per config, per prompt, the comparisons.
-fn compare_all(run: &RunDir) -> Vec<Vec<PromptCompare>> {
+/// Returns, per config, per prompt, the comparisons; and the largest SSIM
+/// downsampling factor among the decoded images (1 when none was decoded).
+fn compare_all(run: &RunDir) -> (Vec<Vec<PromptCompare>>, u32) {
     let n = run.num_prompts;
     let judged: Vec<bool> = run
         .configs
         .iter()
         .map(|c| c.skip_reason.is_none() && c.dir.is_some())
         .collect();
-    let per_prompt: Vec<Vec<PromptCompare>> = (0..n)
+    let per_prompt: Vec<(Vec<PromptCompare>, u32)> = (0..n)
         .into_par_iter()
         .map(|i| compare_prompt(run, i, &judged))
         .collect();
     // Transpose to per config.
     let mut out: Vec<Vec<PromptCompare>> = vec![Vec::with_capacity(n); run.configs.len()];
-    for row in per_prompt {
+    let mut factor = 1;
+    for (row, f) in per_prompt {
+        factor = factor.max(f);
         for (ci, cell) in row.into_iter().enumerate() {
             out[ci].push(cell);
         }
     }
-    out
+    (out, factor)
 }
 
 /// One image slot of a prompt: its bytes, decoded lazily, at most once.
@@ -378,7 +382,7 @@ fn compare_slots(slots: &mut [Slot], a: usize, b: usize) -> Result<ImageMetrics,
     metrics::compare(da, db).map_err(|e| e.to_string())
 }
 
-fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> Vec<PromptCompare> {
+fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> (Vec<PromptCompare>, u32) {
     let mut slots: Vec<Slot> = run
         .configs
         .iter()
@@ -410,7 +414,15 @@ fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> Vec<PromptCompare>
         };
         out[ci] = (vs_base, vs_bf);
     }
-    out
+    let factor = slots
+        .iter()
+        .filter_map(|s| match &s.decoded {
+            Some(Ok(d)) => Some(d.ssim_downsample),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    (out, factor)
 }
 
 fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {
