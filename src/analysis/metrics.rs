@@ -156,6 +156,58 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
     })
 }
 
+/// [`read_bytes`] into `buf` (cleared first; its allocation is reused).
+pub fn read_bytes_into(path: &Path, mut buf: Vec<u8>) -> Result<Vec<u8>, ImageError> {
+    use std::io::Read;
+    let err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::Missing(path.to_path_buf())
+        } else {
+            ImageError::Read(path.to_path_buf(), e.to_string())
+        }
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    buf.clear();
+    if let Ok(m) = f.metadata() {
+        buf.reserve(usize::try_from(m.len()).unwrap_or(0));
+    }
+    f.read_to_end(&mut buf).map_err(err)?;
+    Ok(buf)
+}
+
+/// [`decode`], the RGB bytes going into `buf(n)` (a buffer to reuse, of any
+/// length, ideally of capacity ≥ n) when the file is an 8-bit RGB PNG (what
+/// diffusion backends write); anything else goes through [`decode`]. Same
+/// limits, same pixels.
+pub fn decode_into(
+    path: &Path,
+    bytes: &[u8],
+    buf: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<Decoded, ImageError> {
+    use image::ImageDecoder;
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let corrupt = |e: image::ImageError| ImageError::Corrupt(path.to_path_buf(), e.to_string());
+        let dec = image::codecs::png::PngDecoder::with_limits(
+            std::io::Cursor::new(bytes),
+            image::Limits::default(),
+        )
+        .map_err(corrupt)?;
+        if dec.color_type() == image::ColorType::Rgb8 {
+            let (width, height) = dec.dimensions();
+            let n = usize::try_from(dec.total_bytes()).unwrap_or(usize::MAX);
+            let mut buf = buf(n);
+            buf.clear();
+            buf.try_reserve_exact(n).map_err(|e| {
+                ImageError::Corrupt(path.to_path_buf(), format!("{width}x{height}: {e}"))
+            })?;
+            buf.resize(n, 0);
+            dec.read_image(&mut buf).map_err(corrupt)?;
+            return Ok(Decoded::from_rgb(path, width, height, buf));
+        }
+    }
+    decode(path, bytes)
+}
+
 /// Decodes PNG (or any format `image` was built with) bytes to RGB + the SSIM plane.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded, ImageError> {
     let img = image::load_from_memory(bytes)
