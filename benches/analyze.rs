@@ -98,6 +98,14 @@ fn cpu_time() -> Duration {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// Minor page faults of this process so far (fresh pages touched).
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_minflt
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -173,7 +181,9 @@ fn main() {
     let mut decode_t = Vec::new();
     let mut report = None;
     let (mut analyze_cpu, mut decode_cpu) = (Vec::new(), Vec::new());
+    let (mut analyze_flt, mut decode_flt) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        let f = minor_faults();
         let c = cpu_time();
         let t = Instant::now();
         let pixels: usize = to_decode
@@ -188,14 +198,17 @@ fn main() {
             .sum();
         decode_t.push(t.elapsed());
         decode_cpu.push(cpu_time() - c);
+        decode_flt.push(minor_faults() - f);
         assert!(pixels > 0);
 
+        let f = minor_faults();
         let c = cpu_time();
         let t = Instant::now();
         let r = compat::analysis::build_report(root, &opts, &registry).expect("analyze");
         compat::results::atomic::write_json(&root.join("report.json"), &r).expect("write");
         analyze_t.push(t.elapsed());
         analyze_cpu.push(cpu_time() - c);
+        analyze_flt.push(minor_faults() - f);
         report = Some(r);
     }
     let (a, d) = (median(analyze_t.clone()), median(decode_t.clone()));
@@ -220,6 +233,25 @@ fn main() {
         dc.as_secs_f64(),
         ac.as_secs_f64(),
         ac.as_secs_f64() / dc.as_secs_f64()
+    );
+    analyze_flt.sort_unstable();
+    decode_flt.sort_unstable();
+    println!(
+        "minor page faults per run (median): decode only {}, analyze {}",
+        decode_flt[decode_flt.len() / 2],
+        analyze_flt[analyze_flt.len() / 2]
+    );
+    let load_t = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let run = compat::analysis::load::load(root, &registry).expect("load");
+            assert_eq!(run.num_prompts, prompts as usize);
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "of which loading the directory (config_info, logs, exit codes): median {:.1} ms",
+        median(load_t).as_secs_f64() * 1e3
     );
     // Where the time goes, one image / pair, one thread.
     let a_path = root.join("baseline/prompt_00.png");
@@ -248,7 +280,12 @@ fn main() {
     });
     let mut s = 0.0;
     let t_ssim = best(&mut || {
-        s = compat::analysis::metrics::ssim(&a.luma, &b.luma, a.width as usize, a.height as usize);
+        s = compat::analysis::metrics::ssim(
+            &a.luma,
+            &b.luma,
+            a.luma_width as usize,
+            a.luma_height as usize,
+        );
     });
     let mut m = compat::analysis::metrics::identical();
     let t_compare = best(&mut || {

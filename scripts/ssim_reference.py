@@ -5,6 +5,12 @@ Wang et al. 2004 as in ssim_index.m: 11x11 Gaussian window (sigma 1.5,
 normalised to sum 1), C1 = (0.01*L)^2, C2 = (0.03*L)^2 with L = 1, the
 windows wholly inside the image ('valid'), mean of the SSIM map. The direct
 2-D window sum (not separable) so it shares no code shape with the Rust one.
+
+Large images are first downsampled as in Wang's ssim.m (2009) and
+piq.ssim(downsample=True): f = max(1, round(min(H, W) / 256)) (halves away
+from zero, as MATLAB's round), then the mean of each whole f x f block
+(piq's avg_pool2d: trailing rows/columns that fill no block are dropped).
+Here on 8-bit RGB: BT.601 luma per pixel in 0..1, then the block means.
 """
 import math
 
@@ -27,7 +33,7 @@ def plane_d(i, j):
     return 1.0 - plane_c(i, j)
 
 
-def ssim(fx, fy):
+def ssim(fx, fy, W=W, H=H):
     g = [math.exp(-((k - 5) ** 2) / (2 * 1.5 ** 2)) for k in range(11)]
     s = sum(g)
     g = [v / s for v in g]
@@ -53,7 +59,48 @@ def ssim(fx, fy):
     return total / count
 
 
+def rgb_a(x, y):
+    return ((x * 3 + y * 5) % 200 + 20, (x * y // 16) % 256, (x ^ y) & 255)
+
+
+def rgb_b(x, y):
+    return tuple(min(255, c + ((x // 8 + y // 4) % 5) * 6) for c in rgb_a(x, y))
+
+
+def factor(w, h):
+    return max(1, math.floor(min(w, h) / 256 + 0.5))
+
+
+def downsampled_luma(rgb, w, h):
+    """The SSIM input plane of a w x h RGB image, as a function of (i, j)."""
+    f = factor(w, h)
+    lw, lh = w // f, h // f
+    plane = []
+    for bi in range(lh):
+        row = []
+        for bj in range(lw):
+            s = 0.0
+            for y in range(bi * f, (bi + 1) * f):
+                for x in range(bj * f, (bj + 1) * f):
+                    r, g, b = rgb(x, y)
+                    s += (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
+            row.append(s / (f * f))
+        plane.append(row)
+    return (lambda i, j: plane[i][j]), lw, lh, f
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--downsampled"]:
+        # 515 x 389: f = round(389 / 256) = 2, a 257 x 194 plane (the last
+        # column and row fill no block and are dropped).
+        pa, lw, lh, f = downsampled_luma(rgb_a, 515, 389)
+        pb, _, _, _ = downsampled_luma(rgb_b, 515, 389)
+        print("f", f, "plane", lw, lh)
+        print("rgb_b_rgb_a_515x389", repr(ssim(pb, pa, lw, lh)))
+        sys.exit(0)
+
     print("a_b", repr(ssim(plane_a, plane_b)))
     print("c_d", repr(ssim(plane_c, plane_d)))
     print("a_a", repr(ssim(plane_a, plane_a)))

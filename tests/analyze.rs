@@ -29,14 +29,7 @@ fn write_png(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) {
 
 fn decoded(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Decoded {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
-    let rgb = img.into_raw();
-    Decoded {
-        path: PathBuf::from("mem.png"),
-        width: w,
-        height: h,
-        luma: metrics::luma_of(&rgb),
-        rgb,
-    }
+    Decoded::from_rgb(&PathBuf::from("mem.png"), w, h, img.into_raw())
 }
 
 /// A config folder in the original's layout: config_info.json with the
@@ -324,6 +317,37 @@ fn ssim_matches_an_independent_implementation() {
     assert!((metrics::ssim(&a, &b, w, h) - 0.969_295_252_539_228_9).abs() < 1e-3);
     assert!((metrics::ssim(&c, &d, w, h) - -0.643_152_691_212_216_7).abs() < 1e-3);
     assert!((metrics::ssim(&a, &a, w, h) - 1.0).abs() < 1e-6);
+}
+
+/// Wang's automatic downsampling (ssim.m, piq): 515×389 has f = round(389 /
+/// 256) = 2, so SSIM runs on the 257×194 plane of 2×2 block means (the last
+/// column and row are dropped). Value from `scripts/ssim_reference.py
+/// --downsampled` (pure Python, RGB → luma → block means → direct windows).
+#[test]
+fn large_images_are_downsampled_before_ssim_as_in_the_reference() {
+    let a = |x: u32, y: u32| {
+        [
+            ((x * 3 + y * 5) % 200 + 20) as u8,
+            ((x * y / 16) % 256) as u8,
+            ((x ^ y) & 255) as u8,
+        ]
+    };
+    let b = |x: u32, y: u32| a(x, y).map(|c| c.saturating_add(((x / 8 + y / 4) % 5 * 6) as u8));
+    let (da, db) = (decoded(515, 389, a), decoded(515, 389, b));
+    assert_eq!(da.ssim_downsample, 2);
+    assert_eq!((da.luma_width, da.luma_height), (257, 194));
+    let m = metrics::compare(&db, &da).expect("compare");
+    assert!(
+        (m.ssim - 0.967_115_364_776_374_9).abs() < 1e-3,
+        "ssim {}",
+        m.ssim
+    );
+    // The factor: 1 under 384 px (so the known values above stand), then
+    // round(min / 256) with halves away from zero.
+    let f = metrics::ssim_downsample;
+    assert_eq!((f(383, 4000), f(64, 64), f(0, 0)), (1, 1, 1));
+    assert_eq!((f(384, 384), f(512, 512), f(640, 640)), (2, 2, 3));
+    assert_eq!((f(1024, 1024), f(1024, 768), f(2048, 1536)), (4, 3, 6));
 }
 
 #[test]

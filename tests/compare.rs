@@ -72,6 +72,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
         thresholds: Thresholds::default(),
         baseline: Some("baseline".into()),
         baseline_feature: Some("cfg_parallel".into()),
+        ssim_downsample: 1,
         summary: Summary::default(),
         results,
     }

@@ -7,6 +7,15 @@
 //! window wholly inside the image, so an H×W image gives (H−10)×(W−10) local
 //! values) and averaged. Images smaller than 11 pixels on a side use one
 //! window covering the whole image with uniform weights.
+//!
+//! Before SSIM, large images are downsampled as in Wang's reference `ssim.m`
+//! (2009) and `piq.ssim(downsample=True)`: `f = max(1, round(min(H, W) / 256))`
+//! ([`ssim_downsample`]); when f > 1 the luma plane is averaged over f×f
+//! blocks and every f-th pixel kept (non-overlapping blocks, as piq's
+//! `avg_pool2d`; trailing rows/columns that do not fill a block are dropped),
+//! so a 1024×1024 image is judged at 256×256. Images under 384 px on a side
+//! have f = 1 and are unaffected. The block average is fused with the luma
+//! conversion ([`ssim_plane`]): one pass over the RGB bytes.
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +47,7 @@ pub enum ImageError {
     },
 }
 
-/// A decoded RGB image with its luma plane.
+/// A decoded RGB image with its SSIM plane.
 #[derive(Debug, Clone)]
 pub struct Decoded {
     /// The file it came from.
@@ -49,10 +58,93 @@ pub struct Decoded {
     pub height: u32,
     /// Interleaved RGB, 8 bits per channel.
     pub rgb: Vec<u8>,
-    /// BT.601 luma in 0..1, row-major.
+    /// BT.601 luma in 0..1, row-major, averaged over `ssim_downsample`²
+    /// blocks: `luma_width` × `luma_height` values (the full image when the
+    /// factor is 1).
     pub luma: Vec<f32>,
+    /// Width of the luma plane.
+    pub luma_width: u32,
+    /// Height of the luma plane.
+    pub luma_height: u32,
+    /// The SSIM downsampling factor ([`ssim_downsample`] of the image's size).
+    pub ssim_downsample: u32,
 }
 
+impl Decoded {
+    /// Wraps `width`×`height` interleaved RGB bytes, computing the SSIM plane.
+    pub fn from_rgb(path: &Path, width: u32, height: u32, rgb: Vec<u8>) -> Decoded {
+        let f = ssim_downsample(width, height);
+        let (luma, luma_width, luma_height) = ssim_plane(&rgb, width, height, f);
+        Decoded {
+            path: path.to_path_buf(),
+            width,
+            height,
+            rgb,
+            luma,
+            luma_width,
+            luma_height,
+            ssim_downsample: f,
+        }
+    }
+}
+
+/// Wang's automatic SSIM downsampling factor (`ssim.m`, 2009; piq):
+/// `max(1, round(min(H, W) / 256))`, halves rounded away from zero as in
+/// MATLAB. 1 for images under 384 px on a side, 4 for 1024×1024.
+pub fn ssim_downsample(width: u32, height: u32) -> u32 {
+    let f = (f64::from(width.min(height)) / 256.0).round();
+    (f as u32).max(1)
+}
+
+/// The SSIM input plane of `width`×`height` interleaved RGB: BT.601 luma in
+/// 0..1, averaged over non-overlapping f×f blocks when `f` > 1 (the
+/// `⌊W/f⌋`×`⌊H/f⌋` whole blocks), in one pass over the bytes. Returns the
+/// plane, its width and its height.
+pub fn ssim_plane(rgb: &[u8], width: u32, height: u32, f: u32) -> (Vec<f32>, u32, u32) {
+    let (w, h) = (width as usize, height as usize);
+    let f = f.max(1) as usize;
+    if f == 1 || rgb.len() < 3 * w * h {
+        return (luma_of(rgb), width, height);
+    }
+    let (lw, lh) = (w / f, h / f);
+    // Column sums of f rows per channel: u8 added into u16 (vectorises at
+    // full width) while 255·f fits, else u32.
+    if 255 * f <= usize::from(u16::MAX) {
+        (box_luma::<u16>(rgb, w, f, lw, lh), lw as u32, lh as u32)
+    } else {
+        (box_luma::<u32>(rgb, w, f, lw, lh), lw as u32, lh as u32)
+    }
+}
+
+fn box_luma<T>(rgb: &[u8], w: usize, f: usize, lw: usize, lh: usize) -> Vec<f32>
+where
+    T: Copy + Default + From<u8> + std::ops::AddAssign + Into<u64>,
+{
+    let used = 3 * lw * f; // bytes of a row that fall in whole blocks
+    let scale = 1.0 / (255.0 * (f * f) as f64);
+    let (r, g, b) = (0.299 * scale, 0.587 * scale, 0.114 * scale);
+    let mut cols = vec![T::default(); used];
+    let mut out = Vec::with_capacity(lw * lh);
+    for by in 0..lh {
+        cols.fill(T::default());
+        for y in by * f..(by + 1) * f {
+            let row = &rgb[3 * w * y..3 * w * y + used];
+            for (c, &v) in cols.iter_mut().zip(row) {
+                *c += T::from(v);
+            }
+        }
+        out.extend(cols.chunks_exact(3 * f).map(|block| {
+            let (mut sr, mut sg, mut sb) = (0u64, 0u64, 0u64);
+            for p in block.chunks_exact(3) {
+                sr += p[0].into();
+                sg += p[1].into();
+                sb += p[2].into();
+            }
+            (r * sr as f64 + g * sg as f64 + b * sb as f64) as f32
+        }));
+    }
+    out
+}
 /// Reads a file's bytes, mapping "not found" to [`ImageError::Missing`].
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
     std::fs::read(path).map_err(|e| {
@@ -64,21 +156,65 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
     })
 }
 
-/// Decodes PNG (or any format `image` was built with) bytes to RGB + luma.
+/// [`read_bytes`] into `buf` (cleared first; its allocation is reused).
+pub fn read_bytes_into(path: &Path, mut buf: Vec<u8>) -> Result<Vec<u8>, ImageError> {
+    use std::io::Read;
+    let err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::Missing(path.to_path_buf())
+        } else {
+            ImageError::Read(path.to_path_buf(), e.to_string())
+        }
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    buf.clear();
+    if let Ok(m) = f.metadata() {
+        buf.reserve(usize::try_from(m.len()).unwrap_or(0));
+    }
+    f.read_to_end(&mut buf).map_err(err)?;
+    Ok(buf)
+}
+
+/// [`decode`], the RGB bytes going into `buf(n)` (a buffer to reuse, of any
+/// length, ideally of capacity ≥ n) when the file is an 8-bit RGB PNG (what
+/// diffusion backends write); anything else goes through [`decode`]. Same
+/// limits, same pixels.
+pub fn decode_into(
+    path: &Path,
+    bytes: &[u8],
+    buf: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<Decoded, ImageError> {
+    use image::ImageDecoder;
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let corrupt = |e: image::ImageError| ImageError::Corrupt(path.to_path_buf(), e.to_string());
+        let dec = image::codecs::png::PngDecoder::with_limits(
+            std::io::Cursor::new(bytes),
+            image::Limits::default(),
+        )
+        .map_err(corrupt)?;
+        if dec.color_type() == image::ColorType::Rgb8 {
+            let (width, height) = dec.dimensions();
+            let n = usize::try_from(dec.total_bytes()).unwrap_or(usize::MAX);
+            let mut buf = buf(n);
+            buf.clear();
+            buf.try_reserve_exact(n).map_err(|e| {
+                ImageError::Corrupt(path.to_path_buf(), format!("{width}x{height}: {e}"))
+            })?;
+            buf.resize(n, 0);
+            dec.read_image(&mut buf).map_err(corrupt)?;
+            return Ok(Decoded::from_rgb(path, width, height, buf));
+        }
+    }
+    decode(path, bytes)
+}
+
+/// Decodes PNG (or any format `image` was built with) bytes to RGB + the SSIM plane.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded, ImageError> {
     let img = image::load_from_memory(bytes)
         .map_err(|e| ImageError::Corrupt(path.to_path_buf(), e.to_string()))?;
     let rgb = img.into_rgb8();
     let (width, height) = rgb.dimensions();
-    let rgb = rgb.into_raw();
-    let luma = luma_of(&rgb);
-    Ok(Decoded {
-        path: path.to_path_buf(),
-        width,
-        height,
-        rgb,
-        luma,
-    })
+    Ok(Decoded::from_rgb(path, width, height, rgb.into_raw()))
 }
 
 /// BT.601 luma (0.299 R + 0.587 G + 0.114 B) scaled to 0..1.
@@ -142,14 +278,37 @@ pub fn compare(a: &Decoded, b: &Decoded) -> Result<ImageMetrics, ImageError> {
         mean_diff: sum_abs as f64 / 255.0 / samples,
         max_diff: f64::from(max) / 255.0,
         psnr: Some(10.0 * (1.0 / mse).log10()),
-        ssim: ssim(&a.luma, &b.luma, a.width as usize, a.height as usize),
+        ssim: ssim(
+            &a.luma,
+            &b.luma,
+            a.luma_width as usize,
+            a.luma_height as usize,
+        ),
         changed_share: changed as f64 / pixels as f64,
         identical: false,
     })
 }
 
-/// (Σ|d|, Σd², max |d|, pixels with some |d| > 8) over interleaved RGB.
+/// (Σ|d|, Σd², max |d|, pixels with some |d| > 8) over interleaved RGB: every
+/// metric but SSIM in one pass over the bytes.
 fn pixel_sums(a: &[u8], b: &[u8]) -> (u64, u64, u8, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just checked to support AVX2.
+        return unsafe { pixel_sums_avx2(a, b) };
+    }
+    pixel_sums_generic(a, b)
+}
+
+/// [`pixel_sums`] compiled for AVX2 (integer arithmetic: the same answer).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pixel_sums_avx2(a: &[u8], b: &[u8]) -> (u64, u64, u8, u64) {
+    pixel_sums_generic(a, b)
+}
+
+#[inline(always)]
+fn pixel_sums_generic(a: &[u8], b: &[u8]) -> (u64, u64, u8, u64) {
     let (mut sum_abs, mut sum_sq, mut max, mut changed) = (0u64, 0u64, 0u8, 0u64);
     // Blocks of 16 pixels (48 bytes) of fixed size, so the loops vectorise;
     // per-block sums fit u32 easily.

@@ -222,7 +222,7 @@ pub fn build_report(
     status::validate(opts).map_err(crate::exit::usage)?;
     let run = load::load(dir, registry).map_err(|e| crate::exit::usage(e.to_string()))?;
     let n = run.num_prompts;
-    let compared = compare_all(&run);
+    let (compared, ssim_downsample) = compare_all(&run);
 
     let base_times: Vec<f64> = run
         .baseline
@@ -283,6 +283,7 @@ pub fn build_report(
         thresholds: status::apply_cli(registry.thresholds, opts),
         baseline: run.baseline.map(|b| run.configs[b].name.clone()),
         baseline_feature: run.baseline_feature.map(|b| run.configs[b].name.clone()),
+        ssim_downsample,
         summary,
         results: out,
     })
@@ -292,26 +293,60 @@ pub fn build_report(
 /// parallel: each prompt's images are read and decoded once (the baseline's
 /// once for all configs) and dropped before the task ends, so memory holds a
 /// few prompts' images at a time, whatever the number of prompts.
-/// Returns, per config, per prompt, the comparisons.
-fn compare_all(run: &RunDir) -> Vec<Vec<PromptCompare>> {
+/// Returns, per config, per prompt, the comparisons; and the largest SSIM
+/// downsampling factor among the decoded images (1 when none was decoded).
+fn compare_all(run: &RunDir) -> (Vec<Vec<PromptCompare>>, u32) {
     let n = run.num_prompts;
     let judged: Vec<bool> = run
         .configs
         .iter()
         .map(|c| c.skip_reason.is_none() && c.dir.is_some())
         .collect();
-    let per_prompt: Vec<Vec<PromptCompare>> = (0..n)
+    // File and pixel buffers go back to this pool after each prompt and are
+    // reused by the next: no fresh (page-faulting) allocations per prompt.
+    // It holds at most what was in flight at once, and is freed on return.
+    let pool = Pool::default();
+    let per_prompt: Vec<(Vec<PromptCompare>, u32)> = (0..n)
         .into_par_iter()
-        .map(|i| compare_prompt(run, i, &judged))
+        .map(|i| compare_prompt(run, i, &judged, &pool))
         .collect();
     // Transpose to per config.
     let mut out: Vec<Vec<PromptCompare>> = vec![Vec::with_capacity(n); run.configs.len()];
-    for row in per_prompt {
+    let mut factor = 1;
+    for (row, f) in per_prompt {
+        factor = factor.max(f);
         for (ci, cell) in row.into_iter().enumerate() {
             out[ci].push(cell);
         }
     }
-    out
+    (out, factor)
+}
+
+/// Byte buffers shared between prompts (see [`compare_all`]).
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    /// The smallest buffer holding `want` bytes, else a new one.
+    fn take(&self, want: usize) -> Vec<u8> {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= want)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => p.swap_remove(i),
+            None => Vec::with_capacity(want),
+        }
+    }
+
+    fn give(&self, b: Vec<u8>) {
+        if b.capacity() > 0 {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(b);
+        }
+    }
 }
 
 /// One image slot of a prompt: its bytes, decoded lazily, at most once.
@@ -322,9 +357,12 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(c: &ConfigSource, i: usize, wanted: bool) -> Slot {
+    fn new(c: &ConfigSource, i: usize, wanted: bool, pool: &Pool) -> Slot {
         let path = if wanted { c.image_path(i) } else { None };
-        let bytes = path.as_deref().map(metrics::read_bytes);
+        let bytes = path.as_deref().map(|p| {
+            let size = std::fs::metadata(p).map_or(0, |m| m.len() as usize);
+            metrics::read_bytes_into(p, pool.take(size))
+        });
         Slot {
             path,
             bytes,
@@ -339,10 +377,20 @@ impl Slot {
         }
     }
 
-    fn decode(&mut self) -> Result<&Decoded, ImageError> {
+    /// Its bytes and pixels back to `pool`.
+    fn recycle(self, pool: &Pool) {
+        if let Some(Ok(b)) = self.bytes {
+            pool.give(b);
+        }
+        if let Some(Ok(d)) = self.decoded {
+            pool.give(d.rgb);
+        }
+    }
+
+    fn decode(&mut self, pool: &Pool) -> Result<&Decoded, ImageError> {
         if self.decoded.is_none() {
             let r = match (&self.bytes, &self.path) {
-                (Some(Ok(b)), Some(p)) => metrics::decode(p, b),
+                (Some(Ok(b)), Some(p)) => metrics::decode_into(p, b, |n| pool.take(n)),
                 (Some(Err(e)), _) => Err(e.clone()),
                 _ => Err(ImageError::Missing(self.path.clone().unwrap_or_default())),
             };
@@ -357,7 +405,12 @@ impl Slot {
 }
 
 /// `a` against `b`: byte-identical short-circuits without decoding.
-fn compare_slots(slots: &mut [Slot], a: usize, b: usize) -> Result<ImageMetrics, String> {
+fn compare_slots(
+    slots: &mut [Slot],
+    a: usize,
+    b: usize,
+    pool: &Pool,
+) -> Result<ImageMetrics, String> {
     if let Some(Err(e)) = &slots[a].bytes {
         return Err(e.to_string());
     }
@@ -369,8 +422,10 @@ fn compare_slots(slots: &mut [Slot], a: usize, b: usize) -> Result<ImageMetrics,
     {
         return Ok(metrics::identical());
     }
-    slots[b].decode().map_err(|e| format!("reference {e}"))?;
-    slots[a].decode().map_err(|e| e.to_string())?;
+    slots[b]
+        .decode(pool)
+        .map_err(|e| format!("reference {e}"))?;
+    slots[a].decode(pool).map_err(|e| e.to_string())?;
     let (da, db) = match (&slots[a].decoded, &slots[b].decoded) {
         (Some(Ok(x)), Some(Ok(y))) => (x, y),
         _ => return Err("internal: image not decoded".into()),
@@ -378,12 +433,17 @@ fn compare_slots(slots: &mut [Slot], a: usize, b: usize) -> Result<ImageMetrics,
     metrics::compare(da, db).map_err(|e| e.to_string())
 }
 
-fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> Vec<PromptCompare> {
+fn compare_prompt(
+    run: &RunDir,
+    i: usize,
+    judged: &[bool],
+    pool: &Pool,
+) -> (Vec<PromptCompare>, u32) {
     let mut slots: Vec<Slot> = run
         .configs
         .iter()
         .zip(judged)
-        .map(|(c, &w)| Slot::new(c, i, w))
+        .map(|(c, &w)| Slot::new(c, i, w, pool))
         .collect();
     let mut out: Vec<PromptCompare> = vec![(None, None); run.configs.len()];
     for ci in 0..run.configs.len() {
@@ -391,7 +451,7 @@ fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> Vec<PromptCompare>
             continue;
         }
         let vs_base = match run.baseline {
-            Some(b) if judged[b] => Some(compare_slots(&mut slots, ci, b)),
+            Some(b) if judged[b] => Some(compare_slots(&mut slots, ci, b, pool)),
             _ => Some(Err("no baseline image to compare against".to_string())),
         };
         let vs_bf = match run.baseline_feature {
@@ -403,14 +463,25 @@ fn compare_prompt(run: &RunDir, i: usize, judged: &[bool]) -> Vec<PromptCompare>
                 if same_refs {
                     vs_base.clone()
                 } else {
-                    Some(compare_slots(&mut slots, ci, bf))
+                    Some(compare_slots(&mut slots, ci, bf, pool))
                 }
             }
             _ => None,
         };
         out[ci] = (vs_base, vs_bf);
     }
-    out
+    let factor = slots
+        .iter()
+        .filter_map(|s| match &s.decoded {
+            Some(Ok(d)) => Some(d.ssim_downsample),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    for s in slots {
+        s.recycle(pool);
+    }
+    (out, factor)
 }
 
 fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {

@@ -43,10 +43,21 @@ pub struct Report {
     pub baseline: Option<String>,
     /// Name of the baseline feature alone (e.g. "cfg_parallel"); null when unknown.
     pub baseline_feature: Option<String>,
+    /// The factor SSIM downsampled the compared images by before its window
+    /// (Wang's `ssim.m` and piq: `max(1, round(min(H, W) / 256))`, f×f block
+    /// average): 4 for 1024×1024, 1 for images under 384 px (the largest if
+    /// sizes differ; 1 when no image had to be decoded). Absent in reports
+    /// written before downsampling, which read as 1.
+    #[serde(default = "one")]
+    pub ssim_downsample: u32,
     /// Counts per status, and the verdict.
     pub summary: Summary,
     /// One entry per configuration, in matrix order (SKIPPED ones included).
     pub results: Vec<ConfigResult>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Run metadata (DESIGN §3 manifest); fields are null for the original's layout.
@@ -267,7 +278,8 @@ pub struct ImageMetrics {
     pub max_diff: f64,
     /// PSNR in dB (peak 1.0); null when the images are identical (infinite PSNR).
     pub psnr: Option<f64>,
-    /// SSIM on BT.601 luma, 11×11 Gaussian window σ 1.5, 'valid' windows.
+    /// SSIM on BT.601 luma, 11×11 Gaussian window σ 1.5, 'valid' windows,
+    /// after the report's `ssim_downsample`.
     pub ssim: f64,
     /// Share of pixels where some channel differs by more than 8/255.
     pub changed_share: f64,
