@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -226,49 +225,23 @@ fn refuses_to_clobber_then_force_starts_over() {
 #[test]
 fn interrupt_then_resume_finishes_the_run() {
     let env = Env::new();
-    let bin = assert_cmd::cargo::cargo_bin("compat");
-    let child = std::process::Command::new(&bin)
-        .current_dir(env.path())
-        .args([
-            "run",
-            "--baseline",
-            "slow",
-            "--addons",
-            "par",
-            "--gpus",
-            "2",
-            "--serial",
-            "--num-prompts",
-            "3",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Wait until the second configuration is running, then Ctrl-C.
-    let manifest = env.out("slow").join("manifest.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "no configuration started");
-        if let Ok(text) = std::fs::read_to_string(&manifest) {
-            let m: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let done = m["configs"].as_array().map_or(0, |c| {
-                c.iter().filter(|c| c["state"] == "completed").count()
-            });
-            let running = m["configs"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["state"] == "running"));
-            if done >= 1 && running {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // SAFETY: sending a signal to our own child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
-    let out = child.wait_with_output().expect("wait");
+    let args = [
+        "--baseline",
+        "slow",
+        "--addons",
+        "par",
+        "--gpus",
+        "2",
+        "--serial",
+        "--num-prompts",
+        "3",
+    ];
+    let child = env.spawn_run(&args);
+    // Ctrl-C once the first configuration is done and the second is running.
+    env.wait_for_manifest("slow", "a second configuration running", |m| {
+        !in_state(m, "completed").is_empty() && !in_state(m, "running").is_empty()
+    });
+    let out = interrupt(child);
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -504,54 +477,22 @@ fn features_lists_the_builtin_registry_outside_a_project() {
 #[test]
 fn packed_configs_get_disjoint_devices_and_ctrl_c_stops_them_all() {
     let env = Env::new();
-    let bin = assert_cmd::cargo::cargo_bin("compat");
-    let child = std::process::Command::new(&bin)
-        .current_dir(env.path())
-        .args([
-            "run",
-            "--baseline",
-            "slow",
-            "--addons",
-            "par",
-            "--gpus",
-            "4",
-            "--num-prompts",
-            "3",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let manifest = env.out("slow").join("manifest.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let running = loop {
-        assert!(
-            Instant::now() < deadline,
-            "configurations never ran side by side"
-        );
-        let m: Value = std::fs::read_to_string(&manifest)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
-        let running: Vec<Value> = m["configs"]
-            .as_array()
-            .map(|c| {
-                c.iter()
-                    .filter(|c| c["state"] == "running")
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        if running.len() >= 2 {
-            break running;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // SAFETY: sending a signal to our own child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
-    let out = child.wait_with_output().expect("wait");
+    let args = [
+        "--baseline",
+        "slow",
+        "--addons",
+        "par",
+        "--gpus",
+        "4",
+        "--num-prompts",
+        "3",
+    ];
+    let child = env.spawn_run(&args);
+    let m = env.wait_for_manifest("slow", "two configurations side by side", |m| {
+        in_state(m, "running").len() >= 2
+    });
+    let running: Vec<Value> = in_state(&m, "running").into_iter().cloned().collect();
+    let out = interrupt(child);
     assert_eq!(
         out.status.code(),
         Some(130),

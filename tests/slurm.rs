@@ -12,7 +12,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -149,22 +148,14 @@ fn ctrl_c_cancels_the_runs_slurm_jobs() {
         return;
     }
     let env = Env::new();
-    let bin = assert_cmd::cargo::cargo_bin("compat");
-    let child = std::process::Command::new(&bin)
-        .current_dir(env.path())
-        .args([
-            "run",
-            "--baseline",
-            "hang",
-            "--addons",
-            "par",
-            "--executor",
-            "slurm",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = env.spawn_run(&[
+        "--baseline",
+        "hang",
+        "--addons",
+        "par",
+        "--executor",
+        "slurm",
+    ]);
     let pid = child.id();
     // Wait until Slurm runs the hanging jobs.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -176,11 +167,7 @@ fn ctrl_c_cancels_the_runs_slurm_jobs() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    // SAFETY: sending a signal to our own child.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGINT);
-    }
-    let out = child.wait_with_output().expect("wait");
+    let out = interrupt(child);
     assert_eq!(
         out.status.code(),
         Some(130),

@@ -127,3 +127,60 @@ pub fn red_of(path: &Path) -> u8 {
         .to_rgb8()
         .get_pixel(0, 0)[0]
 }
+
+impl Env {
+    /// Starts `compat run ARGS` in the background (for tests that interrupt it).
+    pub fn spawn_run(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("compat"))
+            .current_dir(self.path())
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .arg("run")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn compat")
+    }
+
+    /// Polls the run's manifest until `ready` holds for it (60 s at most).
+    pub fn wait_for_manifest(
+        &self,
+        baseline: &str,
+        what: &str,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = self.out(baseline).join("manifest.json");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting: {what}"
+            );
+            let m: Value = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            if ready(&m) {
+                return m;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// The configs of a manifest in `state`.
+pub fn in_state<'a>(m: &'a Value, state: &str) -> Vec<&'a Value> {
+    m["configs"]
+        .as_array()
+        .map(|c| c.iter().filter(|c| c["state"] == state).collect())
+        .unwrap_or_default()
+}
+
+/// Ctrl-C to a running compat, then its output.
+pub fn interrupt(child: std::process::Child) -> std::process::Output {
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    child.wait_with_output().expect("wait for compat")
+}
