@@ -179,7 +179,33 @@ impl Registry {
             path: path.display().to_string(),
             source,
         })?;
-        Registry::parse(&text, &path.display().to_string())
+        let mut registry = Registry::parse(&text, &path.display().to_string())?;
+        if let Some(dir) = path.parent() {
+            registry.anchor_scripts(dir);
+        }
+        Ok(registry)
+    }
+
+    /// Makes relative script paths in backend commands (such as
+    /// `backends/vllm_omni/batch_text_to_image.py`) relative to the registry
+    /// file, as paths in a config file are, so compat runs from any directory.
+    /// Only arguments that name an existing file beside the registry and not
+    /// one in the current directory are touched.
+    fn anchor_scripts(&mut self, dir: &Path) {
+        for backend in self.backends.values_mut() {
+            for arg in &mut backend.command {
+                let p = Path::new(arg.as_str());
+                if arg.contains('{') || !arg.contains('/') || p.is_absolute() || p.is_file() {
+                    continue;
+                }
+                let beside = dir.join(p);
+                if beside.is_file()
+                    && let Ok(abs) = beside.canonicalize()
+                {
+                    *arg = abs.display().to_string();
+                }
+            }
+        }
     }
 
     /// Parses and validates registry text; `source` names it in errors.

@@ -169,3 +169,26 @@ fn unknown_feature_message_suggests() {
         "unknown feature 'teacach' — did you mean 'teacache'?"
     );
 }
+
+#[test]
+fn script_paths_are_relative_to_the_registry_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("backends")).expect("mkdir");
+    std::fs::write(dir.path().join("backends/gen.py"), "").expect("script");
+    let path = dir.path().join("features.toml");
+    std::fs::write(
+        &path,
+        MINI.replace("\"fake.py\"", "\"backends/gen.py\", \"not/a/file.py\""),
+    )
+    .expect("registry");
+    let r = Registry::load(&path).expect("loads");
+    let cmd = &r.backend("fake").expect("backend").command;
+    let expected = dir
+        .path()
+        .join("backends/gen.py")
+        .canonicalize()
+        .expect("abs");
+    assert_eq!(cmd[1], expected.display().to_string());
+    assert_eq!(cmd[2], "not/a/file.py", "only existing files are anchored");
+    assert_eq!(cmd[4], "{output_dir}");
+}
