@@ -98,10 +98,7 @@ impl Progress {
         };
         let what = match error {
             None => format!("done, {ok}/{total} prompts in {secs:.1}s"),
-            Some(e) => format!(
-                "{} after {secs:.1}s: {e}",
-                format!("{state:?}").to_lowercase()
-            ),
+            Some(e) => format!("{} after {secs:.1}s: {e}", state.as_str()),
         };
         let line = format!("[{n}/{}] {name}: {what}", self.total);
         match &self.bars {

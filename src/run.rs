@@ -248,7 +248,13 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
     };
     let interrupted = execute(&out, &mut manifest, jobs, opts)?;
 
-    print_summary(&manifest, &out);
+    let summary = summary(&manifest, &out);
+    // With --json, stdout is the report alone, for scripts.
+    if args.analysis.json {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
     if interrupted {
         eprintln!(
             "interrupted: results so far are in {}; finish with the same command and --resume",
@@ -543,13 +549,13 @@ fn print_dry_run(m: &Manifest, devices: &str) {
     println!("nothing written (dry run)");
 }
 
-fn print_summary(m: &Manifest, out: &Path) {
-    println!(
-        "\n{:<40} {:>4}  {:<12} {:>8}  detail",
+fn summary(m: &Manifest, out: &Path) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        "\n{:<40} {:>4}  {:<12} {:>8}  detail\n",
         "config", "gpus", "state", "seconds"
     );
     for e in &m.configs {
-        let state = format!("{:?}", e.state).to_lowercase();
         let secs = e.seconds.map(|s| format!("{s:.1}")).unwrap_or_default();
         let detail = e
             .skip_reason
@@ -557,12 +563,17 @@ fn print_summary(m: &Manifest, out: &Path) {
             .or(e.error.as_deref())
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}/{} prompts", e.prompts_ok, m.prompts.len()));
-        println!(
+        let _ = writeln!(
+            s,
             "{:<40} {:>4}  {:<12} {:>8}  {detail}",
-            e.name, e.gpus, state, secs
+            e.name,
+            e.gpus,
+            e.state.as_str(),
+            secs
         );
     }
-    println!("results: {}", out.display());
+    let _ = writeln!(s, "results: {}", out.display());
+    s
 }
 
 /// Which Slurm jobs really ran side by side: all were submitted at once, so

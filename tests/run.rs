@@ -548,3 +548,44 @@ fn packed_configs_get_disjoint_devices_and_ctrl_c_stops_them_all() {
         "{m}"
     );
 }
+
+#[test]
+fn run_with_analyze_json_prints_only_the_report_on_stdout() {
+    let env = Env::new();
+    let out = env
+        .run(&[
+            "--baseline",
+            "par",
+            "--addons",
+            "lossy",
+            "big",
+            "--gpus",
+            "2",
+            "--analyze",
+            "--json",
+            "--junit",
+            "junit.xml",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is the report alone");
+    let status = |name: &str| {
+        report["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["compat_status"].clone())
+    };
+    assert_eq!(status("baseline"), Some("PASS".into()));
+    assert_eq!(status("par+lossy"), Some("PASS".into()));
+    assert_eq!(status("par+big"), Some("SKIP".into()));
+    assert!(env.out("par").join("report.json").is_file());
+    assert!(env.path().join("junit.xml").is_file());
+}

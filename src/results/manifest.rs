@@ -86,6 +86,19 @@ pub enum ConfigState {
 }
 
 impl ConfigState {
+    /// The name as written in manifest.json ("timed_out").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigState::Pending => "pending",
+            ConfigState::Running => "running",
+            ConfigState::Skipped => "skipped",
+            ConfigState::Completed => "completed",
+            ConfigState::Failed => "failed",
+            ConfigState::TimedOut => "timed_out",
+            ConfigState::Interrupted => "interrupted",
+        }
+    }
+
     /// Finished for good: `--resume` keeps it when the fingerprint matches.
     pub fn is_done(self) -> bool {
         matches!(self, ConfigState::Completed)
