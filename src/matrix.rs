@@ -160,7 +160,8 @@ fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: 
     } else {
         features.join("+")
     };
-    let gpus = feats.iter().map(|f| f.gpus).product::<u32>().max(1);
+    // Saturating: a product beyond u32 is simply more than any machine has.
+    let gpus = feats.iter().fold(1u32, |p, f| p.saturating_mul(f.gpus));
     Config {
         args: feats
             .iter()

@@ -17,6 +17,8 @@ pub struct Prompts {
 /// Parses prompt text: each non-blank, non-`#` line, byte for byte but for the
 /// line ending (a prompt can hold quotes, `$(...)`, `<script>`, any script).
 pub fn parse(text: &str) -> Vec<String> {
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.lines()
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
@@ -66,6 +68,11 @@ pub fn load(file: Option<&Path>, num: usize) -> anyhow::Result<Prompts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        assert_eq!(parse("\u{feff}# my prompts\na\n"), ["a"]);
+    }
 
     #[test]
     fn default_prompts_are_plenty() {

@@ -236,7 +236,13 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         } else {
             args.jobs.unwrap_or(usize::MAX)
         },
-        timeout: args.timeout,
+        // Under Slurm the time limit is Slurm's (--time, from --timeout unless
+        // given): it runs from the job's start, while ours would also count
+        // the time spent waiting in the queue.
+        timeout: match args.executor {
+            ExecutorKind::Local => args.timeout,
+            ExecutorKind::Slurm => Duration::from_secs(365 * 24 * 3600),
+        },
         grace: args.kill_grace,
         gpu_memory: match (args.executor, backend.devices) {
             (ExecutorKind::Local, crate::registry::DeviceSource::Gpu) => {
@@ -247,6 +253,9 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
         launcher,
     };
     let interrupted = execute(&out, &mut manifest, jobs, opts)?;
+    // tokio's handlers outlive its runtime and would swallow a Ctrl-C during
+    // the analysis below: give the signals back their default action.
+    restore_default_signals();
 
     let summary = summary(&manifest, &out);
     // With --json, stdout is the report alone, for scripts.
@@ -261,6 +270,19 @@ pub fn run(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
             out.display()
         );
         return Ok(ExitCode::from(exit::INTERRUPTED));
+    }
+    if manifest
+        .configs
+        .iter()
+        .all(|e| e.state == ConfigState::Skipped)
+    {
+        // Exit 0 here would let a CI job pass having tested nothing.
+        eprintln!(
+            "error: every configuration was SKIP, nothing was tested (devices: {}); \
+             pass --gpus N or run where the devices are",
+            manifest.devices.detail
+        );
+        return Ok(ExitCode::from(exit::FAILURE));
     }
     let failed = manifest.configs.iter().any(|e| {
         matches!(
@@ -488,6 +510,15 @@ fn execute(
     })
 }
 
+fn restore_default_signals() {
+    // SAFETY: resetting a signal's disposition to the default has no
+    // preconditions; no handler of ours is left running.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+    }
+}
+
 /// First Ctrl-C (or TERM): stop gracefully; second: kill at once.
 async fn watch_signals(cancel: watch::Sender<Cancel>) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -634,7 +665,11 @@ fn slurm_options(args: &RunArgs, registry: &Registry) -> executor::slurm::SlurmO
     executor::slurm::SlurmOptions {
         partition: args.partition.clone().or_else(|| d.partition.clone()),
         account: args.account.clone().or_else(|| d.account.clone()),
-        time: args.slurm_time.clone().or_else(|| d.time.clone()),
+        time: args
+            .slurm_time
+            .clone()
+            .or_else(|| d.time.clone())
+            .or_else(|| Some(args.timeout.as_secs().div_ceil(60).max(1).to_string())),
         gpu_flag: d.gpu_flag.clone().unwrap_or_else(|| "gres".into()),
         extra,
         job_prefix: format!("compat-{}-{}", std::process::id(), args.baseline),

@@ -589,3 +589,17 @@ fn run_with_analyze_json_prints_only_the_report_on_stdout() {
     assert!(env.out("par").join("report.json").is_file());
     assert!(env.path().join("junit.xml").is_file());
 }
+
+#[test]
+fn a_run_where_everything_is_skipped_fails_loudly() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--gpus", "0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("every configuration was SKIP"));
+    let m = env.manifest("par");
+    assert_eq!(
+        config(&m, "baseline")["skip_reason"],
+        "requires 1 GPU, only 0 available"
+    );
+}

@@ -230,7 +230,18 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<RunDir, LoadError> {
             configs.push(c);
         }
     }
-    // Folders the manifest does not name (or all, without a manifest).
+    // Without a manifest (the original's layout) every folder is a config.
+    // With one, a folder it does not name is left over from an earlier run
+    // with other addons (kept by --resume): judging it against this run's
+    // baseline would mix two runs, so it is only mentioned.
+    if manifest.is_some() && !folders.is_empty() {
+        let names: Vec<&str> = folders.keys().map(String::as_str).collect();
+        eprintln!(
+            "note: ignoring folder(s) not in this run's manifest (left from an earlier run): {}",
+            names.join(", ")
+        );
+        folders.clear();
+    }
     let mut extra: Vec<(String, PathBuf)> = folders.into_iter().collect();
     extra.sort_by_key(|(n, _)| (n != results::BASELINE, n.matches('+').count(), n.clone()));
     for (name, path) in extra {

@@ -56,6 +56,28 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
         records
     };
 
+    // The protocol names images prompt_NN.png, but a backend that wrote
+    // another name (prompt_000.png) and said so in its line is taken at its
+    // word: the image is moved to the canonical name analysis reads.
+    let mut renamed = false;
+    for r in records.prompts.values_mut() {
+        let canonical = results::prompt_image(r.prompt);
+        if let Some(name) = r
+            .image
+            .clone()
+            .filter(|n| *n != canonical && !n.contains('/'))
+        {
+            let (from, to) = (dir.join(&name), dir.join(&canonical));
+            if from.is_file() && !to.exists() && std::fs::rename(&from, &to).is_ok() {
+                r.image = Some(canonical);
+                renamed = true;
+            }
+        }
+    }
+    if renamed {
+        atomic::write(&jsonl, records.to_jsonl().as_bytes())?;
+    }
+
     let mut ok = 0;
     let mut missing = Vec::new();
     for i in 0..num_prompts {
@@ -217,6 +239,30 @@ mod tests {
             prompts(match_images(&imgs(&[0, 1, 2]), &set(&[0, 2, 3]))),
             [(0, 0), (2, 1), (3, 2)]
         );
+    }
+
+    #[test]
+    fn images_named_otherwise_in_results_jsonl_are_taken_at_their_word() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": \"prompt_000.png\", \"seconds\": 1.0, \"ok\": true}\n",
+        )
+        .expect("jsonl");
+        std::fs::write(d.join("prompt_000.png"), b"png").expect("img");
+        let c = collect(d, 1).expect("collects");
+        assert_eq!(c.ok, 1);
+        assert_eq!(
+            std::fs::read(d.join("prompt_00.png")).expect("moved"),
+            b"png"
+        );
+        assert_eq!(
+            c.records.prompts[&0].image.as_deref(),
+            Some("prompt_00.png")
+        );
+        let on_disk = std::fs::read_to_string(d.join(results::RESULTS)).expect("jsonl");
+        assert!(on_disk.contains("\"prompt_00.png\""), "{on_disk}");
     }
 
     #[test]

@@ -118,6 +118,10 @@ struct RawSlurm {
     srun_args: Vec<String>,
 }
 
+/// The largest GPU multiplier a feature may declare: far beyond any node,
+/// and small enough that products of a few features cannot overflow.
+const MAX_GPUS: i64 = 1024;
+
 /// Builds located errors for one file.
 struct Ctx<'a> {
     text: &'a str,
@@ -344,6 +348,15 @@ fn feature(
             format!("rename it, e.g. [features.{fixed}]"),
         ));
     }
+    // Config folders are named after feature ids; the pure baseline's
+    // folder is "baseline", so a feature may not take that name.
+    if id == crate::results::BASELINE {
+        return Err(cx.err(
+            at,
+            format!("feature id '{id}' is reserved for the pure baseline (no feature)"),
+            "rename the feature, e.g. [features.baseline_feature]".to_string(),
+        ));
+    }
     let body_at = body.span().start;
     let raw = body.into_inner();
     let gpus = match raw.gpus {
@@ -354,6 +367,16 @@ fn feature(
                 format!("feature '{id}' has gpus = {}", g.get_ref()),
                 "gpus is a multiplier of at least 1 (1 for features that need no extra GPU)"
                     .to_string(),
+            ));
+        }
+        Some(g) if *g.get_ref() > MAX_GPUS => {
+            return Err(cx.err(
+                g.span().start,
+                format!(
+                    "feature '{id}' has gpus = {}, more than any node has",
+                    g.get_ref()
+                ),
+                format!("gpus is the feature's parallel degree, at most {MAX_GPUS}"),
             ));
         }
         Some(g) => u32::try_from(*g.get_ref()).map_err(|_| {

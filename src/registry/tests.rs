@@ -192,3 +192,17 @@ fn script_paths_are_relative_to_the_registry_file() {
     assert_eq!(cmd[2], "not/a/file.py", "only existing files are anchored");
     assert_eq!(cmd[4], "{output_dir}");
 }
+
+#[test]
+fn reserved_and_absurd_features_are_rejected() {
+    let e = err(&MINI.replace("[features.teacache]", "[features.baseline]"));
+    assert!(
+        e.starts_with("features.toml:11:") && e.contains("reserved for the pure baseline"),
+        "{e}"
+    );
+    let e = err(&MINI.replace("gpus = 2", "gpus = 65536"));
+    assert!(
+        e.starts_with("features.toml:9:") && e.contains("at most 1024"),
+        "{e}"
+    );
+}
