@@ -201,15 +201,32 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))
 }
 
-/// The last meaningful line the backend printed (its error, usually).
+/// The line that says why a backend failed: a Slurm error about the job
+/// itself (refused, cancelled, out of time) if there is one, else the last
+/// line the backend printed (its error, usually). srun's own follow-up lines
+/// ("task 0: Exited with exit code 1", "Terminating StepId") and compat's
+/// markers say nothing new.
 fn last_log_line(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    text.lines()
-        .rev()
+    failure_line(&String::from_utf8_lossy(&bytes))
+}
+
+fn failure_line(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log
+        .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("[compat]"))
-        .map(|l| l.chars().take(300).collect())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let slurm = lines.iter().rev().find(|l| {
+        l.starts_with("srun: error:")
+            && !l.contains("Exited with exit code")
+            && !l.contains("Terminating")
+    });
+    let backend = lines
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with("[compat]") && !l.starts_with("srun:"));
+    slurm.or(backend).map(|l| l.chars().take(300).collect())
 }
 
 /// Counts finished prompts as the backend reports them.
@@ -234,4 +251,29 @@ fn count_done(dir: &Path) -> usize {
     std::fs::read(dir.join(results::LOG))
         .map(|b| results::records::parse_log_timings(&String::from_utf8_lossy(&b)).len())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_line;
+
+    #[test]
+    fn the_backends_error_beats_sruns_follow_up_lines() {
+        let log = "loading\nRuntimeError: CUDA out of memory\nsrun: error: vm: task 0: Exited with exit code 1\n\
+                   srun: launch/slurm: _step_signal: Terminating StepId=47.0\n";
+        assert_eq!(
+            failure_line(log).as_deref(),
+            Some("RuntimeError: CUDA out of memory")
+        );
+    }
+
+    #[test]
+    fn a_slurm_job_error_beats_the_backends_last_line() {
+        let log = "[compat] slurm job 3 on vm at 1.0 CUDA_VISIBLE_DEVICES=0\n  Prompt 1: 1.0 seconds\n\
+                   srun: error: *** STEP 3.0 ON vm CANCELLED AT 2026-11-22T12:00:00 DUE TO TIME LIMIT ***\n";
+        assert!(failure_line(log).is_some_and(|l| l.contains("DUE TO TIME LIMIT")));
+        let refused = "srun: error: Unable to allocate resources: Requested node configuration is not available\n";
+        assert!(failure_line(refused).is_some_and(|l| l.contains("Unable to allocate")));
+        assert_eq!(failure_line("[compat] timed out\n"), None);
+    }
 }
