@@ -21,7 +21,7 @@ pub(crate) fn opt(v: Option<f64>, digits: usize) -> String {
 pub(crate) fn psnr_cell(r: &ConfigResult) -> String {
     match r.psnr_avg {
         Some(p) => format!("{p:.2}"),
-        None if r.identical_prompts > 0 => "identical".to_string(),
+        None if r.all_identical() => "identical".to_string(),
         None => "—".to_string(),
     }
 }

@@ -138,6 +138,14 @@ impl Status {
     }
 }
 
+impl ConfigResult {
+    /// Every compared image was identical to the baseline's (PSNR is then
+    /// undefined, shown as "identical").
+    pub fn all_identical(&self) -> bool {
+        self.psnr_avg.is_none() && self.identical_prompts > 0
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -43,7 +43,7 @@ fn chart_row(r: &ConfigResult) -> ChartRow {
         speedup: r.speedup,
         speedup_ci: r.speedup_ci.map(|i| (i.low, i.high)),
         psnr: r.psnr_avg,
-        identical: r.psnr_avg.is_none() && r.identical_prompts > 0,
+        identical: r.all_identical(),
         reason: r.reason.clone(),
     }
 }
@@ -94,7 +94,7 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
                 psnr: r.psnr_avg,
                 ssim: r.ssim_avg,
                 changed: r.changed_share_avg,
-                identical: r.psnr_avg.is_none() && r.identical_prompts > 0,
+                identical: r.all_identical(),
                 worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
                 thresholds_applied: super::thresholds_text(r),
                 reason: r.reason.clone(),

@@ -263,6 +263,36 @@ pub fn legend(
     Ok(())
 }
 
+/// The x axis of a horizontal bar chart (one row per config, no y labels:
+/// the rows are named by the caller): grid, description, formatted ticks.
+pub fn bar_axis<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    desc: &str,
+    ticks: usize,
+    format: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(ticks)
+        .x_desc(desc)
+        .axis_desc_style(text(LABEL_SIZE, INK))
+        .x_label_style(text(SMALL_SIZE, INK))
+        .x_label_formatter(format)
+        .bold_line_style(GRID)
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|e| anyhow!("failed to draw the axes: {e}"))
+}
+
 /// A vertical dashed line at chart x `x` across the plot of `chart`.
 pub fn vdash<DB: DrawingBackend>(
     chart: &mut ChartContext<

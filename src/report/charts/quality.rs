@@ -109,18 +109,12 @@ pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::
             .x_label_area_size(draw::BOTTOM_PX)
             .y_label_area_size(layout.left)
             .build_cartesian_2d(0.0..x_max, 0.0..n)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(8)
-            .x_desc("MeanDiff (0 = identical, 1 = opposite)")
-            .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
-            .x_label_style(draw::text(draw::SMALL_SIZE, INK))
-            .x_label_formatter(&|v| format!("{v:.3}"))
-            .bold_line_style(draw::GRID)
-            .light_line_style(WHITE)
-            .draw()?;
+        draw::bar_axis(
+            &mut chart,
+            "MeanDiff (0 = identical, 1 = opposite)",
+            8,
+            &|v| format!("{v:.3}"),
+        )?;
 
         // Threshold lines first, so that bars and labels sit on top of them.
         for (x, color, _) in &lines {

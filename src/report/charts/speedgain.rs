@@ -80,18 +80,12 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
             .x_label_area_size(draw::BOTTOM_PX)
             .y_label_area_size(layout.left)
             .build_cartesian_2d(lo..x_max, 0.0..n)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(10)
-            .x_desc("Speedup (× baseline mean latency; > 1 is faster)")
-            .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
-            .x_label_style(draw::text(draw::SMALL_SIZE, INK))
-            .x_label_formatter(&|v| format!("{v:.2}×"))
-            .bold_line_style(draw::GRID)
-            .light_line_style(WHITE)
-            .draw()?;
+        draw::bar_axis(
+            &mut chart,
+            "Speedup (× baseline mean latency; > 1 is faster)",
+            10,
+            &|v| format!("{v:.2}×"),
+        )?;
 
         draw::vdash(&mut chart, 1.0, 0.0, n, MUTED)?;
         for (i, row) in rows.iter().enumerate() {
