@@ -176,7 +176,7 @@ fn main() {
 
     let registry = compat::registry::Registry::parse(compat::registry::EMBEDDED, "built-in")
         .expect("registry");
-    let opts = compat::analysis::AnalyzeOptions::default();
+    let opts = compat::analysis::Overrides::default();
     let mut analyze_t = Vec::new();
     let mut decode_t = Vec::new();
     let mut report = None;
@@ -244,7 +244,7 @@ fn main() {
     let load_t = (0..runs)
         .map(|_| {
             let t = Instant::now();
-            let run = compat::analysis::load::load(root, &registry).expect("load");
+            let run = compat::results::reader::read(root, &registry).expect("load");
             assert_eq!(run.num_prompts, prompts as usize);
             t.elapsed()
         })

@@ -118,6 +118,28 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Devices for a Slurm run: `--gpus`, else the most GPUs any node has
+/// (`None` when Slurm cannot say).
+pub fn slurm(gpus_flag: Option<usize>) -> Option<DeviceInfo> {
+    let (n, source, detail) = match gpus_flag {
+        Some(n) => (n, "--gpus", format!("{n} GPUs per job at most (--gpus)")),
+        None => {
+            let n = crate::executor::slurm::max_gpus_per_node()?;
+            (
+                n,
+                "slurm",
+                format!("{n} GPUs on the largest Slurm node (sinfo)"),
+            )
+        }
+    };
+    Some(DeviceInfo {
+        count: n,
+        ids: (0..n).map(|i| i.to_string()).collect(),
+        source: source.into(),
+        detail,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

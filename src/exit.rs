@@ -12,14 +12,38 @@ pub const USAGE: u8 = 2;
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
 
-/// Bad usage or input. Anything wrapping this in its chain exits with [`USAGE`].
+/// Bad usage or input. Anything wrapping this in its chain exits with
+/// [`USAGE`]. A typed error from a stage keeps its type and its source chain
+/// inside ([`UsageError::Input`]); only the exit code is decided here.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub enum UsageError {
+    /// A message of the command line's own.
+    #[error("{0}")]
+    Message(String),
+    /// A stage's error about its input (an unreadable results folder, an
+    /// unknown feature): shown as it is, with its causes.
+    #[error(transparent)]
+    Input(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl UsageError {
+    pub fn new(msg: impl Into<String>) -> UsageError {
+        UsageError::Message(msg.into())
+    }
+}
 
 /// A usage error as an `anyhow::Error`.
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.into()))
+    anyhow::Error::new(UsageError::new(msg))
+}
+
+/// A stage's typed error, marked as bad input (exit [`USAGE`]) without
+/// flattening it to a string.
+pub fn bad_input<E>(err: E) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow::Error::new(UsageError::Input(Box::new(err)))
 }
 
 /// The exit code for an error: [`USAGE`] for usage errors and registry
@@ -29,4 +53,21 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         .chain()
         .any(|e| e.is::<UsageError>() || e.is::<crate::registry::RegistryError>());
     ExitCode::from(if usage { USAGE } else { FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn typed_input_errors_keep_their_text_and_causes() {
+        let err = bad_input(Outer(std::io::Error::other("inner")));
+        assert_eq!(format!("{err:#}"), "outer: inner");
+        assert_eq!(code_for(&err), ExitCode::from(USAGE));
+        assert_eq!(code_for(&anyhow::anyhow!("x")), ExitCode::from(FAILURE));
+    }
 }

@@ -1,15 +1,7 @@
 //! `compat features`: the registry as a table, with GPU needs.
 
-use std::path::Path;
-use std::process::ExitCode;
-
 use crate::registry::Registry;
-
-pub fn print(features: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let registry = Registry::locate(features)?;
-    print!("{}", render(&registry));
-    Ok(ExitCode::SUCCESS)
-}
+use crate::text_table::{Rule, Table};
 
 /// The table as text (kept apart from printing so it can be tested).
 pub fn render(r: &Registry) -> String {
@@ -47,31 +39,9 @@ pub fn render(r: &Registry) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| -> String {
-        let mut s: String = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect::<Vec<_>>()
-            .join("  ");
-        s.truncate(s.trim_end().len());
-        s + "\n"
-    };
+    let table = Table::new(header).rule(Rule::PerColumn).rows(rows);
     let mut out = format!("registry: {}\n\n", r.source);
-    out += &line(&header.map(String::from));
-    out += &line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
-    for row in &rows {
-        out += &line(row);
-    }
+    out += &table.render();
     out += "\nA configuration needs the product of its features' GPU multipliers \
             (cfg_parallel + ulysses = ×2 × ×2 = 4 GPUs).\n";
     if !r.conflicts.is_empty() {

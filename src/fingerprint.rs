@@ -1,43 +1,22 @@
 //! Fingerprints: what determines a configuration's output, hashed, so
 //! `--resume` keeps only results that the same inputs would produce again.
 
-use serde::Serialize;
-
 use crate::matrix::Config;
 use crate::results::Manifest;
 
-#[derive(Serialize)]
-struct Inputs<'a> {
-    features: &'a [String],
-    args: &'a [String],
-    backend: &'a str,
-    backend_command: &'a [String],
-    model: &'a str,
-    prompts: &'a [String],
-    steps: u32,
-    height: u32,
-    width: u32,
-    cfg_scale: f64,
-    seed: u64,
-    negative_prompt: &'a str,
-}
-
-/// The fingerprint of configuration `c` in the run described by `m`.
+/// The fingerprint of configuration `c` in the run described by `m`: its
+/// features and arguments, the backend and its command, the prompts and
+/// every run [`Settings`](crate::settings::Settings) field. Not when or where
+/// it ran.
 pub fn of_config(m: &Manifest, c: &Config) -> String {
-    let inputs = Inputs {
-        features: &c.features,
-        args: &c.args,
-        backend: &m.backend,
-        backend_command: &m.backend_command,
-        model: &m.model,
-        prompts: &m.prompts,
-        steps: m.steps,
-        height: m.height,
-        width: m.width,
-        cfg_scale: m.cfg_scale,
-        seed: m.seed,
-        negative_prompt: &m.negative_prompt,
-    };
+    let inputs = (
+        &c.features,
+        &c.args,
+        &m.backend,
+        &m.backend_command,
+        &m.prompts,
+        &m.settings,
+    );
     let bytes = serde_json::to_vec(&inputs).unwrap_or_default();
     format!("{:016x}", crate::rng::fnv1a(&bytes))
 }
@@ -58,13 +37,15 @@ mod tests {
             registry: String::new(),
             backend: "reference".into(),
             backend_command: vec!["{compat}".into()],
-            model: "m".into(),
-            steps: 20,
-            height: 64,
-            width: 64,
-            cfg_scale: 4.0,
-            seed: 42,
-            negative_prompt: String::new(),
+            settings: crate::settings::Settings {
+                model: "m".into(),
+                steps: 20,
+                height: 64,
+                width: 64,
+                cfg_scale: 4.0,
+                seed: 42,
+                negative_prompt: String::new(),
+            },
             prompts: vec!["a".into(), "b".into()],
             baseline_feature: "cfg_parallel".into(),
             addons: vec![],
@@ -99,13 +80,13 @@ mod tests {
         let base = of_config(&m, &c);
         assert_eq!(base, of_config(&m, &c));
         let mut other = m.clone();
-        other.seed = 43;
+        other.settings.seed = 43;
         assert_ne!(base, of_config(&other, &c));
         let mut other = m.clone();
         other.prompts.push("c".into());
         assert_ne!(base, of_config(&other, &c));
         let mut other = m.clone();
-        other.height = 128;
+        other.settings.height = 128;
         assert_ne!(base, of_config(&other, &c));
         let mut other = m.clone();
         other.backend_command.push("--x".into());

@@ -1,5 +1,5 @@
 //! The `compat` binary: parse, run, map errors to exit codes (see `exit`).
 
 fn main() -> std::process::ExitCode {
-    compat::cli::main()
+    compat::main()
 }

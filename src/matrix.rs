@@ -1,12 +1,12 @@
 //! The matrix (DESIGN §6): the configurations a run holds, with GPU needs and
 //! SKIP reasons.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::registry::Registry;
 
 /// Which configurations to build from the addons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Combos {
     /// baseline, the baseline feature alone, then baseline feature + each addon.
@@ -25,7 +25,7 @@ impl Combos {
 }
 
 /// What a configuration is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// No feature: what everything is judged against.

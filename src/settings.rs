@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use crate::exit::usage;
+use serde::{Deserialize, Serialize};
+
+use crate::exit::UsageError;
 use crate::matrix::Config;
 use crate::registry::Backend;
-use crate::run::RunArgs;
 
 /// compat's own defaults (the original framework's): below a backend's.
 pub const DEFAULT_STEPS: u32 = 30;
@@ -15,56 +16,81 @@ pub const DEFAULT_NUM_PROMPTS: usize = 20;
 pub const DEFAULT_CFG_SCALE: f64 = 4.0;
 pub const DEFAULT_SEED: u64 = 42;
 
-/// Everything that goes into the backend's placeholders.
-#[derive(Debug, Clone, PartialEq)]
+/// The run settings: everything that goes into the backend's placeholders
+/// and determines its images. The single list: flattened into the manifest
+/// and report.json, hashed by the fingerprint, printed by the dry run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// Model id passed to the backend.
     pub model: String,
+    /// Inference steps.
     pub steps: u32,
+    /// Image height in pixels.
     pub height: u32,
+    /// Image width in pixels.
     pub width: u32,
-    pub num_prompts: usize,
+    /// Classifier-free guidance scale.
     pub cfg_scale: f64,
+    /// Seed of prompt 0; prompt i uses seed + i.
     pub seed: u64,
+    /// The unconditional branch of CFG.
     pub negative_prompt: String,
 }
 
-/// Command line > backend defaults > compat defaults.
-pub fn resolve(args: &RunArgs, backend: &Backend) -> anyhow::Result<Settings> {
+/// Settings given on the command line; `None` falls back to the backend's
+/// defaults, then compat's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Requested {
+    pub model: Option<String>,
+    pub steps: Option<u32>,
+    pub height: Option<u32>,
+    pub width: Option<u32>,
+    pub num_prompts: Option<usize>,
+    pub cfg_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub negative_prompt: Option<String>,
+}
+
+/// Command line > backend defaults > compat defaults; returns the settings
+/// and the number of prompts.
+pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), UsageError> {
     let d = &backend.defaults;
     let s = Settings {
-        model: args
+        model: r
             .model
             .clone()
             .or_else(|| backend.model.clone())
             .unwrap_or_default(),
-        steps: args.steps.or(d.steps).unwrap_or(DEFAULT_STEPS),
-        height: args.height.or(d.height).unwrap_or(DEFAULT_SIZE),
-        width: args.width.or(d.width).unwrap_or(DEFAULT_SIZE),
-        num_prompts: args
-            .num_prompts
-            .or(d.num_prompts)
-            .unwrap_or(DEFAULT_NUM_PROMPTS),
-        cfg_scale: args.cfg_scale.or(d.cfg_scale).unwrap_or(DEFAULT_CFG_SCALE),
-        seed: args.seed.or(d.seed).unwrap_or(DEFAULT_SEED),
-        negative_prompt: args
+        steps: r.steps.or(d.steps).unwrap_or(DEFAULT_STEPS),
+        height: r.height.or(d.height).unwrap_or(DEFAULT_SIZE),
+        width: r.width.or(d.width).unwrap_or(DEFAULT_SIZE),
+        cfg_scale: r.cfg_scale.or(d.cfg_scale).unwrap_or(DEFAULT_CFG_SCALE),
+        seed: r.seed.or(d.seed).unwrap_or(DEFAULT_SEED),
+        negative_prompt: r
             .negative_prompt
             .clone()
             .or_else(|| d.negative_prompt.clone())
             .unwrap_or_default(),
     };
+    let num_prompts = r
+        .num_prompts
+        .or(d.num_prompts)
+        .unwrap_or(DEFAULT_NUM_PROMPTS);
     if s.steps == 0 || s.height == 0 || s.width == 0 {
-        return Err(usage("--steps, --height and --width must be at least 1"));
+        return Err(UsageError::new(
+            "--steps, --height and --width must be at least 1",
+        ));
     }
     if !s.cfg_scale.is_finite() {
-        return Err(usage("--cfg-scale must be a finite number"));
+        return Err(UsageError::new("--cfg-scale must be a finite number"));
     }
     if s.model.is_empty() && backend.command.iter().any(|a| a.contains("{model}")) {
-        return Err(usage(format!(
+        return Err(UsageError::new(format!(
             "backend '{}' needs a model: pass --model or set `model` in its [backends.{}] table",
             backend.name, backend.name
         )));
     }
-    Ok(s)
+    Ok((s, num_prompts))
 }
 
 /// The argv for one configuration: the template with placeholders

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use compat::analysis::metrics::{self, Decoded};
 use compat::analysis::status::{self, Facts};
-use compat::analysis::{AnalyzeOptions, timing};
+use compat::analysis::{Overrides, timing};
+use compat::matrix::Role;
 use compat::registry::{Registry, Thresholds};
 use compat::report::model::{Report, Status};
 use compat::results::{self, ConfigEntry, ConfigState, DeviceInfo, Manifest};
@@ -81,7 +82,7 @@ fn original_fixture(root: &Path) {
 
 fn entry(
     name: &str,
-    role: &str,
+    role: Role,
     features: &[&str],
     gpus: u32,
     lossy: bool,
@@ -89,7 +90,7 @@ fn entry(
 ) -> ConfigEntry {
     ConfigEntry {
         name: name.into(),
-        role: role.into(),
+        role,
         features: features.iter().map(|s| s.to_string()).collect(),
         args: vec![],
         argv: vec![],
@@ -121,13 +122,15 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
         registry: "<built-in features.toml>".into(),
         backend: "reference".into(),
         backend_command: vec![],
-        model: "compat-reference-dit".into(),
-        steps: 20,
-        height: H,
-        width: W,
-        cfg_scale: 4.0,
-        seed: 42,
-        negative_prompt: String::new(),
+        settings: compat::settings::Settings {
+            model: "compat-reference-dit".into(),
+            steps: 20,
+            height: H,
+            width: W,
+            cfg_scale: 4.0,
+            seed: 42,
+            negative_prompt: String::new(),
+        },
         prompts: (0..prompts).map(|i| format!("prompt number {i}")).collect(),
         baseline_feature: "cfg_parallel".into(),
         addons: vec!["teacache".into(), "ulysses".into()],
@@ -168,8 +171,8 @@ fn compat_fixture(root: &Path) {
         std::fs::write(d.join(results::EXITCODE), "0").expect("ec");
     }
     let mut skipped = entry(
-        "cfg_parallel+ulysses",
-        "addon",
+            "cfg_parallel+ulysses",
+            Role::Addon,
         &["cfg_parallel", "ulysses"],
         4,
         false,
@@ -179,24 +182,24 @@ fn compat_fixture(root: &Path) {
     let m = manifest(
         vec![
             entry(
-                "baseline",
-                "baseline",
+            "baseline",
+            Role::Baseline,
                 &[],
                 1,
                 false,
                 ConfigState::Completed,
             ),
             entry(
-                "cfg_parallel",
-                "baseline_feature",
+            "cfg_parallel",
+            Role::BaselineFeature,
                 &["cfg_parallel"],
                 2,
                 false,
                 ConfigState::Completed,
             ),
             entry(
-                "cfg_parallel+teacache",
-                "addon",
+            "cfg_parallel+teacache",
+            Role::Addon,
                 &["cfg_parallel", "teacache"],
                 2,
                 true,
@@ -474,11 +477,11 @@ lossy = { mean = 0.1, fail_mean = 0.2 }
 "#;
     let reg = Registry::parse(text, "features.toml").expect("registry");
     let feats = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let none = AnalyzeOptions::default();
-    let cli = AnalyzeOptions {
-        lossy_mean_threshold: Some(0.12),
-        lossless_max_threshold: Some(0.25),
-        ..AnalyzeOptions::default()
+    let none = Overrides::default();
+    let cli = Overrides {
+        lossy_mean: Some(0.12),
+        lossless_max: Some(0.25),
+        ..Overrides::default()
     };
     let defaults =
         Registry::parse(&text[..text.find("[thresholds]").expect("table")], "f").expect("registry");
@@ -549,7 +552,7 @@ fn original_layout_passes_and_writes_report() {
     assert_eq!(r.run.num_prompts, 4);
     let tc = result(&r, "cfg_parallel+teacache");
     assert_eq!(tc.compat_status, Status::Pass);
-    assert_eq!(tc.role, "addon");
+    assert_eq!(tc.role, Role::Addon);
     assert!(tc.is_lossy && tc.total_gpus == 2);
     assert!((tc.mean_diff_avg.expect("mean") - 10.0 / 255.0).abs() < 1e-3);
     let cp = result(&r, "cfg_parallel");
@@ -596,7 +599,7 @@ fn compat_layout_with_skip_and_warn() {
     assert_eq!(tc.compat_status, Status::Warn, "{:?}", tc.reason);
     assert_eq!(tc.load_seconds, Some(12.5));
     assert!(tc.vs_baseline_feature.is_some());
-    assert_eq!(r.run.model.as_deref(), Some("compat-reference-dit"));
+    assert_eq!(r.run.model().as_deref(), Some("compat-reference-dit"));
     let (code, _, _) = analyze(tmp.path(), &["--fail-on", "warn"]);
     assert_eq!(code, 1);
     let (code, _, _) = analyze(

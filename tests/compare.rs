@@ -18,7 +18,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
     let speedup = t.map(|t| 1000.0 / t);
     ConfigResult {
         name: name.into(),
-        role: "addon".into(),
+        role: compat::matrix::Role::Addon,
         features: name.split('+').map(str::to_string).collect(),
         total_gpus: gpus,
         is_lossy: false,
@@ -44,6 +44,9 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         vs_baseline_feature: None,
         concurrent_with: vec![],
         peak_memory_bytes: Default::default(),
+        args: vec![],
+        devices: vec![],
+        log_tail: None,
         prompts: vec![],
     }
 }
@@ -58,13 +61,16 @@ fn report(results: Vec<ConfigResult>) -> Report {
         layout: "compat".into(),
         registry: "built-in".into(),
         run: RunInfo {
-            model: Some("ref-dit".into()),
             backend: Some("reference".into()),
-            steps: Some(20),
-            height: Some(64),
-            width: Some(64),
-            cfg_scale: Some(4.0),
-            seed: Some(42),
+            settings: Some(compat::settings::Settings {
+                model: "ref-dit".into(),
+                steps: 20,
+                height: 64,
+                width: 64,
+                cfg_scale: 4.0,
+                seed: 42,
+                negative_prompt: String::new(),
+            }),
             prompts: (0..3).map(|i| format!("prompt {i}")).collect(),
             num_prompts: 3,
             ..RunInfo::default()
@@ -454,7 +460,7 @@ fn different_workloads_are_refused_unless_forced() {
     let t = tempfile::tempdir().expect("tempdir");
     let a = write(t.path(), "a", &before());
     let mut other = after();
-    other.run.steps = Some(30);
+    other.run.settings.as_mut().expect("settings").steps = 30;
     other.run.num_prompts = 10;
     other.run.prompts = (0..10).map(|i| format!("prompt {i}")).collect();
     let b = write(t.path(), "b", &other);
@@ -484,8 +490,9 @@ fn same_count_different_prompts_and_model_are_refused() {
     let a = write(t.path(), "a", &before());
     let mut other = before();
     other.run.prompts[1] = "a different prompt".into();
-    other.run.model = Some("other-model".into());
-    other.run.width = Some(128);
+    let s = other.run.settings.as_mut().expect("settings");
+    s.model = "other-model".into();
+    s.width = 128;
     let b = write(t.path(), "b", &other);
     compat()
         .arg("compare")

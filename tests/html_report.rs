@@ -249,7 +249,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
                 "lossless: FAIL if MeanDiff > 0.02 or MaxDiff > 0.2".into()
             },
             log_tail: if matches!(st, "ERROR") {
-                html::log_tail(&cdir.join("batch_generation.log"), 40)
+                compat::results::log_tail(&cdir.join("batch_generation.log"), 40)
             } else {
                 None
             },
@@ -287,16 +287,18 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
         generated: "2025-01-01T00:00:00Z".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         summary: HtmlSummary {
-            model: "fixture/tiny-dit".into(),
             backend: "reference".into(),
             baseline_feature: "cfg_parallel".into(),
-            steps: 20,
-            height: 64,
-            width: 64,
-            cfg_scale: 4.0,
-            seed: 42,
+            settings: compat::settings::Settings {
+                model: "fixture/tiny-dit".into(),
+                steps: 20,
+                height: 64,
+                width: 64,
+                cfg_scale: 4.0,
+                seed: 42,
+                negative_prompt: String::new(),
+            },
             devices: "4 CPU cores (fixture)".into(),
-            negative_prompt: String::new(),
         },
         thresholds: HtmlThresholds {
             lossless_mean: 0.02,

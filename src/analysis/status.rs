@@ -1,6 +1,6 @@
 //! The status rules (DESIGN §7), first match wins, and threshold precedence.
 
-use crate::analysis::AnalyzeOptions;
+use crate::analysis::Overrides;
 use crate::registry::{Registry, Thresholds};
 use crate::report::model::Status;
 
@@ -74,34 +74,17 @@ pub fn judge(f: &Facts, t: &Thresholds) -> (Status, Option<String>) {
     (Status::Pass, None)
 }
 
-/// CLI overrides over `base`.
-pub fn apply_cli(base: Thresholds, o: &AnalyzeOptions) -> Thresholds {
+/// Command-line overrides over `base`.
+pub fn apply_cli(base: Thresholds, o: &Overrides) -> Thresholds {
     Thresholds {
-        lossless_mean: o.lossless_mean_threshold.unwrap_or(base.lossless_mean),
-        lossless_max: o.lossless_max_threshold.unwrap_or(base.lossless_max),
-        lossy_mean: o.lossy_mean_threshold.unwrap_or(base.lossy_mean),
-        lossy_fail_mean: o.lossy_fail_threshold.unwrap_or(base.lossy_fail_mean),
+        lossless_mean: o.lossless_mean.unwrap_or(base.lossless_mean),
+        lossless_max: o.lossless_max.unwrap_or(base.lossless_max),
+        lossy_mean: o.lossy_mean.unwrap_or(base.lossy_mean),
+        lossy_fail_mean: o.lossy_fail_mean.unwrap_or(base.lossy_fail_mean),
     }
 }
 
 /// The thresholds for a config: CLI > the features' own > `[thresholds]` > defaults.
-pub fn thresholds_for(registry: &Registry, features: &[String], o: &AnalyzeOptions) -> Thresholds {
+pub fn thresholds_for(registry: &Registry, features: &[String], o: &Overrides) -> Thresholds {
     apply_cli(registry.thresholds_for(features), o)
-}
-
-/// Checks the CLI thresholds are finite and non-negative.
-pub fn validate(o: &AnalyzeOptions) -> Result<(), String> {
-    for (flag, v) in [
-        ("--lossless-mean-threshold", o.lossless_mean_threshold),
-        ("--lossless-max-threshold", o.lossless_max_threshold),
-        ("--lossy-mean-threshold", o.lossy_mean_threshold),
-        ("--lossy-fail-threshold", o.lossy_fail_threshold),
-    ] {
-        if let Some(v) = v
-            && !(v.is_finite() && v >= 0.0)
-        {
-            return Err(format!("{flag} must be a non-negative number, got {v}"));
-        }
-    }
-    Ok(())
 }

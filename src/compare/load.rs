@@ -167,9 +167,9 @@ fn check<T: PartialEq + std::fmt::Display>(
 pub fn differences(a: &Report, b: &Report) -> Differences {
     let (ra, rb) = (&a.run, &b.run);
     let mut d = Differences::default();
-    check(&mut d, "model", &ra.model, &rb.model, true);
-    check(&mut d, "steps", &ra.steps, &rb.steps, true);
-    let size = |r: &crate::report::model::RunInfo| match (r.width, r.height) {
+    check(&mut d, "model", &ra.model(), &rb.model(), true);
+    check(&mut d, "steps", &ra.steps(), &rb.steps(), true);
+    let size = |r: &crate::report::model::RunInfo| match (r.width(), r.height()) {
         (Some(w), Some(h)) => Some(format!("{w}×{h}")),
         _ => None,
     };
@@ -191,8 +191,8 @@ pub fn differences(a: &Report, b: &Report) -> Differences {
             .push(format!("prompts ({n} of {} differ)", ra.prompts.len()));
     }
     check(&mut d, "backend", &ra.backend, &rb.backend, false);
-    check(&mut d, "seed", &ra.seed, &rb.seed, false);
-    check(&mut d, "cfg scale", &ra.cfg_scale, &rb.cfg_scale, false);
+    check(&mut d, "seed", &ra.seed(), &rb.seed(), false);
+    check(&mut d, "cfg scale", &ra.cfg_scale(), &rb.cfg_scale(), false);
     let dev = |r: &crate::report::model::RunInfo| r.devices.as_ref().map(|x| x.detail.clone());
     check(&mut d, "devices", &dev(ra), &dev(rb), false);
     if ra.concurrent || rb.concurrent {

@@ -5,6 +5,7 @@ use super::model::{Comparison, ConfigRow, Entry, Pick};
 use super::verdict::Verdict;
 use crate::report::Status;
 use crate::report::opt;
+use crate::text_table::Table;
 
 /// "PASS → FAIL", or one "PASS" when no report changed it; "—" where absent.
 fn status_chain(row: &ConfigRow, md: bool) -> String {
@@ -93,46 +94,18 @@ fn paint(v: Verdict, text: &str, color: bool) -> String {
     }
 }
 
-/// Aligned columns; `right` marks right-aligned ones. `paint` colours a
-/// padded cell (row, column) after alignment, so escapes never skew widths.
+/// Aligned columns ([`Table`]); `right` marks right-aligned ones. `paint`
+/// colours a padded cell (row, column).
 fn grid(
     header: &[&str],
     rows: &[Vec<String>],
     right: &[usize],
     paint: impl Fn(usize, usize, &str) -> String,
 ) -> String {
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String], ri: Option<usize>| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(&width).enumerate() {
-            let pad = " ".repeat(w.saturating_sub(c.chars().count()));
-            let text = if right.contains(&i) {
-                format!("{pad}{c}")
-            } else {
-                format!("{c}{pad}")
-            };
-            s.push_str(&ri.map_or_else(|| text.clone(), |r| paint(r, i, &text)));
-            if i + 1 < cells.len() {
-                s.push_str("  ");
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(
-        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-        None,
-    );
-    out.push_str(&"─".repeat(width.iter().sum::<usize>() + 2 * (width.len().saturating_sub(1))));
-    out.push('\n');
-    for (i, r) in rows.iter().enumerate() {
-        out.push_str(&line(r, Some(i)));
-    }
-    out
+    Table::new(header.iter().copied())
+        .right(right)
+        .rows(rows.iter().cloned())
+        .render_with(paint)
 }
 
 fn describe(cmp: &Comparison) -> Vec<String> {

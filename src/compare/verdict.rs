@@ -277,7 +277,7 @@ mod tests {
         let speedup = t.map(|t| 1000.0 / t);
         ConfigResult {
             name: "x".into(),
-            role: "addon".into(),
+            role: crate::matrix::Role::Addon,
             features: vec![],
             total_gpus: 1,
             is_lossy: false,
@@ -303,6 +303,9 @@ mod tests {
             vs_baseline_feature: None,
             concurrent_with: vec![],
             peak_memory_bytes: Default::default(),
+            args: vec![],
+            devices: vec![],
+            log_tail: None,
             prompts: vec![],
         }
     }

@@ -39,7 +39,8 @@ pub struct Options {
     pub devices: Vec<String>,
     /// Most configurations at once.
     pub jobs: usize,
-    pub timeout: Duration,
+    /// Per configuration; None leaves the limit to Slurm.
+    pub timeout: Option<Duration>,
     /// Between TERM and KILL.
     pub grace: Duration,
     /// Where the backends run.
@@ -87,12 +88,6 @@ pub struct JobResult {
     pub placement: Option<slurm::Placement>,
     /// Peak used memory per assigned GPU, sampled through NVML (empty without it).
     pub gpu_memory_peak: std::collections::BTreeMap<String, u64>,
-}
-
-impl JobResult {
-    pub fn is_success(&self) -> bool {
-        self.error.is_none()
-    }
 }
 
 pub type Events = mpsc::UnboundedSender<Event>;

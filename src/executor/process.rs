@@ -48,7 +48,8 @@ pub struct Spec<'a> {
     pub argv: &'a [String],
     pub env: &'a [(String, String)],
     pub log: &'a Path,
-    pub timeout: Duration,
+    /// None: no limit of ours (under Slurm the limit is Slurm's).
+    pub timeout: Option<Duration>,
     pub grace: Duration,
     /// Variables removed from the inherited environment.
     pub unset: &'a [&'a str],
@@ -105,13 +106,18 @@ async fn run_inner(spec: &Spec<'_>, cancel: &mut watch::Receiver<Cancel>) -> Out
     };
     let pgid = pid as libc::pid_t;
 
-    let deadline = tokio::time::sleep(spec.timeout);
+    let deadline = async {
+        match spec.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::pin!(deadline);
     let outcome = tokio::select! {
         status = child.wait() => Outcome::Exited(status.map(code_of).unwrap_or(-1)),
         _ = &mut deadline => {
             terminate(pgid, &mut child, spec.grace, cancel).await;
-            Outcome::TimedOut(spec.timeout)
+            Outcome::TimedOut(spec.timeout.unwrap_or_default())
         }
         _ = wait_for(cancel, Cancel::Graceful) => {
             terminate(pgid, &mut child, spec.grace, cancel).await;
@@ -192,7 +198,7 @@ mod tests {
                 argv: &a,
                 env: &[("X".into(), "y".into())],
                 log: &log,
-                timeout: Duration::from_millis(timeout_ms),
+                timeout: Some(Duration::from_millis(timeout_ms)),
                 grace: Duration::from_millis(500),
                 unset: &[],
             },
@@ -240,7 +246,7 @@ mod tests {
                     argv: &a,
                     env: &[],
                     log: &log,
-                    timeout: Duration::from_secs(60),
+                    timeout: Some(Duration::from_secs(60)),
                     grace: Duration::from_secs(5),
                     unset: &[],
                 },

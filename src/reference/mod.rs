@@ -5,7 +5,7 @@
 //! all on CPU worker threads, one per "device". The parallel and cache
 //! features are the real algorithms:
 //!
-//! - `args`     flags → validated settings (topology, devices, cache)
+//! - `settings` the checked settings (`cmd::generate` resolves the flags into them)
 //! - `model`    dimensions, the seeded weights, tensor-parallel shards
 //! - `dit`      the forward pass: adaLN blocks, Ulysses / ring / TP, cache hooks
 //! - `attention` online-softmax attention (one block = full, several = ring)
@@ -16,7 +16,6 @@
 //! - `workers`  the thread pool
 //! - `output`   decoder, PNG, results.jsonl
 
-mod args;
 mod attention;
 mod cache;
 mod comm;
@@ -26,6 +25,7 @@ mod model;
 mod output;
 mod sampler;
 mod scene;
+mod settings;
 mod workers;
 
 use std::io::Write;
@@ -35,14 +35,16 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-pub use args::GenerateArgs;
-use args::Settings;
+pub use cache::CacheBackend;
+pub use model::{DOWNSAMPLE, HEADS};
 use output::{Results, round4};
 use sampler::Job;
+pub use sampler::Topology;
+pub use settings::{Settings, visible_devices};
 use workers::Pool;
 
-pub fn main(args: GenerateArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(args)?;
+/// Generates every prompt of `settings.prompt_file` (the backend protocol).
+pub fn main(settings: Settings) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&settings.prompt_file).with_context(|| {
         format!(
             "failed to read the prompt file {}",

@@ -57,7 +57,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             }
         };
         let mut case = TestCase::new(r.name.clone(), status);
-        case.set_classname(format!("compat.{}", r.role));
+        case.set_classname(format!("compat.{}", r.role.as_str()));
         // The testcase's time: the config's generation seconds over its prompts.
         let total: f64 = r.prompts.iter().filter_map(|p| p.seconds).sum();
         if r.timing.is_some() && total.is_finite() && total >= 0.0 {

@@ -32,16 +32,16 @@ pub fn render(report: &Report) -> String {
     };
     out.push_str(&format!("## compat: {verdict}\n\n"));
     let mut meta = Vec::new();
-    if let Some(m) = &report.run.model {
+    if let Some(m) = report.run.model() {
         meta.push(format!("model `{m}`"));
     }
     if let Some(b) = &report.run.backend {
         meta.push(format!("backend `{b}`"));
     }
-    if let (Some(w), Some(h)) = (report.run.width, report.run.height) {
+    if let (Some(w), Some(h)) = (report.run.width(), report.run.height()) {
         meta.push(format!("{w}×{h}"));
     }
-    if let Some(st) = report.run.steps {
+    if let Some(st) = report.run.steps() {
         meta.push(format!("{st} steps"));
     }
     meta.push(format!("{} prompts", report.run.num_prompts));

@@ -2,8 +2,8 @@
 //! (data in, text out), so they can be tested without running anything.
 
 pub mod charts;
+pub mod export;
 pub mod html;
-pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;

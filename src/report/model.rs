@@ -9,8 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::matrix::Role;
 use crate::registry::Thresholds;
 use crate::results::DeviceInfo;
+use crate::settings::Settings;
 
 /// The report.json schema version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -63,20 +65,13 @@ fn one() -> u32 {
 /// Run metadata (DESIGN §3 manifest); fields are null for the original's layout.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
-    /// Model name or path.
-    pub model: Option<String>,
     /// Backend name from the registry.
     pub backend: Option<String>,
-    /// Inference steps.
-    pub steps: Option<u32>,
-    /// Image height in pixels.
-    pub height: Option<u32>,
-    /// Image width in pixels.
-    pub width: Option<u32>,
-    /// Classifier-free guidance scale.
-    pub cfg_scale: Option<f64>,
-    /// Base seed; prompt i used seed + i.
-    pub seed: Option<u64>,
+    /// The run settings (model, steps, height, width, cfg_scale, seed,
+    /// negative_prompt) as top-level keys, from the manifest; absent for the
+    /// original's layout, which has none.
+    #[serde(flatten)]
+    pub settings: Option<Settings>,
     /// The devices the run saw.
     pub devices: Option<DeviceInfo>,
     /// "local" or "slurm".
@@ -90,6 +85,28 @@ pub struct RunInfo {
     /// True when some configs ran at the same time as others (packing, Slurm):
     /// their timings were taken under concurrency and speedups are indicative.
     pub concurrent: bool,
+}
+
+impl RunInfo {
+    /// The model, when the run recorded its settings.
+    pub fn model(&self) -> Option<String> {
+        self.settings.as_ref().map(|s| s.model.clone())
+    }
+    pub fn steps(&self) -> Option<u32> {
+        self.settings.as_ref().map(|s| s.steps)
+    }
+    pub fn height(&self) -> Option<u32> {
+        self.settings.as_ref().map(|s| s.height)
+    }
+    pub fn width(&self) -> Option<u32> {
+        self.settings.as_ref().map(|s| s.width)
+    }
+    pub fn seed(&self) -> Option<u64> {
+        self.settings.as_ref().map(|s| s.seed)
+    }
+    pub fn cfg_scale(&self) -> Option<f64> {
+        self.settings.as_ref().map(|s| s.cfg_scale)
+    }
 }
 
 /// Counts per status and the overall verdict.
@@ -158,7 +175,7 @@ pub struct ConfigResult {
     /// Config name: feature ids joined by `+`; "baseline" for none. (original key)
     pub name: String,
     /// baseline | baseline_feature | addon | combo (inferred in the original's layout).
-    pub role: String,
+    pub role: Role,
     /// Feature ids of this config.
     pub features: Vec<String>,
     /// GPUs the config needs. (original key)
@@ -211,6 +228,15 @@ pub struct ConfigResult {
     /// neither. Memory-saving features are judged on it as much as on speed.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub peak_memory_bytes: std::collections::BTreeMap<String, u64>,
+    /// The features' arguments for the backend (compat's layout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The devices it ran on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// The last lines the backend printed, for a SKIP or ERROR config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<String>,
     /// Per-prompt rows (empty for SKIP).
     pub prompts: Vec<PromptResult>,
 }

@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 
 use super::{Report, Status, opt, psnr_cell, speedup_cell};
+use crate::text_table::Table;
 
 /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
 pub fn color_wanted() -> bool {
@@ -54,42 +55,25 @@ pub fn render(report: &Report, color: bool) -> String {
             ]
         })
         .collect();
-    let mut width = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    let table = Table::new(header)
+        .right(&[1, 3, 4, 5, 6, 7, 8])
+        .rows(rows.iter().map(|r| r.to_vec()));
+    let body = table.render_with(|ri, ci, text| {
+        if ci == 2 {
+            paint(report.results[ri].compat_status, text, color)
+        } else {
+            text.to_string()
         }
-    }
-    let line = |cells: &[String], status: Option<Status>| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            let pad = w.saturating_sub(cell.chars().count());
-            let text = if i == 0 || i == 2 {
-                format!("{cell}{}", " ".repeat(pad))
-            } else {
-                format!("{}{cell}", " ".repeat(pad))
-            };
-            if i == 2
-                && let Some(st) = status
-            {
-                s.push_str(&paint(st, &text, color));
-            } else {
-                s.push_str(&text);
-            }
-            if i + 1 < cells.len() {
-                s.push_str("  ");
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
+    });
+    let mut lines = body.lines();
     let mut out = String::new();
-    let h: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-    out.push_str(&line(&h, None));
-    let total: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
-    out.push_str(&"─".repeat(total));
-    out.push('\n');
-    for (r, row) in report.results.iter().zip(&rows) {
-        out.push_str(&line(row, Some(r.compat_status)));
+    for l in lines.by_ref().take(2) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    for (r, line) in report.results.iter().zip(lines) {
+        out.push_str(line);
+        out.push('\n');
         if let Some(reason) = &r.reason
             && r.compat_status != Status::Pass
         {

@@ -8,10 +8,7 @@ use super::html::{
     self, HtmlChart, HtmlConfig, HtmlImages, HtmlPage, HtmlPrompt, HtmlSummary, HtmlThresholds,
 };
 use super::model::{ConfigResult, Report, Status};
-use crate::results::{self, Manifest};
-
-/// Lines of `batch_generation.log` shown for a SKIP or ERROR configuration.
-const LOG_TAIL_LINES: usize = 40;
+use crate::results;
 
 /// Draws the charts into `dir`; returns the files written and the errors of
 /// the charts that failed (one bad chart never stops the others).
@@ -57,56 +54,44 @@ pub fn write_html(
     html::write_report(&page(report, dir), dir, templates)
 }
 
-/// The page's context, from the report and (for argv and devices) the manifest.
+/// The page's context, from the report alone; `dir` only locates the images.
 pub fn page(report: &Report, dir: &Path) -> HtmlPage {
-    let manifest: Option<Manifest> = results::atomic::read_json(&dir.join(results::MANIFEST)).ok();
-    let entry = |name: &str| {
-        manifest
-            .as_ref()
-            .and_then(|m| m.configs.iter().find(|c| c.name == name))
-    };
     let run = &report.run;
     let baseline_dir = report.baseline.as_deref().unwrap_or(results::BASELINE);
     let configs = report
         .results
         .iter()
-        .map(|r| {
-            let e = entry(&r.name);
-            let not_run = matches!(r.compat_status, Status::Skip | Status::Error);
-            HtmlConfig {
-                name: r.name.clone(),
-                role: r.role.clone(),
-                status: r.compat_status.as_str().to_string(),
-                features: r.features.clone(),
-                args: e.map(|e| e.args.clone()).unwrap_or_default(),
-                gpus: r.total_gpus,
-                lossy: r.is_lossy,
-                devices: e.map(|e| e.devices.clone()).unwrap_or_default(),
-                speedup: r.speedup,
-                speedup_lo: r.speedup_ci.map(|i| i.low),
-                speedup_hi: r.speedup_ci.map(|i| i.high),
-                mean_seconds: r.timing.as_ref().map(|t| t.mean),
-                median_seconds: r.timing.as_ref().map(|t| t.median),
-                p95_seconds: r.timing.as_ref().map(|t| t.p95),
-                timing_n: r.timing.as_ref().map(|t| t.n),
-                mean_diff: r.mean_diff_avg,
-                max_diff: r.max_diff_avg,
-                psnr: r.psnr_avg,
-                ssim: r.ssim_avg,
-                changed: r.changed_share_avg,
-                identical: r.all_identical(),
-                worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
-                thresholds_applied: super::thresholds_text(r),
-                reason: r.reason.clone(),
-                log_tail: not_run
-                    .then(|| html::log_tail(&dir.join(&r.name).join(results::LOG), LOG_TAIL_LINES))
-                    .flatten(),
-                prompts: if r.compat_status == Status::Skip {
-                    vec![]
-                } else {
-                    prompts(report, r, dir, baseline_dir)
-                },
-            }
+        .map(|r| HtmlConfig {
+            name: r.name.clone(),
+            role: r.role.as_str().to_string(),
+            status: r.compat_status.as_str().to_string(),
+            features: r.features.clone(),
+            args: r.args.clone(),
+            gpus: r.total_gpus,
+            lossy: r.is_lossy,
+            devices: r.devices.clone(),
+            speedup: r.speedup,
+            speedup_lo: r.speedup_ci.map(|i| i.low),
+            speedup_hi: r.speedup_ci.map(|i| i.high),
+            mean_seconds: r.timing.as_ref().map(|t| t.mean),
+            median_seconds: r.timing.as_ref().map(|t| t.median),
+            p95_seconds: r.timing.as_ref().map(|t| t.p95),
+            timing_n: r.timing.as_ref().map(|t| t.n),
+            mean_diff: r.mean_diff_avg,
+            max_diff: r.max_diff_avg,
+            psnr: r.psnr_avg,
+            ssim: r.ssim_avg,
+            changed: r.changed_share_avg,
+            identical: r.all_identical(),
+            worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
+            thresholds_applied: super::thresholds_text(r),
+            reason: r.reason.clone(),
+            log_tail: r.log_tail.clone(),
+            prompts: if r.compat_status == Status::Skip {
+                vec![]
+            } else {
+                prompts(report, r, dir, baseline_dir)
+            },
         })
         .collect();
     HtmlPage {
@@ -118,22 +103,13 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
         generated: report.generated.clone(),
         tool_version: report.tool_version.clone(),
         summary: HtmlSummary {
-            model: run.model.clone().unwrap_or_default(),
             backend: run.backend.clone().unwrap_or_default(),
             baseline_feature: report.baseline_feature.clone().unwrap_or_default(),
-            steps: run.steps.unwrap_or_default(),
-            height: run.height.unwrap_or_default(),
-            width: run.width.unwrap_or_default(),
-            cfg_scale: run.cfg_scale.unwrap_or_default(),
-            seed: run.seed.unwrap_or_default(),
+            settings: run.settings.clone().unwrap_or_default(),
             devices: run
                 .devices
                 .as_ref()
                 .map(|d| d.detail.clone())
-                .unwrap_or_default(),
-            negative_prompt: manifest
-                .as_ref()
-                .map(|m| m.negative_prompt.clone())
                 .unwrap_or_default(),
         },
         thresholds: HtmlThresholds {

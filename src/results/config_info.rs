@@ -5,13 +5,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{ConfigEntry, ConfigState};
+use crate::matrix::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConfigInfo {
     pub name: String,
     /// baseline | baseline_feature | addon | combo
-    #[serde(default)]
-    pub role: String,
+    /// Absent in the original framework's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     #[serde(default)]
     pub features: Vec<String>,
     #[serde(default)]
@@ -56,7 +58,7 @@ impl ConfigInfo {
     pub fn from_entry(e: &ConfigEntry) -> ConfigInfo {
         ConfigInfo {
             name: e.name.clone(),
-            role: e.role.clone(),
+            role: Some(e.role),
             features: e.features.clone(),
             args: e.args.clone(),
             argv: e.argv.clone(),

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::matrix::Role;
+use crate::settings::Settings;
+
 /// Bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -24,14 +27,10 @@ pub struct Manifest {
     pub backend: String,
     /// The backend's argv template, placeholders unsubstituted.
     pub backend_command: Vec<String>,
-    pub model: String,
-    pub steps: u32,
-    pub height: u32,
-    pub width: u32,
-    pub cfg_scale: f64,
-    /// Prompt i uses seed + i.
-    pub seed: u64,
-    pub negative_prompt: String,
+    /// The run settings (model, steps, size, CFG scale, seed, negative
+    /// prompt), as top-level keys.
+    #[serde(flatten)]
+    pub settings: Settings,
     /// The prompts actually used (also in prompts.txt).
     pub prompts: Vec<String>,
     pub baseline_feature: String,
@@ -110,7 +109,7 @@ pub struct ConfigEntry {
     /// Feature ids joined by `+` in registry order; "baseline" for none.
     pub name: String,
     /// baseline | baseline_feature | addon | combo
-    pub role: String,
+    pub role: Role,
     pub features: Vec<String>,
     /// The features' arguments for this backend, in registry order.
     pub args: Vec<String>,

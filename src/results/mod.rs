@@ -13,6 +13,7 @@
 pub mod atomic;
 pub mod config_info;
 pub mod manifest;
+pub mod reader;
 pub mod records;
 
 pub use config_info::ConfigInfo;
@@ -39,6 +40,8 @@ pub fn prompt_exitcode(i: usize) -> String {
     format!("prompt_{i:02}.exitcode")
 }
 
+use std::path::Path;
+
 /// Now, as RFC 3339 UTC with milliseconds (precise enough to tell which
 /// configurations overlapped).
 pub fn now_rfc3339() -> String {
@@ -52,4 +55,34 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 /// Parses a timestamp written by [`rfc3339`].
 pub fn parse_time(s: &str) -> Option<std::time::SystemTime> {
     humantime::parse_rfc3339_weak(s).ok()
+}
+
+/// The last `max_lines` lines of a log (reading at most its last 64 KiB), for
+/// the ERROR and SKIP sections; `None` when it is missing or empty.
+pub fn log_tail(path: &Path, max_lines: usize) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(64 * 1024);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(max_lines)..].join("\n");
+    (!tail.trim().is_empty()).then_some(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("batch_generation.log");
+        std::fs::write(&log, "a\nb\nc\nd\n").unwrap();
+        assert_eq!(log_tail(&log, 2).as_deref(), Some("c\nd"));
+        assert_eq!(log_tail(&dir.path().join("missing"), 2), None);
+    }
 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::settings::Settings;
+
 /// The whole page.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HtmlPage {
@@ -34,17 +36,13 @@ pub struct HtmlPage {
 /// The run summary at the top.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HtmlSummary {
-    pub model: String,
     pub backend: String,
     pub baseline_feature: String,
-    pub steps: u32,
-    pub height: u32,
-    pub width: u32,
-    pub cfg_scale: f64,
-    pub seed: u64,
+    /// model, steps, height, width, cfg_scale, seed, negative_prompt.
+    #[serde(flatten)]
+    pub settings: Settings,
     /// The devices seen, in words ("2 × NVIDIA H100 (NVML)", "8 CPU cores").
     pub devices: String,
-    pub negative_prompt: String,
 }
 
 /// MeanDiff/MaxDiff thresholds (DESIGN §7).

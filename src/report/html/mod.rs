@@ -75,22 +75,6 @@ pub fn render(page: &HtmlPage, templates: Option<&Path>) -> anyhow::Result<Strin
         .map_err(|e| anyhow::anyhow!("failed to render {TEMPLATE}: {e:#}"))
 }
 
-/// The last `max_lines` lines of a log (reading at most its last 64 KiB), for
-/// the ERROR and SKIP sections; `None` when it is missing or empty.
-pub fn log_tail(path: &Path, max_lines: usize) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let start = len.saturating_sub(64 * 1024);
-    file.seek(SeekFrom::Start(start)).ok()?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(max_lines)..].join("\n");
-    (!tail.trim().is_empty()).then_some(tail)
-}
-
 /// A template environment: the user's directory first (if any), then the
 /// templates compiled in. Autoescaping is on for every template whatever its
 /// name, and undefined names are errors, so a typo in an override is caught.
@@ -215,14 +199,5 @@ mod tests {
         assert_eq!(num(Value::from(0.00004), Some(3)), "4.0e-5");
         assert_eq!(num(Value::from(()), None), "—");
         assert_eq!(pct(Value::from(0.25)), "25.0%");
-    }
-
-    #[test]
-    fn log_tail_keeps_the_last_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("batch_generation.log");
-        std::fs::write(&log, "a\nb\nc\nd\n").unwrap();
-        assert_eq!(log_tail(&log, 2).as_deref(), Some("c\nd"));
-        assert_eq!(log_tail(&dir.path().join("missing"), 2), None);
     }
 }

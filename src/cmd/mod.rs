@@ -1,4 +1,13 @@
-//! The command line (DESIGN §2): parse, dispatch, turn errors into exit codes.
+//! The command line (DESIGN §2): one file per subcommand, each holding its
+//! clap struct and the resolution of its flags into a plain, validated plan
+//! before any work starts (ripgrep's args → settings). No stage imports this
+//! module or clap: the plans are the stages' own types.
+
+mod analyze;
+mod compare;
+mod features;
+mod generate;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,27 +25,27 @@ use crate::exit;
                   text-to-image batch per configuration, and judges each against a pure \
                   baseline: speedup and per-pixel difference, PASS/WARN/FAIL/ERROR/SKIP."
 )]
-pub struct Cli {
+struct Cli {
     /// The feature registry [default: ./features.toml, else the built-in copy]
     #[arg(long = "features", global = true, value_name = "PATH")]
-    pub features: Option<PathBuf>,
+    features: Option<PathBuf>,
 
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Run the matrix: one backend batch per configuration
-    Run(Box<crate::run::RunArgs>),
+    Run(Box<run::RunArgs>),
     /// Print the feature registry as a table, with GPU needs
     Features,
     /// The embedded reference engine (a CPU diffusion backend; started by `run`)
-    Generate(crate::reference::GenerateArgs),
+    Generate(generate::GenerateArgs),
     /// Judge a results directory: metrics, timing, PASS/WARN/FAIL/ERROR/SKIP
-    Analyze(crate::analysis::AnalyzeArgs),
+    Analyze(analyze::AnalyzeArgs),
     /// Compare report.json files: per-config verdicts, --best, a regression gate
-    Compare(crate::compare::CompareArgs),
+    Compare(compare::CompareArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -54,13 +63,10 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let features = cli.features.as_deref();
     match cli.command {
-        Command::Run(args) => crate::run::run(*args, features),
-        Command::Features => crate::features_table::print(features),
-        Command::Analyze(args) => crate::analysis::command(args, features),
-        Command::Compare(args) => crate::compare::command(args),
-        Command::Generate(args) => {
-            crate::reference::main(args)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Run(args) => run::command(*args, features),
+        Command::Features => features::command(features),
+        Command::Analyze(args) => analyze::command(args, features),
+        Command::Compare(args) => compare::command(args),
+        Command::Generate(args) => generate::command(args),
     }
 }

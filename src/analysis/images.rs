@@ -1,0 +1,213 @@
+//! The images of a run, compared: every judged config's image of a prompt
+//! against the pure baseline's (and the baseline feature's), prompt by prompt
+//! in parallel. Each file is read and decoded at most once, and buffers are
+//! pooled between prompts.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::metrics::{self, Decoded, ImageError};
+use crate::report::model::ImageMetrics;
+use crate::results::reader::{ConfigSource, RunDir};
+
+/// Per-prompt comparison outcome: against the baseline, against the baseline feature.
+pub(crate) type PromptCompare = (
+    Option<Result<ImageMetrics, String>>,
+    Option<Result<ImageMetrics, String>>,
+);
+
+/// Compares every image of every judged config, prompt by prompt in
+/// parallel: each prompt's images are read and decoded once (the baseline's
+/// once for all configs) and dropped before the task ends, so memory holds a
+/// few prompts' images at a time, whatever the number of prompts.
+/// Returns, per config, per prompt, the comparisons; and the largest SSIM
+/// downsampling factor among the decoded images (1 when none was decoded).
+pub(crate) fn compare_all(run: &RunDir) -> (Vec<Vec<PromptCompare>>, u32) {
+    let n = run.num_prompts;
+    let judged: Vec<bool> = run
+        .configs
+        .iter()
+        .map(|c| c.skip_reason.is_none() && c.dir.is_some())
+        .collect();
+    // File and pixel buffers go back to this pool after each prompt and are
+    // reused by the next: no fresh (page-faulting) allocations per prompt.
+    // It holds at most what was in flight at once, and is freed on return.
+    let pool = Pool::default();
+    let per_prompt: Vec<(Vec<PromptCompare>, u32)> = (0..n)
+        .into_par_iter()
+        .map(|i| compare_prompt(run, i, &judged, &pool))
+        .collect();
+    // Transpose to per config.
+    let mut out: Vec<Vec<PromptCompare>> = vec![Vec::with_capacity(n); run.configs.len()];
+    let mut factor = 1;
+    for (row, f) in per_prompt {
+        factor = factor.max(f);
+        for (ci, cell) in row.into_iter().enumerate() {
+            out[ci].push(cell);
+        }
+    }
+    (out, factor)
+}
+
+/// Byte buffers shared between prompts (see [`compare_all`]).
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    /// The smallest buffer holding `want` bytes, else a new one.
+    fn take(&self, want: usize) -> Vec<u8> {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= want)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => p.swap_remove(i),
+            None => Vec::with_capacity(want),
+        }
+    }
+
+    fn give(&self, b: Vec<u8>) {
+        if b.capacity() > 0 {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(b);
+        }
+    }
+}
+
+/// One image slot of a prompt: its bytes, decoded lazily, at most once.
+struct Slot {
+    path: Option<PathBuf>,
+    bytes: Option<Result<Vec<u8>, ImageError>>,
+    decoded: Option<Result<Decoded, ImageError>>,
+}
+
+impl Slot {
+    fn new(c: &ConfigSource, i: usize, wanted: bool, pool: &Pool) -> Slot {
+        let path = if wanted { c.image_path(i) } else { None };
+        let bytes = path.as_deref().map(|p| {
+            let size = std::fs::metadata(p).map_or(0, |m| m.len() as usize);
+            metrics::read_bytes_into(p, pool.take(size))
+        });
+        Slot {
+            path,
+            bytes,
+            decoded: None,
+        }
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        match &self.bytes {
+            Some(Ok(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Its bytes and pixels back to `pool`.
+    fn recycle(self, pool: &Pool) {
+        if let Some(Ok(b)) = self.bytes {
+            pool.give(b);
+        }
+        if let Some(Ok(d)) = self.decoded {
+            pool.give(d.rgb);
+        }
+    }
+
+    fn decode(&mut self, pool: &Pool) -> Result<&Decoded, ImageError> {
+        if self.decoded.is_none() {
+            let r = match (&self.bytes, &self.path) {
+                (Some(Ok(b)), Some(p)) => metrics::decode_into(p, b, |n| pool.take(n)),
+                (Some(Err(e)), _) => Err(e.clone()),
+                _ => Err(ImageError::Missing(self.path.clone().unwrap_or_default())),
+            };
+            self.decoded = Some(r);
+        }
+        match &self.decoded {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(ImageError::Missing(self.path.clone().unwrap_or_default())),
+        }
+    }
+}
+
+/// `a` against `b`: byte-identical short-circuits without decoding.
+fn compare_slots(
+    slots: &mut [Slot],
+    a: usize,
+    b: usize,
+    pool: &Pool,
+) -> Result<ImageMetrics, String> {
+    if let Some(Err(e)) = &slots[a].bytes {
+        return Err(e.to_string());
+    }
+    if let Some(Err(e)) = &slots[b].bytes {
+        return Err(format!("reference {e}"));
+    }
+    if let (Some(x), Some(y)) = (slots[a].bytes(), slots[b].bytes())
+        && x == y
+    {
+        return Ok(metrics::identical());
+    }
+    slots[b]
+        .decode(pool)
+        .map_err(|e| format!("reference {e}"))?;
+    slots[a].decode(pool).map_err(|e| e.to_string())?;
+    let (da, db) = match (&slots[a].decoded, &slots[b].decoded) {
+        (Some(Ok(x)), Some(Ok(y))) => (x, y),
+        _ => return Err("internal: image not decoded".into()),
+    };
+    metrics::compare(da, db).map_err(|e| e.to_string())
+}
+
+fn compare_prompt(
+    run: &RunDir,
+    i: usize,
+    judged: &[bool],
+    pool: &Pool,
+) -> (Vec<PromptCompare>, u32) {
+    let mut slots: Vec<Slot> = run
+        .configs
+        .iter()
+        .zip(judged)
+        .map(|(c, &w)| Slot::new(c, i, w, pool))
+        .collect();
+    let mut out: Vec<PromptCompare> = vec![(None, None); run.configs.len()];
+    for ci in 0..run.configs.len() {
+        if !judged[ci] || Some(ci) == run.baseline {
+            continue;
+        }
+        let vs_base = match run.baseline {
+            Some(b) if judged[b] => Some(compare_slots(&mut slots, ci, b, pool)),
+            _ => Some(Err("no baseline image to compare against".to_string())),
+        };
+        let vs_bf = match run.baseline_feature {
+            Some(bf) if bf != ci && judged[bf] => {
+                // Byte-identical references give the same answer twice.
+                let same_refs = run.baseline.is_some_and(|b| {
+                    matches!((slots[b].bytes(), slots[bf].bytes()), (Some(x), Some(y)) if x == y)
+                });
+                if same_refs {
+                    vs_base.clone()
+                } else {
+                    Some(compare_slots(&mut slots, ci, bf, pool))
+                }
+            }
+            _ => None,
+        };
+        out[ci] = (vs_base, vs_bf);
+    }
+    let factor = slots
+        .iter()
+        .filter_map(|s| match &s.decoded {
+            Some(Ok(d)) => Some(d.ssim_downsample),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    for s in slots {
+        s.recycle(pool);
+    }
+    (out, factor)
+}

@@ -1,0 +1,320 @@
+//! One configuration judged: its prompts' rows, timing and speedup, metric
+//! summaries against the baseline and the baseline feature, then the status
+//! rules ([`super::status`]).
+
+use std::path::Path;
+
+use super::images::PromptCompare;
+use super::plan::Overrides;
+use super::{status, timing};
+use crate::matrix::Role;
+use crate::registry::Registry;
+use crate::report::model::{
+    ConfigResult, ImageMetrics, Interval, MetricSummary, PromptResult, Status, TimingStats,
+    WorstPrompt,
+};
+use crate::results;
+use crate::results::reader::{ConfigSource, RunDir};
+
+/// Lines of `batch_generation.log` kept for a SKIP or ERROR configuration.
+const LOG_TAIL_LINES: usize = 40;
+
+/// What every config is judged against: the pure baseline's timings.
+pub(crate) struct Baseline {
+    pub times: Vec<f64>,
+    pub mean: Option<f64>,
+}
+
+impl Baseline {
+    pub fn of(run: &RunDir) -> Baseline {
+        let times: Vec<f64> = run
+            .baseline
+            .map(|b| {
+                run.configs[b]
+                    .timings(run.num_prompts)
+                    .0
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mean = timing::stats(&times, "").map(|s| s.mean);
+        Baseline { times, mean }
+    }
+}
+
+/// The per-config inputs that do not change from config to config.
+pub(crate) struct Judge<'a> {
+    pub run: &'a RunDir,
+    pub baseline: &'a Baseline,
+    pub overrides: &'a Overrides,
+    pub registry: &'a Registry,
+}
+
+/// Speed: timing statistics, the speedup over the baseline and its interval.
+struct Speed {
+    timing: Option<TimingStats>,
+    speedup: Option<f64>,
+    interval: Option<Interval>,
+}
+
+impl Judge<'_> {
+    /// Judges config `ci` from its comparisons (one per prompt).
+    pub fn config(&self, ci: usize, compared: &[PromptCompare]) -> ConfigResult {
+        let run = self.run;
+        let c = &run.configs[ci];
+        let is_baseline = Some(ci) == run.baseline;
+        let mut facts = status::Facts {
+            is_baseline,
+            skip_reason: c.skip_reason.clone(),
+            error: c.error.clone(),
+            lossy: c.lossy,
+            ..Default::default()
+        };
+        let judged = c.skip_reason.is_none() && c.dir.is_some();
+        let (rows, speed) = if judged {
+            let (rows, secs, source) = self.rows(c, compared);
+            (rows, self.speed(c, is_baseline, &secs, source))
+        } else {
+            (
+                Vec::new(),
+                Speed {
+                    timing: None,
+                    speedup: None,
+                    interval: None,
+                },
+            )
+        };
+        if judged && run.num_prompts == 0 && facts.error.is_none() {
+            facts.error = Some("no prompts: no images, no prompts.txt, no manifest prompts".into());
+        }
+        let (base_summary, worst, bf_summary) = if judged && !is_baseline {
+            self.summaries(&rows, &mut facts)
+        } else {
+            (None, None, None)
+        };
+        if judged && facts.error.is_none() {
+            facts.error = prompt_errors(&rows);
+        }
+        let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
+        let (compat_status, reason) = status::judge(&facts, &thresholds);
+        let b = base_summary.as_ref();
+        let not_run = matches!(compat_status, Status::Skip | Status::Error);
+        ConfigResult {
+            name: c.name.clone(),
+            role: c.role.unwrap_or(Role::Combo),
+            features: c.features.clone(),
+            total_gpus: c.gpus,
+            is_lossy: c.lossy,
+            compat_status,
+            reason,
+            thresholds,
+            mean_gen_time_ms: speed.timing.as_ref().map(|t| t.mean * 1000.0),
+            speedup: speed.speedup,
+            speedup_significant: speed.interval.map(|i| !(i.low <= 1.0 && i.high >= 1.0)),
+            speedup_ci: speed.interval,
+            timing: speed.timing,
+            load_seconds: c.records.as_ref().and_then(|r| r.load_seconds),
+            mean_diff_avg: b.and_then(|s| s.mean_diff_avg),
+            max_diff_avg: b.and_then(|s| s.max_diff_avg),
+            psnr_avg: b.and_then(|s| s.psnr_avg),
+            ssim_avg: b.and_then(|s| s.ssim_avg),
+            changed_share_avg: b.and_then(|s| s.changed_share_avg),
+            identical_prompts: b.map_or(0, |s| s.identical_prompts),
+            worst_prompt: worst,
+            vs_baseline_feature: bf_summary,
+            concurrent_with: c.concurrent_with.clone(),
+            peak_memory_bytes: peak_memory(c),
+            args: c.args.clone(),
+            devices: c.devices.clone(),
+            log_tail: not_run
+                .then(|| {
+                    let log = c.dir.as_ref()?.join(results::LOG);
+                    results::log_tail(&log, LOG_TAIL_LINES)
+                })
+                .flatten(),
+            prompts: rows,
+        }
+    }
+
+    /// One row per prompt, the seconds that were measured, and their source.
+    fn rows(
+        &self,
+        c: &ConfigSource,
+        compared: &[PromptCompare],
+    ) -> (Vec<PromptResult>, Vec<f64>, &'static str) {
+        let n = self.run.num_prompts;
+        let root = format!("{}{}", self.run.dir.display(), std::path::MAIN_SEPARATOR);
+        let (times, source) = c.timings(n);
+        let rows = (0..n)
+            .map(|i| {
+                let (vb, vf) = compared.get(i).cloned().unwrap_or((None, None));
+                let path = c.image_path(i);
+                let exists = path.as_deref().is_some_and(Path::is_file);
+                // A failure against the baseline feature alone (its image
+                // missing) is that config's error, not this one's: only the
+                // row loses it.
+                let error = prompt_error(c, i, exists, vb.as_ref()).map(|e| e.replace(&root, ""));
+                PromptResult {
+                    prompt: i,
+                    image: exists.then(|| results::prompt_image(i)),
+                    seconds: times.get(i).copied().flatten(),
+                    vs_baseline: vb.and_then(Result::ok),
+                    vs_baseline_feature: vf.and_then(Result::ok),
+                    error,
+                }
+            })
+            .collect();
+        (rows, times.into_iter().flatten().collect(), source)
+    }
+
+    fn speed(&self, c: &ConfigSource, is_baseline: bool, secs: &[f64], source: &str) -> Speed {
+        let timing = timing::stats(secs, source);
+        let mut speed = Speed {
+            timing,
+            speedup: None,
+            interval: None,
+        };
+        if let (Some(t), Some(bm)) = (&speed.timing, self.baseline.mean)
+            && t.mean > 0.0
+        {
+            speed.speedup = Some(bm / t.mean);
+            if !is_baseline {
+                speed.interval =
+                    timing::speedup_interval(&self.baseline.times, secs, timing::seed_for(&c.name));
+            }
+        }
+        speed
+    }
+
+    /// The summaries against the baseline (setting the facts' means when
+    /// every prompt was compared), the worst prompt, and the summary against
+    /// the baseline feature.
+    fn summaries(
+        &self,
+        rows: &[PromptResult],
+        facts: &mut status::Facts,
+    ) -> (
+        Option<MetricSummary>,
+        Option<WorstPrompt>,
+        Option<MetricSummary>,
+    ) {
+        let run = self.run;
+        let n = run.num_prompts;
+        let vb: Vec<&ImageMetrics> = rows.iter().filter_map(|r| r.vs_baseline.as_ref()).collect();
+        let base_summary = if vb.len() == n && n > 0 {
+            let name = run.baseline.map_or("baseline", |b| &run.configs[b].name);
+            let s = summarise(name, &vb);
+            facts.mean_diff = s.mean_diff_avg;
+            facts.max_diff = s.max_diff_avg;
+            Some(s)
+        } else if !vb.is_empty() {
+            Some(summarise("baseline", &vb))
+        } else {
+            None
+        };
+        let worst = rows
+            .iter()
+            .filter_map(|r| r.vs_baseline.as_ref().map(|m| (r.prompt, m)))
+            .max_by(|a, b| a.1.mean_diff.total_cmp(&b.1.mean_diff))
+            .map(|(p, m)| WorstPrompt {
+                prompt: p,
+                mean_diff: m.mean_diff,
+                max_diff: m.max_diff,
+            });
+        let vf: Vec<&ImageMetrics> = rows
+            .iter()
+            .filter_map(|r| r.vs_baseline_feature.as_ref())
+            .collect();
+        let bf_summary = run
+            .baseline_feature
+            .filter(|_| !vf.is_empty())
+            .map(|bf| summarise(&run.configs[bf].name, &vf));
+        (base_summary, worst, bf_summary)
+    }
+}
+
+/// Why prompt `i` of `c` has no usable image, if it has none.
+fn prompt_error(
+    c: &ConfigSource,
+    i: usize,
+    exists: bool,
+    vs_baseline: Option<&Result<ImageMetrics, String>>,
+) -> Option<String> {
+    if let Some(rec) = c.records.as_ref().and_then(|r| r.prompts.get(&i))
+        && !rec.ok
+    {
+        return Some(
+            rec.error
+                .clone()
+                .unwrap_or_else(|| "the backend reported a failure".into()),
+        );
+    }
+    if let Some(&code) = c.prompt_exitcodes.get(&i)
+        && code != 0
+    {
+        return Some(format!("{} is {code}", results::prompt_exitcode(i)));
+    }
+    if !exists {
+        return Some(format!("no image ({})", results::prompt_image(i)));
+    }
+    match vs_baseline {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// The first three prompt errors as one line, "and N more".
+fn prompt_errors(rows: &[PromptResult]) -> Option<String> {
+    let errors: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("prompt {}: {e}", r.prompt))
+        })
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let mut e = errors
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.len() > 3 {
+        e.push_str(&format!("; and {} more", errors.len() - 3));
+    }
+    Some(e)
+}
+
+fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+fn summarise(reference: &str, rows: &[&ImageMetrics]) -> MetricSummary {
+    MetricSummary {
+        reference: reference.to_string(),
+        mean_diff_avg: mean_of(rows.iter().map(|m| m.mean_diff)),
+        max_diff_avg: mean_of(rows.iter().map(|m| m.max_diff)),
+        psnr_avg: mean_of(rows.iter().filter_map(|m| m.psnr)),
+        ssim_avg: mean_of(rows.iter().map(|m| m.ssim)),
+        changed_share_avg: mean_of(rows.iter().map(|m| m.changed_share)),
+        identical_prompts: rows.iter().filter(|m| m.identical).count(),
+        compared: rows.len(),
+    }
+}
+
+/// Peak GPU memory per device: the runner's NVML samples, else what the
+/// backend reported (`{"event": "memory"}` lines of results.jsonl).
+fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
+    if !c.gpu_memory_peak_bytes.is_empty() {
+        return c.gpu_memory_peak_bytes.clone();
+    }
+    c.records
+        .as_ref()
+        .map(|r| r.peak_memory.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,246 @@
+//! `compat run`: its flags, resolved into a [`RunPlan`] before any work
+//! starts: registry, backend, settings, devices, matrix, prompts, executor,
+//! analysis.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::analyze::AnalyzeFlags;
+use crate::executor::slurm::SlurmOptions;
+use crate::exit::{bad_input, usage};
+use crate::matrix::{self, Combos};
+use crate::registry::Registry;
+use crate::runner::{self, ExecutorPlan, OutputMode, RunPlan};
+use crate::settings::{self, Requested};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The feature every configuration is built on (e.g. cfg_parallel)
+    #[arg(long, alias = "baseline-feature", value_name = "FEATURE")]
+    pub baseline: String,
+    /// Features added to the baseline feature, one configuration each (or every subset)
+    #[arg(long, num_args = 0.., value_name = "FEATURE")]
+    pub addons: Vec<String>,
+    /// pairs: baseline feature + each addon; all: every subset of the addons
+    #[arg(long, value_enum, default_value = "pairs")]
+    pub combos: CombosArg,
+    /// Backend from the registry [default: the registry's default_backend]
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Model id passed to the backend [default: the backend's]
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Prompts to run [default: the backend's, else 20]
+    #[arg(long)]
+    pub num_prompts: Option<usize>,
+    /// One prompt per line; blank lines and # comments ignored [default: built-in prompts]
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Inference steps [default: the backend's, else 30]
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Image height in pixels [default: the backend's, else 1024]
+    #[arg(long)]
+    pub height: Option<u32>,
+    /// Image width in pixels [default: the backend's, else 1024]
+    #[arg(long)]
+    pub width: Option<u32>,
+    /// Classifier-free guidance scale [default: 4.0]
+    #[arg(long)]
+    pub cfg_scale: Option<f64>,
+    /// Seed of prompt 0; prompt i uses seed + i [default: 42]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Negative prompt (the unconditional branch of CFG) [default: empty]
+    #[arg(long)]
+    pub negative_prompt: Option<String>,
+    /// Devices available (overrides discovery)
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<usize>,
+    /// Results root; the run goes into <output-dir>/<baseline>/
+    #[arg(long, default_value = "compat_results")]
+    pub output_dir: PathBuf,
+    /// Finish an earlier run: keep configurations that completed with the same inputs
+    #[arg(long, conflicts_with = "force")]
+    pub resume: bool,
+    /// Start over, deleting an earlier run in the same directory
+    #[arg(long)]
+    pub force: bool,
+    /// Per-configuration time limit (e.g. 30m, 2h)
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Wait between TERM and KILL when stopping a backend
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub kill_grace: Duration,
+    /// Most configurations running at once (packed onto disjoint devices)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// One configuration at a time (for timing-sensitive runs)
+    #[arg(long, conflicts_with = "jobs")]
+    pub serial: bool,
+    /// Where backends run: local processes, or one Slurm job per configuration
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorKind,
+    /// Slurm partition [default: the registry's [slurm] partition]
+    #[arg(long, help_heading = "Slurm")]
+    pub partition: Option<String>,
+    /// Slurm account
+    #[arg(long, help_heading = "Slurm")]
+    pub account: Option<String>,
+    /// Slurm time limit per job, in Slurm's format (e.g. 02:00:00)
+    #[arg(long, help_heading = "Slurm", value_name = "TIME")]
+    pub slurm_time: Option<String>,
+    /// Extra srun argument (repeatable), e.g. --srun-arg=--qos=high
+    #[arg(
+        long = "srun-arg",
+        help_heading = "Slurm",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub srun_args: Vec<String>,
+    /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run `compat analyze` on the results afterwards (with the flags below)
+    #[arg(long)]
+    pub analyze: bool,
+    #[command(flatten, next_help_heading = "Analysis (with --analyze)")]
+    pub analysis: AnalyzeFlags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
+}
+
+/// Which configurations to build from the addons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CombosArg {
+    /// baseline, the baseline feature alone, then baseline feature + each addon.
+    Pairs,
+    /// Every subset of the addons with the baseline feature.
+    All,
+}
+
+pub fn command(args: RunArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
+    runner::run(args.plan(features)?)
+}
+
+impl RunArgs {
+    /// Resolves every flag; nothing is written or started here.
+    pub fn plan(self, features: Option<&Path>) -> anyhow::Result<RunPlan> {
+        let registry = Registry::locate(features)?;
+        let backend_name = self
+            .backend
+            .clone()
+            .unwrap_or_else(|| registry.default_backend.clone());
+        let backend = registry
+            .backend(&backend_name)
+            .ok_or_else(|| usage(registry.unknown_backend(&backend_name)))?
+            .clone();
+        let (settings, num_prompts) =
+            settings::resolve(&self.requested(), &backend).map_err(bad_input)?;
+        let devices = match self.executor {
+            ExecutorKind::Local => crate::devices::discover(backend.devices, self.gpus),
+            ExecutorKind::Slurm => crate::devices::slurm(self.gpus).ok_or_else(|| {
+                usage(
+                    "cannot ask Slurm for its GPUs (`sinfo -o %G` failed or lists none); pass --gpus N",
+                )
+            })?,
+        };
+        let combos = match self.combos {
+            CombosArg::Pairs => Combos::Pairs,
+            CombosArg::All => Combos::All,
+        };
+        let configs = matrix::expand(
+            &registry,
+            &self.baseline,
+            &self.addons,
+            combos,
+            &backend.name,
+            devices.count,
+        )
+        .map_err(bad_input)?;
+        let prompts = crate::prompts::load(self.prompt_file.as_deref(), num_prompts)?;
+        if let Some(asked) = prompts.clamped_from {
+            eprintln!(
+                "note: --num-prompts {asked} is more than {} holds; using its {} prompts",
+                prompts.source,
+                prompts.prompts.len()
+            );
+        }
+        let executor = match self.executor {
+            ExecutorKind::Local => ExecutorPlan::Local,
+            ExecutorKind::Slurm => ExecutorPlan::Slurm(self.slurm_options(&registry)),
+        };
+        let analysis = if self.analyze || self.analysis.wanted() {
+            Some(self.analysis.plan(self.output_dir.join(&self.baseline))?)
+        } else {
+            None
+        };
+        Ok(RunPlan {
+            backend,
+            settings,
+            prompts: prompts.prompts,
+            out: self.output_dir.join(&self.baseline),
+            baseline_feature: self.baseline,
+            addons: self.addons,
+            combos,
+            configs,
+            devices,
+            output: match (self.resume, self.force) {
+                (true, _) => OutputMode::Resume,
+                (_, true) => OutputMode::Force,
+                _ => OutputMode::Fresh,
+            },
+            executor,
+            timeout: self.timeout,
+            grace: self.kill_grace,
+            jobs: if self.serial {
+                1
+            } else {
+                self.jobs.unwrap_or(usize::MAX)
+            },
+            dry_run: self.dry_run,
+            analysis,
+            registry,
+        })
+    }
+
+    fn requested(&self) -> Requested {
+        Requested {
+            model: self.model.clone(),
+            steps: self.steps,
+            height: self.height,
+            width: self.width,
+            num_prompts: self.num_prompts,
+            cfg_scale: self.cfg_scale,
+            seed: self.seed,
+            negative_prompt: self.negative_prompt.clone(),
+        }
+    }
+
+    /// Slurm settings: command line over the registry's `[slurm]` table; the
+    /// time limit from `--slurm-time`, the registry, else `--timeout`.
+    fn slurm_options(&self, registry: &Registry) -> SlurmOptions {
+        let d = &registry.slurm;
+        let mut extra = d.sbatch_args.clone();
+        extra.extend(d.srun_args.iter().cloned());
+        extra.extend(self.srun_args.iter().cloned());
+        let minutes = || self.timeout.as_secs().div_ceil(60).max(1).to_string();
+        SlurmOptions {
+            partition: self.partition.clone().or_else(|| d.partition.clone()),
+            account: self.account.clone().or_else(|| d.account.clone()),
+            time: self
+                .slurm_time
+                .clone()
+                .or_else(|| d.time.clone())
+                .or_else(|| Some(minutes())),
+            gpu_flag: d.gpu_flag.clone().unwrap_or_else(|| "gres".into()),
+            extra,
+            job_prefix: format!("compat-{}-{}", std::process::id(), self.baseline),
+        }
+    }
+}

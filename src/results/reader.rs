@@ -1,0 +1,463 @@
+//! The one reader of a results directory: compat's layout (manifest.json +
+//! config folders) and the original framework's (config folders only,
+//! `config_info.json` with `is_lossy`/`total_gpus`, timings in
+//! `batch_generation.log`). Analysis reads a run through [`read`]; `--resume`
+//! reads the manifest through [`read_manifest`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::matrix::Role;
+use crate::registry::Registry;
+use crate::results::{self, BatchRecords, ConfigInfo, ConfigState, Manifest};
+
+/// Why a directory cannot be analysed at all (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The path does not exist or is not a directory.
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+    /// Neither a manifest nor any config folder.
+    #[error(
+        "{0} is not a results directory: it has no manifest.json and no config folders \
+         (a `baseline/` folder, or folders holding config_info.json or prompt_NN.png)"
+    )]
+    NotResults(PathBuf),
+    /// The manifest exists but cannot be read.
+    #[error("{path}: {why}")]
+    BadManifest {
+        /// The manifest's path.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// Reading the directory failed.
+    #[error("failed to list {path}: {why}")]
+    List {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// One configuration as found on disk and in the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// Config name ("baseline", "cfg_parallel+teacache").
+    pub name: String,
+    /// What it is for; the original's layout is given roles by name.
+    pub role: Option<Role>,
+    /// Feature ids.
+    pub features: Vec<String>,
+    /// GPUs needed.
+    pub gpus: u32,
+    /// Holds a lossy feature.
+    pub lossy: bool,
+    /// Its folder, when it exists.
+    pub dir: Option<PathBuf>,
+    /// Not run, and why.
+    pub skip_reason: Option<String>,
+    /// Config-level error (state, `error`, exit code).
+    pub error: Option<String>,
+    /// Configs that ran at the same time.
+    pub concurrent_with: Vec<String>,
+    /// The features' arguments (compat's layout).
+    pub args: Vec<String>,
+    /// The devices it was given.
+    pub devices: Vec<String>,
+    /// Peak used GPU memory per device, sampled by the runner through NVML.
+    pub gpu_memory_peak_bytes: BTreeMap<String, u64>,
+    /// results.jsonl, when present.
+    pub records: Option<BatchRecords>,
+    /// Log timings (0-based prompt → seconds), used without results.jsonl.
+    pub log_timings: BTreeMap<usize, f64>,
+    /// prompt_NN.exitcode values.
+    pub prompt_exitcodes: BTreeMap<usize, i32>,
+    /// Highest prompt index seen in file names, +1.
+    pub prompts_seen: usize,
+}
+
+impl ConfigSource {
+    /// Path of prompt `i`'s image (in its folder, or where it would be).
+    pub fn image_path(&self, i: usize) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(results::prompt_image(i)))
+    }
+
+    /// Per-prompt seconds for prompts `0..n`, and where they came from.
+    pub fn timings(&self, n: usize) -> (Vec<Option<f64>>, &'static str) {
+        if let Some(r) = &self.records
+            && r.prompts.values().any(|p| p.seconds.is_some())
+        {
+            let v = (0..n)
+                .map(|i| r.prompts.get(&i).filter(|p| p.ok).and_then(|p| p.seconds))
+                .collect();
+            return (v, results::RESULTS);
+        }
+        let v = (0..n).map(|i| self.log_timings.get(&i).copied()).collect();
+        (v, results::LOG)
+    }
+}
+
+/// A results directory, loaded (images not yet read).
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory.
+    pub dir: PathBuf,
+    /// manifest.json, when present.
+    pub manifest: Option<Manifest>,
+    /// The prompts (manifest, else prompts.txt).
+    pub prompts: Vec<String>,
+    /// Prompts to judge per config.
+    pub num_prompts: usize,
+    /// Every config, in matrix order.
+    pub configs: Vec<ConfigSource>,
+    /// Index of the pure baseline.
+    pub baseline: Option<usize>,
+    /// Index of the baseline feature alone.
+    pub baseline_feature: Option<usize>,
+}
+
+fn state_error(state: ConfigState) -> Option<&'static str> {
+    match state {
+        ConfigState::Failed => Some("the backend failed"),
+        ConfigState::TimedOut => Some("timed out"),
+        ConfigState::Interrupted => Some("interrupted (Ctrl-C)"),
+        ConfigState::Running => Some("did not finish (the run was killed while it ran)"),
+        _ => None,
+    }
+}
+
+/// Reads a text file lossily (non-UTF-8 bytes become U+FFFD).
+fn read_lossy(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn read_exitcode(path: &Path) -> Option<Result<i32, String>> {
+    let text = read_lossy(path)?;
+    Some(
+        text.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("{}: not an exit code: {:?}", path.display(), text.trim())),
+    )
+}
+
+/// Parses `prompt_NN.png` / `prompt_NN.exitcode` into (NN, extension).
+fn prompt_file(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("prompt_")?;
+    let (n, ext) = rest.split_once('.')?;
+    Some((n.parse().ok()?, ext))
+}
+
+/// Is this folder a config folder?
+fn looks_like_config(dir: &Path) -> bool {
+    if dir.join(results::CONFIG_INFO).is_file() || dir.file_name() == Some("baseline".as_ref()) {
+        return true;
+    }
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten().any(|e| {
+                prompt_file(&e.file_name().to_string_lossy()).is_some()
+                    || e.file_name() == results::LOG
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Reads `manifest.json` of `dir`, if there is one.
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, ReadError> {
+    let path = dir.join(results::MANIFEST);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bad = |why: String| ReadError::BadManifest {
+        path: path.clone(),
+        why,
+    };
+    let text = std::fs::read(&path).map_err(|e| bad(format!("failed to read: {e}")))?;
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| bad(format!("failed to parse: {e}")))
+}
+
+/// The config folders directly under `dir`, by name.
+fn config_folders(dir: &Path) -> Result<BTreeMap<String, PathBuf>, ReadError> {
+    let mut folders = BTreeMap::new();
+    let walk = walkdir::WalkDir::new(dir).min_depth(1).max_depth(1);
+    for entry in walk {
+        let entry = entry.map_err(|e| ReadError::List {
+            path: dir.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        let path = entry.path();
+        if path.is_dir() && looks_like_config(path) {
+            folders.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                path.to_path_buf(),
+            );
+        }
+    }
+    Ok(folders)
+}
+
+/// The manifest's configs, in matrix order, with the state it recorded.
+fn from_manifest(m: &Manifest, folders: &mut BTreeMap<String, PathBuf>) -> Vec<ConfigSource> {
+    m.configs
+        .iter()
+        .map(|e| {
+            let mut c = ConfigSource {
+                name: e.name.clone(),
+                role: Some(e.role),
+                features: e.features.clone(),
+                gpus: e.gpus,
+                lossy: e.lossy,
+                concurrent_with: e.concurrent_with.clone(),
+                gpu_memory_peak_bytes: e.gpu_memory_peak_bytes.clone(),
+                args: e.args.clone(),
+                devices: e.devices.clone(),
+                ..ConfigSource::default()
+            };
+            match e.state {
+                ConfigState::Skipped => {
+                    c.skip_reason = Some(e.skip_reason.clone().unwrap_or_else(|| "skipped".into()))
+                }
+                ConfigState::Pending => c.skip_reason = Some("not run yet (pending)".into()),
+                s => c.error = state_error_text(s, e.error.as_deref()),
+            }
+            c.dir = folders.remove(&e.name);
+            c
+        })
+        .collect()
+}
+
+/// "the backend failed: <error>", the error alone, or nothing.
+fn state_error_text(state: ConfigState, error: Option<&str>) -> Option<String> {
+    match (state_error(state), error) {
+        (Some(msg), Some(err)) => Some(format!("{msg}: {err}")),
+        (Some(msg), None) => Some(msg.to_string()),
+        (None, err) => err.map(str::to_string),
+    }
+}
+
+/// Config folders of the original's layout (no manifest): the baseline
+/// first, then by number of features, then by name.
+fn from_folders(folders: BTreeMap<String, PathBuf>, registry: &Registry) -> Vec<ConfigSource> {
+    let mut extra: Vec<(String, PathBuf)> = folders.into_iter().collect();
+    extra.sort_by_key(|(n, _)| (n != results::BASELINE, n.matches('+').count(), n.clone()));
+    extra
+        .into_iter()
+        .map(|(name, path)| {
+            let features: Vec<String> = if name == results::BASELINE {
+                Vec::new()
+            } else {
+                name.split('+').map(str::to_string).collect()
+            };
+            let known: Vec<_> = features
+                .iter()
+                .filter_map(|f| registry.feature(f))
+                .collect();
+            ConfigSource {
+                gpus: known.iter().map(|f| f.gpus).product::<u32>().max(1),
+                lossy: known.iter().any(|f| f.lossy),
+                features,
+                name,
+                dir: Some(path),
+                ..ConfigSource::default()
+            }
+        })
+        .collect()
+}
+
+/// What `config_info.json` adds to a config.
+fn apply_config_info(c: &mut ConfigSource, info: &ConfigInfo, has_manifest: bool) {
+    if !has_manifest || c.role.is_none() {
+        c.role = c.role.or(info.role);
+    }
+    if !info.features.is_empty() && c.features.is_empty() {
+        c.features = info.features.clone();
+    }
+    if info.total_gpus() > 0 {
+        c.gpus = info.total_gpus();
+    }
+    c.lossy = c.lossy || info.is_lossy();
+    if info.state == Some(ConfigState::Skipped) && c.skip_reason.is_none() {
+        c.skip_reason = Some(info.skip_reason.clone().unwrap_or_else(|| "skipped".into()));
+    }
+    if c.error.is_none() {
+        c.error = match info.state {
+            Some(s) => state_error_text(s, info.error.as_deref()),
+            None => info.error.clone(),
+        };
+    }
+}
+
+/// Reads one config folder's files: config_info.json, the exit code,
+/// results.jsonl, the log, prompt_NN files.
+fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
+    let info_path = d.join(results::CONFIG_INFO);
+    if let Some(text) = read_lossy(&info_path) {
+        match serde_json::from_str::<ConfigInfo>(&text) {
+            Ok(info) => apply_config_info(c, &info, has_manifest),
+            Err(e) => {
+                if c.error.is_none() {
+                    c.error = Some(format!("{}: failed to parse: {e}", info_path.display()));
+                }
+            }
+        }
+    }
+    if c.skip_reason.is_some() {
+        return;
+    }
+    if c.error.is_none() {
+        match read_exitcode(&d.join(results::EXITCODE)) {
+            Some(Ok(0)) | None => {}
+            Some(Ok(code)) => c.error = Some(format!("the backend exited with code {code}")),
+            Some(Err(e)) => c.error = Some(e),
+        }
+    }
+    if let Some(text) = read_lossy(&d.join(results::RESULTS)) {
+        c.records = Some(BatchRecords::parse_jsonl(&text));
+    }
+    if let Some(log) = read_lossy(&d.join(results::LOG)) {
+        c.log_timings = crate::results::records::parse_log_timings(&log);
+    }
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some((i, ext)) = prompt_file(&name) {
+                c.prompts_seen = c.prompts_seen.max(i + 1);
+                if ext == "exitcode"
+                    && let Some(Ok(code)) = read_exitcode(&e.path())
+                {
+                    c.prompt_exitcodes.insert(i, code);
+                }
+            }
+        }
+    }
+}
+
+/// Gives every config a role (the original's layout has none); returns the
+/// indices of the pure baseline and of the baseline feature alone.
+fn assign_roles(configs: &mut [ConfigSource]) -> (Option<usize>, Option<usize>) {
+    let baseline = configs.iter().position(|c| c.name == results::BASELINE);
+    if let Some(b) = baseline {
+        configs[b].role = Some(Role::Baseline);
+    }
+    let mut baseline_feature = configs
+        .iter()
+        .position(|c| c.role == Some(Role::BaselineFeature));
+    if baseline_feature.is_none() {
+        let names: Vec<&str> = configs
+            .iter()
+            .filter(|c| c.name != results::BASELINE)
+            .map(|c| c.name.as_str())
+            .collect();
+        baseline_feature = configs.iter().position(|c| {
+            c.features.len() == 1
+                && c.name != results::BASELINE
+                && names
+                    .iter()
+                    .all(|n| *n == c.name || n.starts_with(&format!("{}+", c.name)))
+        });
+    }
+    for (i, c) in configs.iter_mut().enumerate() {
+        if Some(i) == baseline_feature {
+            c.role = Some(Role::BaselineFeature);
+        } else if c.role.is_none() {
+            c.role = Some(match (c.features.len(), baseline_feature.is_some()) {
+                (0, _) => Role::Baseline,
+                (2, true) => Role::Addon,
+                _ => Role::Combo,
+            });
+        }
+    }
+    (baseline, baseline_feature)
+}
+
+/// The prompts (manifest, else prompts.txt) and how many to judge: their
+/// count, else the highest prompt index any config has files or lines for.
+fn prompts_of(
+    manifest: Option<&Manifest>,
+    dir: &Path,
+    configs: &[ConfigSource],
+) -> (Vec<String>, usize) {
+    let prompts: Vec<String> = match manifest {
+        Some(m) if !m.prompts.is_empty() => m.prompts.clone(),
+        _ => read_lossy(&dir.join(results::PROMPTS))
+            .map(|t| {
+                t.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if !prompts.is_empty() {
+        let n = prompts.len();
+        return (prompts, n);
+    }
+    let seen: BTreeSet<usize> = configs
+        .iter()
+        .flat_map(|c| {
+            let mut v = vec![c.prompts_seen];
+            if let Some(r) = &c.records {
+                v.extend(r.prompts.keys().map(|k| k + 1));
+            }
+            v.extend(c.log_timings.keys().map(|k| k + 1));
+            v
+        })
+        .collect();
+    (prompts, seen.last().copied().unwrap_or(0))
+}
+
+/// Reads a results directory (images not yet).
+pub fn read(dir: &Path, registry: &Registry) -> Result<RunDir, ReadError> {
+    if !dir.is_dir() {
+        return Err(ReadError::NotADirectory(dir.to_path_buf()));
+    }
+    let manifest = read_manifest(dir)?;
+    let mut folders = config_folders(dir)?;
+    if manifest.is_none() && folders.is_empty() {
+        return Err(ReadError::NotResults(dir.to_path_buf()));
+    }
+    let mut configs = match &manifest {
+        Some(m) => {
+            let configs = from_manifest(m, &mut folders);
+            // A folder the manifest does not name is left over from an
+            // earlier run with other addons (kept by --resume): judging it
+            // against this run's baseline would mix two runs.
+            if !folders.is_empty() {
+                let names: Vec<&str> = folders.keys().map(String::as_str).collect();
+                eprintln!(
+                    "note: ignoring folder(s) not in this run's manifest (left from an earlier run): {}",
+                    names.join(", ")
+                );
+            }
+            configs
+        }
+        // Without a manifest (the original's layout) every folder is a config.
+        None => from_folders(folders, registry),
+    };
+    for c in &mut configs {
+        match c.dir.clone() {
+            Some(d) => read_config_files(c, &d, manifest.is_some()),
+            None if c.skip_reason.is_none() && c.error.is_none() => {
+                c.error = Some(format!("no folder {}", dir.join(&c.name).display()));
+            }
+            None => {}
+        }
+    }
+    let (baseline, baseline_feature) = assign_roles(&mut configs);
+    let (prompts, num_prompts) = prompts_of(manifest.as_ref(), dir, &configs);
+    Ok(RunDir {
+        dir: dir.to_path_buf(),
+        manifest,
+        prompts,
+        num_prompts,
+        configs,
+        baseline,
+        baseline_feature,
+    })
+}

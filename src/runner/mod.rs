@@ -1,0 +1,199 @@
+//! `compat run`: plan → manifest → run folder → executor (events recorded
+//! into the manifest) → summary → analysis.
+
+mod outdir;
+mod plan;
+mod recorder;
+mod summary;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+pub use plan::{ExecutorPlan, OutputMode, RunPlan};
+
+use crate::executor::{self, Job};
+use crate::exit;
+use crate::matrix::Config;
+use crate::results::{self, ConfigEntry, ConfigState, Manifest, atomic};
+
+/// Runs the plan; returns the exit code (DESIGN §2).
+pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find compat's own executable")?;
+    let out_abs = std::path::absolute(&plan.out)
+        .with_context(|| format!("cannot resolve {}", plan.out.display()))?;
+    let mut manifest = manifest(&plan, &exe, &out_abs);
+    if plan.dry_run {
+        print!("{}", summary::dry_run(&manifest, &plan.devices.detail));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = &plan.out;
+    outdir::prepare(out, &mut manifest, plan.output)?;
+    let prompts = manifest.prompts.join("\n") + "\n";
+    atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
+    recorder::write_manifest(out, &mut manifest)?;
+
+    let jobs = jobs(&plan, &manifest);
+    let kept = manifest
+        .configs
+        .iter()
+        .filter(|e| e.state.is_done())
+        .count();
+    if kept > 0 {
+        eprintln!(
+            "resuming: {kept} configuration(s) already complete, {} to run",
+            jobs.len()
+        );
+    }
+    let interrupted = recorder::execute(out, &mut manifest, jobs, executor_options(&plan))?;
+
+    let table = summary::table(&manifest, out);
+    if plan.summary_to_stderr() {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    if interrupted {
+        eprintln!(
+            "interrupted: results so far are in {}; finish with the same command and --resume",
+            out.display()
+        );
+        return Ok(ExitCode::from(exit::INTERRUPTED));
+    }
+    finish(&plan, &manifest)
+}
+
+/// The exit policy after a complete run, analysing first when asked.
+fn finish(plan: &RunPlan, manifest: &Manifest) -> anyhow::Result<ExitCode> {
+    if manifest
+        .configs
+        .iter()
+        .all(|e| e.state == ConfigState::Skipped)
+    {
+        // Exit 0 here would let a CI job pass having tested nothing.
+        eprintln!(
+            "error: every configuration was SKIP, nothing was tested (devices: {}); \
+             pass --gpus N or run where the devices are",
+            manifest.devices.detail
+        );
+        return Ok(ExitCode::from(exit::FAILURE));
+    }
+    let failed = manifest.configs.iter().any(|e| {
+        matches!(
+            e.state,
+            ConfigState::Failed | ConfigState::TimedOut | ConfigState::Interrupted
+        )
+    });
+    let analysed = match &plan.analysis {
+        Some(a) => Some(crate::analysis::run(a, &plan.registry)?),
+        None => None,
+    };
+    Ok(match analysed {
+        _ if failed => ExitCode::from(exit::FAILURE),
+        Some(code) => code,
+        None => ExitCode::from(exit::SUCCESS),
+    })
+}
+
+/// The manifest of a fresh run: every configuration pending or SKIPPED.
+/// Backends get absolute paths (`out_abs`): they may change directory.
+fn manifest(plan: &RunPlan, exe: &Path, out_abs: &Path) -> Manifest {
+    let now = results::now_rfc3339();
+    let mut m = Manifest {
+        schema_version: results::manifest::SCHEMA_VERSION,
+        tool: "compat".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created: now.clone(),
+        updated: now,
+        registry: plan.registry.source.clone(),
+        backend: plan.backend.name.clone(),
+        backend_command: plan.backend.command.clone(),
+        settings: plan.settings.clone(),
+        prompts: plan.prompts.clone(),
+        baseline_feature: plan.baseline_feature.clone(),
+        addons: plan.addons.clone(),
+        combos: plan.combos.as_str().into(),
+        devices: plan.devices.clone(),
+        timeout_seconds: plan.timeout.as_secs(),
+        executor: plan.executor_name().into(),
+        configs: Vec::new(),
+    };
+    let prompt_file = out_abs.join(results::PROMPTS);
+    m.configs = plan
+        .configs
+        .iter()
+        .map(|c| {
+            let dir = out_abs.join(&c.name);
+            let argv =
+                crate::settings::argv(&plan.backend, &plan.settings, c, exe, &prompt_file, &dir);
+            entry(c, argv, &m)
+        })
+        .collect();
+    m
+}
+
+fn entry(c: &Config, argv: Vec<String>, m: &Manifest) -> ConfigEntry {
+    let skipped = c.skip.is_some();
+    ConfigEntry {
+        name: c.name.clone(),
+        role: c.role,
+        features: c.features.clone(),
+        args: c.args.clone(),
+        gpus: c.gpus,
+        lossy: c.lossy,
+        state: if skipped {
+            ConfigState::Skipped
+        } else {
+            ConfigState::Pending
+        },
+        skip_reason: c.skip.clone(),
+        error: None,
+        devices: vec![],
+        started: None,
+        finished: None,
+        seconds: None,
+        exit_code: None,
+        prompts_ok: 0,
+        fingerprint: crate::fingerprint::of_config(m, c),
+        concurrent_with: vec![],
+        slurm_job_id: None,
+        gpu_memory_peak_bytes: Default::default(),
+        argv: if skipped { vec![] } else { argv },
+    }
+}
+
+/// The configurations still to run.
+fn jobs(plan: &RunPlan, m: &Manifest) -> Vec<Job> {
+    m.configs
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.state == ConfigState::Pending)
+        .map(|(index, e)| Job {
+            index,
+            name: e.name.clone(),
+            gpus: e.gpus,
+            dir: plan.out.join(&e.name),
+            argv: e.argv.clone(),
+            num_prompts: m.prompts.len(),
+        })
+        .collect()
+}
+
+fn executor_options(plan: &RunPlan) -> executor::Options {
+    executor::Options {
+        devices: plan.devices.ids.clone(),
+        jobs: plan.jobs,
+        timeout: plan.executor_timeout(),
+        grace: plan.grace,
+        gpu_memory: if plan.samples_gpu_memory() {
+            executor::memory::GpuMemory::init()
+        } else {
+            None
+        },
+        launcher: match &plan.executor {
+            ExecutorPlan::Local => executor::Launcher::Local,
+            ExecutorPlan::Slurm(o) => executor::Launcher::Slurm(o.clone()),
+        },
+    }
+}

@@ -1,0 +1,72 @@
+//! What `compat run` prints: the dry-run plan and the summary table.
+
+use std::path::Path;
+
+use crate::results::Manifest;
+use crate::text_table::{Rule, Table};
+
+/// The plan: every configuration, its GPUs, its SKIP reason or its argv.
+pub fn dry_run(m: &Manifest, devices: &str) -> String {
+    let s = &m.settings;
+    let mut out = format!(
+        "compat run (dry run): {} configurations, backend {}, devices: {devices}\n",
+        m.configs.len(),
+        m.backend
+    );
+    out += &format!(
+        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}\n",
+        s.model,
+        m.prompts.len(),
+        s.steps,
+        s.width,
+        s.height,
+        s.cfg_scale,
+        s.seed
+    );
+    let n = m.configs.len();
+    for (i, e) in m.configs.iter().enumerate() {
+        let gpus = format!("{} GPU{}", e.gpus, if e.gpus == 1 { "" } else { "s" });
+        match &e.skip_reason {
+            Some(reason) => {
+                out += &format!("[{}/{n}] {}  ({gpus})  SKIP: {reason}\n", i + 1, e.name)
+            }
+            None => {
+                out += &format!("[{}/{n}] {}  ({gpus})\n", i + 1, e.name);
+                out += &format!("      {}\n", crate::settings::shell_quote(&e.argv));
+            }
+        }
+    }
+    out + "nothing written (dry run)\n"
+}
+
+/// The table after a run: config, GPUs, state, seconds, and the detail
+/// (SKIP reason, error, or prompts done).
+pub fn table(m: &Manifest, out: &Path) -> String {
+    let rows = m.configs.iter().map(|e| {
+        let secs = e.seconds.map(|s| format!("{s:.1}")).unwrap_or_default();
+        let detail = e
+            .skip_reason
+            .as_deref()
+            .or(e.error.as_deref())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}/{} prompts", e.prompts_ok, m.prompts.len()));
+        vec![
+            e.name.clone(),
+            e.gpus.to_string(),
+            e.state.as_str().to_string(),
+            secs,
+            detail,
+        ]
+    });
+    let table = Table::new(["config", "gpus", "state", "seconds", "detail"])
+        .right(&[1, 3])
+        .min_width(0, 40)
+        .min_width(1, 4)
+        .min_width(2, 12)
+        .min_width(3, 8)
+        .gap(0, " ")
+        .gap(2, " ")
+        .rule(Rule::None)
+        .rows(rows);
+    format!("\n{}results: {}\n", table.render(), out.display())
+}
