@@ -33,7 +33,9 @@ pub struct Settings {
     pub cfg_scale: f64,
     /// Seed of prompt 0; prompt i uses seed + i.
     pub seed: u64,
-    /// The unconditional branch of CFG.
+    /// The unconditional branch of CFG (absent from reports written before
+    /// it was recorded: empty).
+    #[serde(default)]
     pub negative_prompt: String,
 }
 
