@@ -6,10 +6,10 @@ normalised to sum 1), C1 = (0.01*L)^2, C2 = (0.03*L)^2 with L = 1, the
 windows wholly inside the image ('valid'), mean of the SSIM map. The direct
 2-D window sum (not separable) so it shares no code shape with the Rust one.
 
-Large images are first downsampled as in Wang's ssim.m (2009) and
-piq.ssim(downsample=True): f = max(1, round(min(H, W) / 256)) (halves away
-from zero, as MATLAB's round), then the mean of each whole f x f block
-(piq's avg_pool2d: trailing rows/columns that fill no block are dropped).
+Large images are first downsampled as piq.ssim(downsample=True) does:
+f = max(1, round(min(H, W) / 256)) with Python's round (halves to even;
+MATLAB's ssim.m rounds them away from zero), then the mean of each whole
+f x f block (avg_pool2d: trailing rows/columns that fill no block are dropped).
 Here on 8-bit RGB: BT.601 luma per pixel in 0..1, then the block means.
 """
 import math
@@ -68,7 +68,7 @@ def rgb_b(x, y):
 
 
 def factor(w, h):
-    return max(1, math.floor(min(w, h) / 256 + 0.5))
+    return max(1, round(min(w, h) / 256))
 
 
 def downsampled_luma(rgb, w, h):

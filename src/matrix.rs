@@ -28,9 +28,12 @@ impl Combos {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// No feature: what everything is judged against.
+    /// No feature: what everything is judged against. The original
+    /// framework calls it "baseline1".
+    #[serde(alias = "baseline1")]
     Baseline,
-    /// The baseline feature alone.
+    /// The baseline feature alone; the original's "baseline2".
+    #[serde(alias = "baseline2")]
     BaselineFeature,
     /// The baseline feature and one addon.
     Addon,

@@ -171,8 +171,8 @@ fn compat_fixture(root: &Path) {
         std::fs::write(d.join(results::EXITCODE), "0").expect("ec");
     }
     let mut skipped = entry(
-            "cfg_parallel+ulysses",
-            Role::Addon,
+        "cfg_parallel+ulysses",
+        Role::Addon,
         &["cfg_parallel", "ulysses"],
         4,
         false,
@@ -182,24 +182,24 @@ fn compat_fixture(root: &Path) {
     let m = manifest(
         vec![
             entry(
-            "baseline",
-            Role::Baseline,
+                "baseline",
+                Role::Baseline,
                 &[],
                 1,
                 false,
                 ConfigState::Completed,
             ),
             entry(
-            "cfg_parallel",
-            Role::BaselineFeature,
+                "cfg_parallel",
+                Role::BaselineFeature,
                 &["cfg_parallel"],
                 2,
                 false,
                 ConfigState::Completed,
             ),
             entry(
-            "cfg_parallel+teacache",
-            Role::Addon,
+                "cfg_parallel+teacache",
+                Role::Addon,
                 &["cfg_parallel", "teacache"],
                 2,
                 true,
@@ -322,7 +322,7 @@ fn ssim_matches_an_independent_implementation() {
     assert!((metrics::ssim(&a, &a, w, h) - 1.0).abs() < 1e-6);
 }
 
-/// Wang's automatic downsampling (ssim.m, piq): 515×389 has f = round(389 /
+/// piq's automatic downsampling (as Wang's ssim.m here): 515×389 has f = round(389 /
 /// 256) = 2, so SSIM runs on the 257×194 plane of 2×2 block means (the last
 /// column and row are dropped). Value from `scripts/ssim_reference.py
 /// --downsampled` (pure Python, RGB → luma → block means → direct windows).
@@ -346,10 +346,11 @@ fn large_images_are_downsampled_before_ssim_as_in_the_reference() {
         m.ssim
     );
     // The factor: 1 under 384 px (so the known values above stand), then
-    // round(min / 256) with halves away from zero.
+    // round(min / 256) with halves to even, as piq (MATLAB's ssim.m gives 3
+    // at 640).
     let f = metrics::ssim_downsample;
     assert_eq!((f(383, 4000), f(64, 64), f(0, 0)), (1, 1, 1));
-    assert_eq!((f(384, 384), f(512, 512), f(640, 640)), (2, 2, 3));
+    assert_eq!((f(384, 384), f(512, 512), f(640, 640)), (2, 2, 2));
     assert_eq!((f(1024, 1024), f(1024, 768), f(2048, 1536)), (4, 3, 6));
 }
 

@@ -155,9 +155,14 @@ impl Judge<'_> {
                 // missing) is that config's error, not this one's: only the
                 // row loses it.
                 let error = prompt_error(c, i, exists, vb.as_ref()).map(|e| e.replace(&root, ""));
+                let image = path
+                    .as_deref()
+                    .filter(|_| exists)
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned());
                 PromptResult {
                     prompt: i,
-                    image: exists.then(|| results::prompt_image(i)),
+                    image,
                     seconds: times.get(i).copied().flatten(),
                     vs_baseline: vb.and_then(Result::ok),
                     vs_baseline_feature: vf.and_then(Result::ok),
@@ -241,6 +246,9 @@ fn prompt_error(
     exists: bool,
     vs_baseline: Option<&Result<ImageMetrics, String>>,
 ) -> Option<String> {
+    if let Some(why) = c.log_errors.get(&i) {
+        return Some(why.clone());
+    }
     if let Some(rec) = c.records.as_ref().and_then(|r| r.prompts.get(&i))
         && !rec.ok
     {

@@ -8,13 +8,17 @@
 //! values) and averaged. Images smaller than 11 pixels on a side use one
 //! window covering the whole image with uniform weights.
 //!
-//! Before SSIM, large images are downsampled as in Wang's reference `ssim.m`
-//! (2009) and `piq.ssim(downsample=True)`: `f = max(1, round(min(H, W) / 256))`
-//! ([`ssim_downsample`]); when f > 1 the luma plane is averaged over f×f
-//! blocks and every f-th pixel kept (non-overlapping blocks, as piq's
-//! `avg_pool2d`; trailing rows/columns that do not fill a block are dropped),
-//! so a 1024×1024 image is judged at 256×256. Images under 384 px on a side
-//! have f = 1 and are unaffected. The block average is fused with the luma
+//! Before SSIM, large images are downsampled exactly as
+//! `piq.ssim(downsample=True)` does: `f = max(1, round(min(H, W) / 256))` with
+//! Python's `round` (halves to even), then non-overlapping f×f block means
+//! (`avg_pool2d`: trailing rows/columns that fill no block are dropped)
+//! ([`ssim_downsample`]). Wang's `ssim.m` (2009) differs in two ways: MATLAB's
+//! `round` takes halves away from zero (at min(H, W) = 640, 1152, 1664, …
+//! its f is one larger: 640 → 3, piq 2), and it filters with a
+//! symmetric-padded f×f box before keeping every f-th pixel, so its values
+//! differ slightly at every f > 1. compat follows piq, the implementation
+//! engine teams use from Python. Images under 384 px on a side have f = 1
+//! and are unaffected. The block average is fused with the luma
 //! conversion ([`ssim_plane`]): one pass over the RGB bytes.
 
 use std::path::{Path, PathBuf};
@@ -88,11 +92,11 @@ impl Decoded {
     }
 }
 
-/// Wang's automatic SSIM downsampling factor (`ssim.m`, 2009; piq):
-/// `max(1, round(min(H, W) / 256))`, halves rounded away from zero as in
-/// MATLAB. 1 for images under 384 px on a side, 4 for 1024×1024.
+/// piq's automatic SSIM downsampling factor: `max(1, round(min(H, W) /
+/// 256))` with Python's `round`, halves to even (2.5 → 2, 3.5 → 4). 1 for
+/// images under 384 px on a side, 4 for 1024×1024.
 pub fn ssim_downsample(width: u32, height: u32) -> u32 {
-    let f = (f64::from(width.min(height)) / 256.0).round();
+    let f = (f64::from(width.min(height)) / 256.0).round_ties_even();
     (f as u32).max(1)
 }
 
@@ -490,4 +494,30 @@ fn ssim_global(x: &[f32], y: &[f32]) -> f64 {
     let (sxx, syy, sxy) = (sxx / nf, syy / nf, sxy / nf);
     let (c1, c2) = (f64::from(C1), f64::from(C2));
     ((2.0 * mx * my + c1) * (2.0 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes where the roundings differ: min(H, W) / 256 ends in .5.
+    /// piq (Python's round, halves to even) against MATLAB's `ssim.m`
+    /// (halves away from zero): 640 → 2 not 3, 1152 → 4 not 5, 1664 → 6
+    /// not 7; 384 → 2 and 896 → 4 in both.
+    #[test]
+    fn downsampling_factor_rounds_halves_to_even_as_piq() {
+        for (w, h, f) in [
+            (1536, 640, 2),
+            (640, 640, 2),
+            (1152, 2048, 4),
+            (1664, 1664, 6),
+            (384, 384, 2),
+            (896, 1200, 4),
+            (383, 1000, 1),
+            (1024, 1024, 4),
+            (100, 50, 1),
+        ] {
+            assert_eq!(ssim_downsample(w, h), f, "{w}x{h}");
+        }
+    }
 }

@@ -123,10 +123,14 @@ pub fn build_report(
         registry: registry.source.clone(),
         run: RunInfo {
             backend: m.map(|m| m.backend.clone()),
-            settings: m.map(|m| m.settings.clone()),
+            settings: m
+                .map(|m| m.settings.clone())
+                .or_else(|| run.original.as_ref().map(|o| o.settings())),
             devices: m.map(|m| m.devices.clone()),
             executor: m.map(|m| m.executor.clone()),
-            created: m.map(|m| m.created.clone()),
+            created: m
+                .map(|m| m.created.clone())
+                .or_else(|| run.original.as_ref().map(|o| o.created_at.clone())),
             prompts: run.prompts.clone(),
             num_prompts: run.num_prompts,
             concurrent: run.configs.iter().any(|c| !c.concurrent_with.is_empty()),

@@ -2,11 +2,12 @@
 //! original framework's log lines and `image_NNNN.png` files, and a
 //! `prompt_NN.exitcode` for every prompt.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 
+use crate::results::batch_log::BatchLog;
 use crate::results::{self, BatchRecords, PromptRecord, atomic};
 
 /// What a configuration produced.
@@ -117,13 +118,12 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
     })
 }
 
-/// Records for a backend that only logged: timings from the log; images
-/// `image_NNNN.png` renamed to `prompt_NN.png` by what the log says.
+/// Records for a backend that only logged (the original framework's batch
+/// script): timings from the log, and each `image_NNNN.png` renamed to the
+/// `prompt_NN.png` of the prompt that saved it ([`BatchLog`]).
 fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
-    let log_path = dir.join(results::LOG);
-    let log = std::fs::read(&log_path).unwrap_or_default();
-    let timings = results::records::parse_log_timings(&String::from_utf8_lossy(&log));
-
+    let text = std::fs::read(dir.join(results::LOG)).unwrap_or_default();
+    let log = BatchLog::parse(&String::from_utf8_lossy(&text));
     let mut images: BTreeMap<usize, String> = BTreeMap::new();
     for entry in
         std::fs::read_dir(dir).with_context(|| format!("failed to list {}", dir.display()))?
@@ -137,25 +137,26 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
             images.insert(n, name);
         }
     }
-    let logged: BTreeSet<usize> = timings.keys().copied().collect();
-    for (prompt, file) in match_images(&images, &logged) {
-        let to = dir.join(results::prompt_image(prompt));
-        std::fs::rename(dir.join(&file), &to)
-            .with_context(|| format!("failed to rename {file} to {}", to.display()))?;
-    }
-
     let mut records = BatchRecords::default();
-    for (&prompt, &seconds) in &timings {
-        let image = results::prompt_image(prompt);
-        let exists = dir.join(&image).is_file();
+    for (prompt, found) in attribute(&log, &images) {
+        let seconds = log.prompts.get(&prompt).and_then(|p| p.seconds);
+        let (image, error) = match found {
+            Ok(file) => {
+                let to = results::prompt_image(prompt);
+                std::fs::rename(dir.join(&file), dir.join(&to))
+                    .with_context(|| format!("failed to rename {file} to {to}"))?;
+                (Some(to), None)
+            }
+            Err(why) => (None, Some(why)),
+        };
         records.prompts.insert(
             prompt,
             PromptRecord {
                 prompt,
-                image: exists.then_some(image),
-                seconds: Some(seconds),
-                ok: exists,
-                error: (!exists).then(|| "logged a time but saved no image".to_string()),
+                ok: image.is_some(),
+                image,
+                seconds,
+                error,
                 extra: Default::default(),
             },
         );
@@ -163,83 +164,54 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
     Ok(records)
 }
 
-/// Pairs image numbers with prompts. A script numbers its images by prompt
-/// (0- or 1-based) or by a counter of saved images; the log says which
-/// prompts succeeded. Numbers that fit the logged prompts are taken as
-/// prompt numbers, so a prompt without an image never shifts the others;
-/// only when they fit neither way and the counts agree is a counter assumed.
-fn match_images(
+/// Each logged prompt's image file, or why it has none. With `Saved image
+/// to` lines the log decides. Without them, only when every logged prompt
+/// has exactly one image numbered like the prompts (0- or 1-based) do the
+/// numbers decide (a counter of saved images and a prompt number agree
+/// then); otherwise nothing is guessed: every prompt says why.
+fn attribute(
+    log: &BatchLog,
     images: &BTreeMap<usize, String>,
-    logged: &BTreeSet<usize>,
-) -> Vec<(usize, String)> {
+) -> BTreeMap<usize, Result<String, String>> {
+    let prompts = log.prompts.keys().copied();
+    if log.logs_saves {
+        return log
+            .prompts
+            .iter()
+            .map(|(&n, p)| {
+                let found = match (p.images.first(), &p.warning) {
+                    (Some(f), _) if images.values().any(|i| i == f) => Ok(f.clone()),
+                    (Some(f), _) => Err(format!("the log says it saved {f}, which is not there")),
+                    (None, Some(w)) => Err(format!("the backend logged \"{w}\"")),
+                    (None, None) => Err("no \"Saved image to\" line for it in the log".into()),
+                };
+                (n, found)
+            })
+            .collect();
+    }
+    let logged: Vec<usize> = prompts.collect();
     for offset in [0usize, 1] {
-        let fits = images
-            .keys()
-            .all(|&n| n >= offset && logged.contains(&(n - offset)));
-        if fits && !images.is_empty() {
-            return images
+        let numbers: Vec<usize> = logged.iter().map(|n| n + offset).collect();
+        if !logged.is_empty() && images.keys().copied().eq(numbers.iter().copied()) {
+            return logged
                 .iter()
-                .map(|(&n, f)| (n - offset, f.clone()))
+                .zip(images.values())
+                .map(|(&n, f)| (n, Ok(f.clone())))
                 .collect();
         }
     }
-    if images.len() == logged.len() {
-        return logged
-            .iter()
-            .copied()
-            .zip(images.values().cloned())
-            .collect();
-    }
-    // Ambiguous: trust the numbers as 0-based prompt indices.
-    images.iter().map(|(&n, f)| (n, f.clone())).collect()
+    let why = format!(
+        "cannot tell which prompt each image belongs to: the log has no \"Saved image to\" \
+         lines, and {} image_NNNN.png files for {} logged prompts",
+        images.len(),
+        logged.len()
+    );
+    logged.into_iter().map(|n| (n, Err(why.clone()))).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn imgs(ns: &[usize]) -> BTreeMap<usize, String> {
-        ns.iter()
-            .map(|&n| (n, format!("image_{n:04}.png")))
-            .collect()
-    }
-
-    fn set(ns: &[usize]) -> BTreeSet<usize> {
-        ns.iter().copied().collect()
-    }
-
-    fn prompts(pairs: Vec<(usize, String)>) -> Vec<(usize, usize)> {
-        pairs
-            .into_iter()
-            .map(|(p, f)| (p, f[6..10].parse().expect("number")))
-            .collect()
-    }
-
-    #[test]
-    fn numbered_by_prompt_with_a_gap() {
-        // Prompt 1 failed: no log line, no image_0001.
-        assert_eq!(
-            prompts(match_images(&imgs(&[0, 2, 3]), &set(&[0, 2, 3]))),
-            [(0, 0), (2, 2), (3, 3)]
-        );
-    }
-
-    #[test]
-    fn numbered_one_based() {
-        assert_eq!(
-            prompts(match_images(&imgs(&[1, 3]), &set(&[0, 2]))),
-            [(0, 1), (2, 3)]
-        );
-    }
-
-    #[test]
-    fn numbered_by_counter() {
-        // Three saved images for prompts 0, 2, 3: a counter 0, 1, 2.
-        assert_eq!(
-            prompts(match_images(&imgs(&[0, 1, 2]), &set(&[0, 2, 3]))),
-            [(0, 0), (2, 1), (3, 2)]
-        );
-    }
 
     #[test]
     fn images_named_otherwise_in_results_jsonl_are_taken_at_their_word() {
@@ -290,5 +262,60 @@ mod tests {
         );
         assert_eq!(c.records.prompts[&2].seconds, Some(2.0));
         assert!(d.join(results::RESULTS).is_file());
+    }
+
+    /// The real batch script's log (compatibility/batch_text_to_image.py,
+    /// B:361-438 at 7bd8f25f) with prompt 2 making no image: the saved-image
+    /// counter skips it, so image_0001.png is prompt 3's.
+    #[test]
+    fn a_prompt_without_an_image_shifts_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::LOG),
+            crate::results::batch_log::tests::MISSING_PROMPT_2,
+        )
+        .expect("log");
+        for n in 0..3 {
+            std::fs::write(d.join(format!("image_{n:04}.png")), format!("png{n}")).expect("img");
+        }
+        let c = collect(d, 4).expect("collects");
+        assert_eq!(c.ok, 3);
+        assert_eq!(c.missing.len(), 1);
+        assert_eq!(c.missing[0].0, 1);
+        assert!(
+            c.missing[0].1.contains("No images found for prompt 2"),
+            "{:?}",
+            c.missing
+        );
+        let read = |i: usize| std::fs::read_to_string(d.join(results::prompt_image(i))).ok();
+        assert_eq!(read(0).as_deref(), Some("png0"));
+        assert_eq!(read(1), None);
+        assert_eq!(read(2).as_deref(), Some("png1"));
+        assert_eq!(read(3).as_deref(), Some("png2"));
+        assert_eq!(c.records.prompts[&3].seconds, Some(1.0));
+        assert_eq!(c.records.prompts[&1].seconds, Some(0.25));
+    }
+
+    #[test]
+    fn without_saved_lines_a_gap_is_not_guessed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::LOG),
+            "Generation time for prompt 1: 1.0 seconds\nGeneration time for prompt 2: 1.0 seconds\nGeneration time for prompt 3: 1.0 seconds\n",
+        )
+        .expect("log");
+        for n in 0..2 {
+            std::fs::write(d.join(format!("image_{n:04}.png")), b"png").expect("img");
+        }
+        let c = collect(d, 3).expect("collects");
+        assert_eq!(c.ok, 0);
+        assert!(
+            c.missing[0].1.contains("cannot tell which prompt"),
+            "{:?}",
+            c.missing
+        );
+        assert!(!d.join(results::prompt_image(0)).exists());
     }
 }

@@ -249,7 +249,11 @@ fn count_done(dir: &Path) -> usize {
         return text.lines().filter(|l| l.contains("\"prompt\"")).count();
     }
     std::fs::read(dir.join(results::LOG))
-        .map(|b| results::records::parse_log_timings(&String::from_utf8_lossy(&b)).len())
+        .map(|b| {
+            results::batch_log::BatchLog::parse(&String::from_utf8_lossy(&b))
+                .times()
+                .len()
+        })
         .unwrap_or(0)
 }
 

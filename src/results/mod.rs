@@ -11,8 +11,10 @@
 //! knows where (or by what) a configuration ran.
 
 pub mod atomic;
+pub mod batch_log;
 pub mod config_info;
 pub mod manifest;
+pub mod original;
 pub mod reader;
 pub mod records;
 

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::matrix::Role;
 use crate::registry::Registry;
+use crate::results::batch_log::BatchLog;
+use crate::results::original::OriginalManifest;
 use crate::results::{self, BatchRecords, ConfigInfo, ConfigState, Manifest};
 
 /// Why a directory cannot be analysed at all (exit 2).
@@ -72,6 +74,12 @@ pub struct ConfigSource {
     pub records: Option<BatchRecords>,
     /// Log timings (0-based prompt → seconds), used without results.jsonl.
     pub log_timings: BTreeMap<usize, f64>,
+    /// The image of each prompt when the files' names do not say it: the
+    /// original framework renamed its images by position, the log says whose
+    /// they are ([`reattribute`]). `None`: `prompt_NN.png` is prompt NN's.
+    pub images: Option<BTreeMap<usize, PathBuf>>,
+    /// Why a prompt has no image, from the log (its warning).
+    pub log_errors: BTreeMap<usize, String>,
     /// prompt_NN.exitcode values.
     pub prompt_exitcodes: BTreeMap<usize, i32>,
     /// Highest prompt index seen in file names, +1.
@@ -81,7 +89,10 @@ pub struct ConfigSource {
 impl ConfigSource {
     /// Path of prompt `i`'s image (in its folder, or where it would be).
     pub fn image_path(&self, i: usize) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(results::prompt_image(i)))
+        match &self.images {
+            Some(images) => images.get(&i).cloned(),
+            None => self.dir.as_ref().map(|d| d.join(results::prompt_image(i))),
+        }
     }
 
     /// Per-prompt seconds for prompts `0..n`, and where they came from.
@@ -104,8 +115,10 @@ impl ConfigSource {
 pub struct RunDir {
     /// The directory.
     pub dir: PathBuf,
-    /// manifest.json, when present.
+    /// compat's manifest.json, when present.
     pub manifest: Option<Manifest>,
+    /// The original framework's manifest.json, when that is what is there.
+    pub original: Option<OriginalManifest>,
     /// The prompts (manifest, else prompts.txt).
     pub prompts: Vec<String>,
     /// Prompts to judge per config.
@@ -241,6 +254,59 @@ fn state_error_text(state: ConfigState, error: Option<&str>) -> Option<String> {
     }
 }
 
+/// The original framework's manifest, when `dir` holds one.
+fn read_original(dir: &Path) -> Option<OriginalManifest> {
+    let text = std::fs::read(dir.join(results::MANIFEST)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// The configs the original's manifest names, in its order. A config with
+/// no folder was either skipped by the original (GPU budget, conflict: what
+/// the registry says of it, with the manifest's `gpu_count`) or lost:
+/// an ERROR "no results", never silently absent.
+fn from_original(
+    m: &OriginalManifest,
+    folders: &mut BTreeMap<String, PathBuf>,
+    registry: &Registry,
+) -> Vec<ConfigSource> {
+    // gpu_count 0 means the original could not count: no budget is known.
+    let devices = if m.gpu_count == 0 {
+        usize::MAX
+    } else {
+        m.gpu_count
+    };
+    let planned = crate::matrix::expand(
+        registry,
+        &m.baseline_feature,
+        &m.addons,
+        crate::matrix::Combos::Pairs,
+        &registry.default_backend,
+        devices,
+    )
+    .unwrap_or_default();
+    m.configs
+        .iter()
+        .map(|name| {
+            let plan = planned.iter().find(|c| c.name == *name);
+            let mut c = from_folders(BTreeMap::from([(name.clone(), PathBuf::new())]), registry)
+                .pop()
+                .unwrap_or_default();
+            c.dir = folders.remove(name);
+            if c.dir.is_none() {
+                match plan.and_then(|p| p.skip.clone()) {
+                    Some(reason) => c.skip_reason = Some(reason),
+                    None => {
+                        c.error = Some(format!(
+                            "no results: manifest.json names {name} but {name}/ does not exist"
+                        ))
+                    }
+                }
+            }
+            c
+        })
+        .collect()
+}
+
 /// Config folders of the original's layout (no manifest): the baseline
 /// first, then by number of features, then by name.
 fn from_folders(folders: BTreeMap<String, PathBuf>, registry: &Registry) -> Vec<ConfigSource> {
@@ -320,9 +386,6 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
     if let Some(text) = read_lossy(&d.join(results::RESULTS)) {
         c.records = Some(BatchRecords::parse_jsonl(&text));
     }
-    if let Some(log) = read_lossy(&d.join(results::LOG)) {
-        c.log_timings = crate::results::records::parse_log_timings(&log);
-    }
     if let Ok(rd) = std::fs::read_dir(d) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -336,6 +399,58 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
             }
         }
     }
+    if let Some(text) = read_lossy(&d.join(results::LOG)) {
+        let log = BatchLog::parse(&text);
+        c.log_timings = log.times();
+        if !has_manifest && c.records.is_none() {
+            reattribute(c, d, &log);
+        }
+    }
+}
+
+/// The original framework's runner renamed `image_{k:04}.png` to
+/// `prompt_{k:02}.png` by position (`compatibility/run_compat_test.py`,
+/// R:556-567 at 7bd8f25f), but the batch script's counter skips a prompt
+/// that made no image, so after such a prompt every file sits on the wrong
+/// prompt and the *last* prompt's exit code says 1. The log's `Saved image
+/// to` lines say whose each image is: prompt `p`'s image is the file the
+/// runner made of the image the log gives `p`.
+fn reattribute(c: &mut ConfigSource, dir: &Path, log: &BatchLog) {
+    if !log.logs_saves {
+        return;
+    }
+    let mut images = BTreeMap::new();
+    for (&p, lp) in &log.prompts {
+        let counter = lp.images.first().and_then(|name| {
+            name.strip_prefix("image_")?
+                .strip_suffix(".png")?
+                .parse::<usize>()
+                .ok()
+        });
+        match counter {
+            Some(k) => {
+                images.insert(p, dir.join(results::prompt_image(k)));
+            }
+            None => {
+                let why = lp.warning.clone().map_or_else(
+                    || "the log shows no saved image".to_string(),
+                    |w| format!("the backend logged \"{w}\""),
+                );
+                c.log_errors.insert(p, why);
+            }
+        }
+    }
+    if images
+        .iter()
+        .all(|(p, path)| *path == dir.join(results::prompt_image(*p)))
+    {
+        // Nothing moved: the names already say the truth.
+        c.log_errors.clear();
+        return;
+    }
+    // The runner's exit codes are positional too: the log replaces them.
+    c.prompt_exitcodes.clear();
+    c.images = Some(images);
 }
 
 /// Gives every config a role (the original's layout has none); returns the
@@ -417,13 +532,22 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<RunDir, ReadError> {
     if !dir.is_dir() {
         return Err(ReadError::NotADirectory(dir.to_path_buf()));
     }
-    let manifest = read_manifest(dir)?;
+    let (manifest, original) = match read_manifest(dir) {
+        Ok(m) => (m, None),
+        Err(e) => (None, Some(read_original(dir).ok_or(e)?)),
+    };
     let mut folders = config_folders(dir)?;
-    if manifest.is_none() && folders.is_empty() {
+    if manifest.is_none() && original.is_none() && folders.is_empty() {
         return Err(ReadError::NotResults(dir.to_path_buf()));
     }
-    let mut configs = match &manifest {
-        Some(m) => {
+    let mut configs = match (&manifest, &original) {
+        (None, Some(o)) => {
+            let mut configs = from_original(o, &mut folders, registry);
+            // The original's analyzer judges every folder: so does compat.
+            configs.extend(from_folders(folders, registry));
+            configs
+        }
+        (Some(m), _) => {
             let configs = from_manifest(m, &mut folders);
             // A folder the manifest does not name is left over from an
             // earlier run with other addons (kept by --resume): judging it
@@ -438,7 +562,7 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<RunDir, ReadError> {
             configs
         }
         // Without a manifest (the original's layout) every folder is a config.
-        None => from_folders(folders, registry),
+        (None, None) => from_folders(folders, registry),
     };
     for c in &mut configs {
         match c.dir.clone() {
@@ -454,6 +578,7 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<RunDir, ReadError> {
     Ok(RunDir {
         dir: dir.to_path_buf(),
         manifest,
+        original,
         prompts,
         num_prompts,
         configs,

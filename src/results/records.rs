@@ -108,41 +108,6 @@ impl BatchRecords {
     }
 }
 
-/// Timing lines of the original framework's log, as (0-based prompt, seconds):
-/// `Generation time for prompt N: X seconds` and `  Prompt N: X seconds`, N 1-based.
-/// Later lines for the same prompt win; other lines are ignored.
-pub fn parse_log_timings(log: &str) -> BTreeMap<usize, f64> {
-    let mut out = BTreeMap::new();
-    for line in log.lines() {
-        let t = line.trim();
-        let rest = if let Some(i) = t.find("Generation time for prompt ") {
-            &t[i + "Generation time for prompt ".len()..]
-        } else if let Some(r) = t.strip_prefix("Prompt ") {
-            r
-        } else {
-            continue;
-        };
-        let Some((n, secs)) = rest.split_once(':') else {
-            continue;
-        };
-        let Ok(n) = n.trim().parse::<usize>() else {
-            continue;
-        };
-        let secs = secs.trim();
-        let secs = secs
-            .strip_suffix("seconds")
-            .or_else(|| secs.strip_suffix('s'))
-            .unwrap_or(secs);
-        let Ok(secs) = secs.trim().parse::<f64>() else {
-            continue;
-        };
-        if n >= 1 && secs.is_finite() && secs >= 0.0 {
-            out.insert(n - 1, secs);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,14 +131,5 @@ mod tests {
         assert_eq!(r.malformed[0].0, 5);
         let again = BatchRecords::parse_jsonl(&r.to_jsonl());
         assert_eq!(again.prompts, r.prompts);
-    }
-
-    #[test]
-    fn parses_both_log_spellings_one_based() {
-        let log = "loading...\nGeneration time for prompt 1: 2.50 seconds\n  Prompt 3: 1.25 seconds\nPrompt x: 1 seconds\n";
-        let t = parse_log_timings(log);
-        assert_eq!(t.len(), 2);
-        assert_eq!(t[&0], 2.5);
-        assert_eq!(t[&2], 1.25);
     }
 }
