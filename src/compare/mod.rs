@@ -103,77 +103,7 @@ pub fn compare(
     let mut reasons = Vec::new();
     let configs = rows
         .iter()
-        .map(|row| {
-            let first = row.cells.first().copied().flatten();
-            let changes: Vec<Change> = row
-                .cells
-                .iter()
-                .enumerate()
-                .skip(1)
-                .map(|(i, cell)| {
-                    let label = &loaded[i].label;
-                    let j = verdict::judge(first, *cell, rules);
-                    let s = &mut summary[i - 1];
-                    match j.verdict {
-                        Verdict::Improved => s.improved += 1,
-                        Verdict::Regressed => s.regressed += 1,
-                        Verdict::Unchanged => s.unchanged += 1,
-                        Verdict::NotComparable => s.not_comparable += 1,
-                        Verdict::New => s.new += 1,
-                        Verdict::Missing => s.missing += 1,
-                    }
-                    let (from, to) = (
-                        first.map(|c| c.compat_status),
-                        cell.map(|c| c.compat_status),
-                    );
-                    if from.is_some() && to.is_some() && from != to {
-                        s.status_changes += 1;
-                    }
-                    if let Some(g) = &j.gate {
-                        reasons.push(format!("{label}: {}: {g}", row.name));
-                    }
-                    let delta =
-                        |f: fn(&ConfigResult) -> Option<f64>| Some(f((*cell)?)? - f(first?)?);
-                    Change {
-                        report: label.clone(),
-                        verdict: j.verdict,
-                        status_from: from,
-                        status_to: to,
-                        time_change: j.speed.map(|s| s.time_change),
-                        significant: j.speed.and_then(|s| s.significant),
-                        speedup_delta: delta(|c| c.speedup),
-                        mean_diff_delta: delta(|c| c.mean_diff_avg),
-                        note: j.note,
-                        gate: j.gate,
-                    }
-                })
-                .collect();
-            ConfigRow {
-                name: row.name.to_string(),
-                total_gpus: row
-                    .cells
-                    .iter()
-                    .flatten()
-                    .map(|c| c.total_gpus)
-                    .next()
-                    .unwrap_or(0),
-                entries: row
-                    .cells
-                    .iter()
-                    .map(|c| {
-                        c.map(|c| Entry {
-                            status: c.compat_status,
-                            mean_gen_time_ms: c.mean_gen_time_ms,
-                            speedup: c.speedup,
-                            speedup_ci: c.speedup_ci,
-                            mean_diff_avg: c.mean_diff_avg,
-                            reason: c.reason.clone(),
-                        })
-                    })
-                    .collect(),
-                changes,
-            }
-        })
+        .map(|row| config_row(row, loaded, rules, &mut summary, &mut reasons))
         .collect();
     Comparison {
         schema_version: model::COMPARE_SCHEMA_VERSION,
@@ -191,6 +121,98 @@ pub fn compare(
             failed: !reasons.is_empty(),
             reasons,
         },
+    }
+}
+
+/// One aligned config: its entry in every report and its change in every
+/// report after the first. Each change is also counted in that report's
+/// `summary` and, when it fails the gate, added to `reasons` (row by row,
+/// report by report: the order the gate lists them in).
+fn config_row(
+    row: &align::Aligned,
+    loaded: &[load::Loaded],
+    rules: &Rules,
+    summary: &mut [ReportSummary],
+    reasons: &mut Vec<String>,
+) -> ConfigRow {
+    let first = row.cells.first().copied().flatten();
+    let changes: Vec<Change> = row
+        .cells
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, cell)| {
+            let label = &loaded[i].label;
+            let c = change(label, first, *cell, rules);
+            count(&mut summary[i - 1], &c);
+            if let Some(g) = &c.gate {
+                reasons.push(format!("{label}: {}: {g}", row.name));
+            }
+            c
+        })
+        .collect();
+    ConfigRow {
+        name: row.name.to_string(),
+        total_gpus: row
+            .cells
+            .iter()
+            .flatten()
+            .map(|c| c.total_gpus)
+            .next()
+            .unwrap_or(0),
+        entries: row.cells.iter().map(|c| c.map(entry)).collect(),
+        changes,
+    }
+}
+
+/// The config in report `label` (`cell`) judged against the first (`first`).
+fn change(
+    label: &str,
+    first: Option<&ConfigResult>,
+    cell: Option<&ConfigResult>,
+    rules: &Rules,
+) -> Change {
+    let j = verdict::judge(first, cell, rules);
+    let delta = |f: fn(&ConfigResult) -> Option<f64>| Some(f(cell?)? - f(first?)?);
+    Change {
+        report: label.to_string(),
+        verdict: j.verdict,
+        status_from: first.map(|c| c.compat_status),
+        status_to: cell.map(|c| c.compat_status),
+        time_change: j.speed.map(|s| s.time_change),
+        significant: j.speed.and_then(|s| s.significant),
+        speedup_delta: delta(|c| c.speedup),
+        mean_diff_delta: delta(|c| c.mean_diff_avg),
+        note: j.note,
+        gate: j.gate,
+    }
+}
+
+/// Tallies one change in its report's summary. A status change counts only
+/// when the config is in both reports (New and Missing are not changes).
+fn count(s: &mut ReportSummary, c: &Change) {
+    match c.verdict {
+        Verdict::Improved => s.improved += 1,
+        Verdict::Regressed => s.regressed += 1,
+        Verdict::Unchanged => s.unchanged += 1,
+        Verdict::NotComparable => s.not_comparable += 1,
+        Verdict::New => s.new += 1,
+        Verdict::Missing => s.missing += 1,
+    }
+    if c.status_from.is_some() && c.status_to.is_some() && c.status_from != c.status_to {
+        s.status_changes += 1;
+    }
+}
+
+/// A config's figures as the comparison shows them.
+fn entry(c: &ConfigResult) -> Entry {
+    Entry {
+        status: c.compat_status,
+        mean_gen_time_ms: c.mean_gen_time_ms,
+        speedup: c.speedup,
+        speedup_ci: c.speedup_ci,
+        mean_diff_avg: c.mean_diff_avg,
+        reason: c.reason.clone(),
     }
 }
 

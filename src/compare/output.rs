@@ -1,7 +1,7 @@
 //! The comparison as text: the terminal table and the Markdown for a PR
 //! comment. Both are rendered from [`Comparison`] alone (data in, text out).
 
-use super::model::{Comparison, ConfigRow, Entry, Pick};
+use super::model::{Best, Comparison, ConfigRow, Entry, Gate, Pick};
 use super::verdict::Verdict;
 use crate::report::Status;
 use crate::report::opt;
@@ -149,8 +149,63 @@ fn pick_text(p: &Pick, with_report: bool) -> String {
     )
 }
 
+/// The notes of a row's changes, one per report that has any: the judge's
+/// note and the gate's reason, "B: SKIP → PASS: not comparable; gate: …".
+fn change_notes(row: &ConfigRow) -> Vec<String> {
+    row.changes
+        .iter()
+        .filter_map(|c| {
+            let mut parts: Vec<String> = c.note.iter().cloned().collect();
+            parts.extend(c.gate.iter().map(|g| format!("gate: {g}")));
+            (!parts.is_empty()).then(|| format!("{}: {}", c.report, parts.join("; ")))
+        })
+        .collect()
+}
+
+/// Which statuses `--best` took: "PASS" or "PASS or WARN".
+fn eligible(best: &Best) -> &'static str {
+    if best.allow_warn {
+        "PASS or WARN"
+    } else {
+        "PASS"
+    }
+}
+
+/// The GPU counts of the overall per-GPU picks (already in ascending order).
+fn gpu_counts(best: &Best) -> Vec<u32> {
+    let mut gpus: Vec<u32> = best.overall_per_gpus.iter().map(|p| p.total_gpus).collect();
+    gpus.dedup();
+    gpus
+}
+
+/// "1 regression", "3 regressions": the gate's reasons, counted.
+fn regressions(gate: &Gate) -> String {
+    let n = gate.reasons.len();
+    format!("{n} regression{}", if n == 1 { "" } else { "s" })
+}
+
 /// The terminal table, notes, summary, `--best` and the gate.
 pub fn table(cmp: &Comparison, color: bool) -> String {
+    let first = cmp.reports.first().map_or("A", |r| r.label.as_str());
+    let mut out = table_head(cmp);
+    out.push_str(&config_grid(cmp, first, color));
+    out.push_str("\n\n");
+    for s in &cmp.summary {
+        out.push_str(&format!(
+            "{} vs {first}: {} improved, {} regressed, {} unchanged, {} not comparable, {} new, {} missing ({} status changes)\n",
+            s.report, s.improved, s.regressed, s.unchanged, s.not_comparable, s.new, s.missing, s.status_changes
+        ));
+    }
+    if let Some(best) = &cmp.best {
+        out.push_str(&best_text(best));
+    }
+    out.push_str(&gate_text(&cmp.gate));
+    out
+}
+
+/// "Comparing A: path (model, size, …)", one line per report, then the
+/// warnings and a blank line.
+fn table_head(cmp: &Comparison) -> String {
     let mut out = String::new();
     for (i, d) in describe(cmp).iter().enumerate() {
         out.push_str(if i == 0 { "Comparing " } else { "          " });
@@ -161,8 +216,13 @@ pub fn table(cmp: &Comparison, color: bool) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     out.push('\n');
+    out
+}
+
+/// One row per config, the verdict cell coloured, each row's notes on a
+/// line of their own under it (no trailing newline).
+fn config_grid(cmp: &Comparison, first: &str, color: bool) -> String {
     let labelled = cmp.reports.len() > 2;
-    let first = cmp.reports.first().map_or("A", |r| r.label.as_str());
     let time_header = format!("Gen ms (Δ vs {first})");
     let header = [
         "Config",
@@ -202,109 +262,106 @@ pub fn table(cmp: &Comparison, color: bool) -> String {
             _ => text.to_string(),
         }
     });
-    // Notes under the rows they belong to.
+    // Notes go in after rendering, so they do not widen the columns: the
+    // grid's first two lines are the header and its rule, then one line
+    // per config.
     let mut lines = body.lines().map(str::to_string).collect::<Vec<_>>();
     let mut with_notes = lines.drain(..2).collect::<Vec<_>>();
     for (row, line) in cmp.configs.iter().zip(lines) {
         with_notes.push(line);
-        let notes: Vec<String> = row
-            .changes
-            .iter()
-            .filter_map(|c| {
-                let mut parts: Vec<String> = c.note.iter().cloned().collect();
-                if let Some(g) = &c.gate {
-                    parts.push(format!("gate: {g}"));
-                }
-                (!parts.is_empty()).then(|| format!("{}: {}", c.report, parts.join("; ")))
-            })
-            .collect();
+        let notes = change_notes(row);
         if !notes.is_empty() {
             with_notes.push(format!("  └─ {}", notes.join(" · ")));
         }
     }
-    out.push_str(&with_notes.join("\n"));
-    out.push_str("\n\n");
-    for s in &cmp.summary {
+    with_notes.join("\n")
+}
+
+/// `--best`: the fastest pick per report and overall, then a grid of the
+/// fastest per GPU count (when any config was eligible).
+fn best_text(best: &Best) -> String {
+    let mut out = format!(
+        "\nBest ({}, fastest mean time per image):\n",
+        eligible(best)
+    );
+    for b in &best.per_report {
         out.push_str(&format!(
-            "{} vs {first}: {} improved, {} regressed, {} unchanged, {} not comparable, {} new, {} missing ({} status changes)\n",
-            s.report, s.improved, s.regressed, s.unchanged, s.not_comparable, s.new, s.missing, s.status_changes
-        ));
-    }
-    if let Some(best) = &cmp.best {
-        let which = if best.allow_warn {
-            "PASS or WARN"
-        } else {
-            "PASS"
-        };
-        out.push_str(&format!("\nBest ({which}, fastest mean time per image):\n"));
-        for b in &best.per_report {
-            out.push_str(&format!(
-                "  {}: {}\n",
-                b.report,
-                b.fastest
-                    .as_ref()
-                    .map_or_else(|| "none eligible".into(), |p| pick_text(p, false))
-            ));
-        }
-        out.push_str(&format!(
-            "  overall: {}\n",
-            best.overall
+            "  {}: {}\n",
+            b.report,
+            b.fastest
                 .as_ref()
-                .map_or_else(|| "none eligible".into(), |p| pick_text(p, true))
+                .map_or_else(|| "none eligible".into(), |p| pick_text(p, false))
         ));
-        let mut gpus: Vec<u32> = best.overall_per_gpus.iter().map(|p| p.total_gpus).collect();
-        gpus.dedup();
-        if !gpus.is_empty() {
-            out.push_str("\nBest per GPU count:\n");
-            let mut header: Vec<String> = vec!["GPUs".into()];
-            header.extend(best.per_report.iter().map(|b| b.report.clone()));
-            header.push("overall".into());
-            let rows: Vec<Vec<String>> = gpus
-                .iter()
-                .map(|g| {
-                    let cell = |ps: &[Pick], with_report: bool| {
-                        ps.iter().find(|p| p.total_gpus == *g).map_or_else(
-                            || "—".into(),
-                            |p| {
-                                let who = if with_report {
-                                    format!("{}: ", p.report)
-                                } else {
-                                    String::new()
-                                };
-                                format!("{who}{} {:.1} ms", p.name, p.mean_gen_time_ms)
-                            },
-                        )
-                    };
-                    let mut r = vec![g.to_string()];
-                    r.extend(best.per_report.iter().map(|b| cell(&b.per_gpus, false)));
-                    r.push(cell(&best.overall_per_gpus, true));
-                    r
-                })
-                .collect();
-            let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            for l in grid(&h, &rows, &[0], |_, _, t| t.to_string()).lines() {
-                out.push_str(&format!("  {l}\n"));
-            }
+    }
+    out.push_str(&format!(
+        "  overall: {}\n",
+        best.overall
+            .as_ref()
+            .map_or_else(|| "none eligible".into(), |p| pick_text(p, true))
+    ));
+    let gpus = gpu_counts(best);
+    if !gpus.is_empty() {
+        out.push_str("\nBest per GPU count:\n");
+        for l in best_per_gpus_grid(best, &gpus).lines() {
+            out.push_str(&format!("  {l}\n"));
         }
     }
-    if cmp.gate.failed {
-        out.push_str(&format!(
-            "\n{} {} regression{}:\n",
-            if cmp.gate.enabled {
+    out
+}
+
+/// GPU count × (each report, overall): the fastest pick with that count.
+fn best_per_gpus_grid(best: &Best, gpus: &[u32]) -> String {
+    let mut header: Vec<String> = vec!["GPUs".into()];
+    header.extend(best.per_report.iter().map(|b| b.report.clone()));
+    header.push("overall".into());
+    let cell = |ps: &[Pick], g: u32, with_report: bool| {
+        ps.iter().find(|p| p.total_gpus == g).map_or_else(
+            || "—".into(),
+            |p| {
+                let who = if with_report {
+                    format!("{}: ", p.report)
+                } else {
+                    String::new()
+                };
+                format!("{who}{} {:.1} ms", p.name, p.mean_gen_time_ms)
+            },
+        )
+    };
+    let rows: Vec<Vec<String>> = gpus
+        .iter()
+        .map(|&g| {
+            let mut r = vec![g.to_string()];
+            r.extend(best.per_report.iter().map(|b| cell(&b.per_gpus, g, false)));
+            r.push(cell(&best.overall_per_gpus, g, true));
+            r
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    grid(&h, &rows, &[0], |_, _, t| t.to_string())
+}
+
+/// The gate's verdict: its reasons when it fails (enforced or not), "gate
+/// passed" when enforced and clean, nothing otherwise.
+fn gate_text(gate: &Gate) -> String {
+    if gate.failed {
+        let mut out = format!(
+            "\n{} {}:\n",
+            if gate.enabled {
                 "gate FAILED:"
             } else {
                 "gate (not enforced, pass --fail-on-regression):"
             },
-            cmp.gate.reasons.len(),
-            if cmp.gate.reasons.len() == 1 { "" } else { "s" }
-        ));
-        for r in &cmp.gate.reasons {
+            regressions(gate)
+        );
+        for r in &gate.reasons {
             out.push_str(&format!("  {r}\n"));
         }
-    } else if cmp.gate.enabled {
-        out.push_str("\ngate passed: no regression\n");
+        out
+    } else if gate.enabled {
+        "\ngate passed: no regression\n".to_string()
+    } else {
+        String::new()
     }
-    out
 }
 
 fn md_cell(s: &str) -> String {
@@ -324,20 +381,31 @@ fn verdict_md(v: Verdict) -> &'static str {
 
 /// The Markdown for a PR comment.
 pub fn markdown(cmp: &Comparison) -> String {
-    let mut out = String::new();
+    let mut out = markdown_head(cmp);
+    out.push_str(&markdown_rows(cmp));
+    if let Some(best) = &cmp.best {
+        out.push_str(&markdown_best(best));
+    }
+    out.push_str(&format!(
+        "\nSpeed: mean time per image; Unchanged within {:.1}% or when the speedup intervals overlap. Gate: worse status, slowdown beyond {:.1}%, or a working config missing.\n",
+        cmp.rules.noise * 100.0,
+        cmp.rules.max_slowdown * 100.0
+    ));
+    out
+}
+
+/// The title (the gate's outcome, or slowdowns within the limit), the
+/// reports compared, and the warnings as quotes.
+fn markdown_head(cmp: &Comparison) -> String {
     let regressed: usize = cmp.summary.iter().map(|s| s.regressed).sum();
     let title = if cmp.gate.failed {
-        format!(
-            "❌ {} regression{}",
-            cmp.gate.reasons.len(),
-            if cmp.gate.reasons.len() == 1 { "" } else { "s" }
-        )
+        format!("❌ {}", regressions(&cmp.gate))
     } else if regressed > 0 {
         format!("⚠️ {regressed} slower within the limit")
     } else {
         "✅ no regressions".into()
     };
-    out.push_str(&format!("## compat compare: {title}\n\n"));
+    let mut out = format!("## compat compare: {title}\n\n");
     for d in describe(cmp) {
         out.push_str(&format!("- {}\n", md_cell(&d)));
     }
@@ -348,7 +416,13 @@ pub fn markdown(cmp: &Comparison) -> String {
     if !cmp.warnings.is_empty() {
         out.push('\n');
     }
+    out
+}
+
+/// The config table, notes in a column of their own.
+fn markdown_rows(cmp: &Comparison) -> String {
     let labelled = cmp.reports.len() > 2;
+    let mut out = String::new();
     out.push_str("| Config | GPUs | Status | Gen ms (Δ) | Speedup | MeanDiff | Verdict | Note |\n");
     out.push_str("|---|---:|---|---:|---:|---:|---|---|\n");
     for r in &cmp.configs {
@@ -364,16 +438,7 @@ pub fn markdown(cmp: &Comparison) -> String {
             })
             .collect::<Vec<_>>()
             .join("<br>");
-        let note = r
-            .changes
-            .iter()
-            .filter_map(|c| {
-                let mut p: Vec<String> = c.note.iter().cloned().collect();
-                p.extend(c.gate.iter().map(|g| format!("gate: {g}")));
-                (!p.is_empty()).then(|| format!("{}: {}", c.report, p.join("; ")))
-            })
-            .collect::<Vec<_>>()
-            .join("<br>");
+        let note = change_notes(r).join("<br>");
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
             md_cell(&r.name),
@@ -386,67 +451,51 @@ pub fn markdown(cmp: &Comparison) -> String {
             md_cell(&note)
         ));
     }
-    if let Some(best) = &cmp.best {
-        let which = if best.allow_warn {
-            "PASS or WARN"
-        } else {
-            "PASS"
-        };
-        out.push_str(&format!("\n### Best ({which})\n\n| | Fastest |"));
-        let mut gpus: Vec<u32> = best.overall_per_gpus.iter().map(|p| p.total_gpus).collect();
-        gpus.dedup();
-        for g in &gpus {
-            out.push_str(&format!(" {g} GPU{} |", if *g == 1 { "" } else { "s" }));
-        }
-        out.push_str("\n|---|---|");
-        out.push_str(&"---|".repeat(gpus.len()));
-        out.push('\n');
-        let cell = |p: Option<&Pick>, with_report: bool| {
-            p.map_or_else(
-                || "—".into(),
-                |p| {
-                    let who = if with_report {
-                        format!("{} ", p.report)
-                    } else {
-                        String::new()
-                    };
-                    format!("{who}`{}` {:.1} ms", md_cell(&p.name), p.mean_gen_time_ms)
-                },
-            )
-        };
-        for b in &best.per_report {
-            out.push_str(&format!(
-                "| {} | {} |",
-                b.report,
-                cell(b.fastest.as_ref(), false)
-            ));
-            for g in &gpus {
-                out.push_str(&format!(
-                    " {} |",
-                    cell(b.per_gpus.iter().find(|p| p.total_gpus == *g), false)
-                ));
-            }
-            out.push('\n');
-        }
-        out.push_str(&format!(
-            "| **overall** | {} |",
-            cell(best.overall.as_ref(), true)
-        ));
-        for g in &gpus {
-            out.push_str(&format!(
-                " {} |",
-                cell(
-                    best.overall_per_gpus.iter().find(|p| p.total_gpus == *g),
-                    true
-                )
-            ));
-        }
-        out.push('\n');
+    out
+}
+
+/// `--best`: one row per report and one overall; columns: the fastest,
+/// then the fastest per GPU count.
+fn markdown_best(best: &Best) -> String {
+    let gpus = gpu_counts(best);
+    let mut out = format!("\n### Best ({})\n\n| | Fastest |", eligible(best));
+    for g in &gpus {
+        out.push_str(&format!(" {g} GPU{} |", if *g == 1 { "" } else { "s" }));
     }
-    out.push_str(&format!(
-        "\nSpeed: mean time per image; Unchanged within {:.1}% or when the speedup intervals overlap. Gate: worse status, slowdown beyond {:.1}%, or a working config missing.\n",
-        cmp.rules.noise * 100.0,
-        cmp.rules.max_slowdown * 100.0
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(gpus.len()));
+    out.push('\n');
+    let cell = |p: Option<&Pick>, with_report: bool| {
+        p.map_or_else(
+            || "—".into(),
+            |p| {
+                let who = if with_report {
+                    format!("{} ", p.report)
+                } else {
+                    String::new()
+                };
+                format!("{who}`{}` {:.1} ms", md_cell(&p.name), p.mean_gen_time_ms)
+            },
+        )
+    };
+    // One row: the fastest, then the fastest of `per_gpus` at each count.
+    let row = |name: &str, fastest: Option<&Pick>, per_gpus: &[Pick], with_report: bool| {
+        let mut line = format!("| {name} | {} |", cell(fastest, with_report));
+        for g in &gpus {
+            let p = per_gpus.iter().find(|p| p.total_gpus == *g);
+            line.push_str(&format!(" {} |", cell(p, with_report)));
+        }
+        line.push('\n');
+        line
+    };
+    for b in &best.per_report {
+        out.push_str(&row(&b.report, b.fastest.as_ref(), &b.per_gpus, false));
+    }
+    out.push_str(&row(
+        "**overall**",
+        best.overall.as_ref(),
+        &best.overall_per_gpus,
+        true,
     ));
     out
 }

@@ -147,19 +147,50 @@ impl Ctx<'_> {
 pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
     let cx = Ctx { text, file };
     let raw: RawRegistry = toml::from_str(text).map_err(|e| syntax_error(&cx, &e))?;
+    // The sections are checked in this order, so a file with several
+    // problems always reports the same (first) one: features, backends,
+    // default_backend, backend_args, conflicts, thresholds, slurm.
+    let features = features(&cx, raw.features)?;
+    let backends = backends(&cx, raw.backends)?;
+    let default_backend = default_backend(&cx, raw.default_backend, &backends)?;
+    check_backend_args(&cx, &features, &backends)?;
+    let conflicts = conflicts(&cx, raw.conflicts, &features)?;
+    let thresholds = thresholds(&cx, raw.thresholds)?;
+    let slurm = slurm(&cx, raw.slurm)?;
+    Ok(Registry {
+        source: file.to_string(),
+        default_backend,
+        backends,
+        features,
+        conflicts,
+        thresholds,
+        slurm,
+    })
+}
 
-    // Features, in the order they appear in the file.
-    let mut raw_features: Vec<_> = raw.features.into_iter().collect();
+/// Features, in the order they appear in the file (the TOML map is sorted
+/// by id; registry order is what `compat features` and the matrix show).
+fn features(
+    cx: &Ctx,
+    raw: BTreeMap<Spanned<String>, Spanned<RawFeature>>,
+) -> Result<Vec<Feature>, RegistryError> {
+    let mut raw_features: Vec<_> = raw.into_iter().collect();
     raw_features.sort_by_key(|(k, _)| k.span().start);
     let mut features = Vec::with_capacity(raw_features.len());
     for (id, body) in raw_features {
-        features.push(feature(&cx, id, body)?);
+        features.push(feature(cx, id, body)?);
     }
-    let ids: Vec<&str> = features.iter().map(|f| f.id.as_str()).collect();
+    Ok(features)
+}
 
+/// Backends by name; at least one must be defined.
+fn backends(
+    cx: &Ctx,
+    raw: BTreeMap<Spanned<String>, Spanned<RawBackend>>,
+) -> Result<BTreeMap<String, Backend>, RegistryError> {
     let mut backends = BTreeMap::new();
-    for (name, body) in raw.backends {
-        let b = backend(&cx, name.get_ref(), body)?;
+    for (name, body) in raw {
+        let b = backend(cx, name.get_ref(), body)?;
         backends.insert(b.name.clone(), b);
     }
     if backends.is_empty() {
@@ -170,7 +201,16 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
                 .to_string(),
         ));
     }
-    let default_backend = match raw.default_backend {
+    Ok(backends)
+}
+
+/// The named default, which must exist; optional when there is one backend.
+fn default_backend(
+    cx: &Ctx,
+    named: Option<Spanned<String>>,
+    backends: &BTreeMap<String, Backend>,
+) -> Result<String, RegistryError> {
+    match named {
         Some(d) => {
             if !backends.contains_key(d.get_ref()) {
                 let names: Vec<&str> = backends.keys().map(String::as_str).collect();
@@ -180,23 +220,29 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
                     suggest(d.get_ref(), &names, "backends"),
                 ));
             }
-            d.into_inner()
+            Ok(d.into_inner())
         }
-        None if backends.len() == 1 => backends.keys().next().cloned().unwrap_or_default(),
-        None => {
-            return Err(cx.err(
-                0,
-                "several backends but no default_backend".into(),
-                "add `default_backend = \"NAME\"` at the top of the file".to_string(),
-            ));
-        }
-    };
+        None if backends.len() == 1 => Ok(backends.keys().next().cloned().unwrap_or_default()),
+        None => Err(cx.err(
+            0,
+            "several backends but no default_backend".into(),
+            "add `default_backend = \"NAME\"` at the top of the file".to_string(),
+        )),
+    }
+}
 
-    // backend_args may only name backends that exist.
-    for f in &features {
+/// backend_args may only name backends that exist. Checked after parsing,
+/// as features come before backends; the error points at the feature's
+/// table, since the parsed feature no longer carries spans.
+fn check_backend_args(
+    cx: &Ctx,
+    features: &[Feature],
+    backends: &BTreeMap<String, Backend>,
+) -> Result<(), RegistryError> {
+    for f in features {
         for b in f.backend_args.keys() {
             if !backends.contains_key(b) {
-                let offset = text.find(&format!("[features.{}", f.id)).unwrap_or(0);
+                let offset = cx.text.find(&format!("[features.{}", f.id)).unwrap_or(0);
                 let names: Vec<&str> = backends.keys().map(String::as_str).collect();
                 return Err(cx.err(
                     offset,
@@ -209,9 +255,18 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
             }
         }
     }
+    Ok(())
+}
 
+/// [[conflicts]]: at least two features each, all of them defined.
+fn conflicts(
+    cx: &Ctx,
+    raw: Vec<Spanned<RawConflict>>,
+    features: &[Feature],
+) -> Result<Vec<Conflict>, RegistryError> {
+    let ids: Vec<&str> = features.iter().map(|f| f.id.as_str()).collect();
     let mut conflicts = Vec::new();
-    for c in raw.conflicts {
+    for c in raw {
         let span = c.span();
         let c = c.into_inner();
         if c.features.len() < 2 {
@@ -236,20 +291,25 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
             .unwrap_or_else(|| format!("{} are declared incompatible", features.join(" and ")));
         conflicts.push(Conflict { features, reason });
     }
+    Ok(conflicts)
+}
 
+/// [thresholds]: the defaults, overridden per key; each within 0..1 and
+/// lossy.fail_mean at least lossy.mean (WARN must come before FAIL).
+fn thresholds(cx: &Ctx, raw: Option<RawThresholds>) -> Result<Thresholds, RegistryError> {
     let mut thresholds = Thresholds::default();
-    if let Some(t) = raw.thresholds {
+    if let Some(t) = raw {
         if let Some(l) = t.lossless {
-            set_threshold(&cx, &mut thresholds.lossless_mean, l.mean)?;
-            set_threshold(&cx, &mut thresholds.lossless_max, l.max)?;
+            set_threshold(cx, &mut thresholds.lossless_mean, l.mean)?;
+            set_threshold(cx, &mut thresholds.lossless_max, l.max)?;
         }
         if let Some(l) = t.lossy {
-            set_threshold(&cx, &mut thresholds.lossy_mean, l.mean)?;
-            set_threshold(&cx, &mut thresholds.lossy_fail_mean, l.fail_mean)?;
+            set_threshold(cx, &mut thresholds.lossy_mean, l.mean)?;
+            set_threshold(cx, &mut thresholds.lossy_fail_mean, l.fail_mean)?;
         }
     }
     if thresholds.lossy_fail_mean < thresholds.lossy_mean {
-        let offset = text.find("[thresholds]").unwrap_or(0);
+        let offset = cx.text.find("[thresholds]").unwrap_or(0);
         return Err(cx.err(
             offset,
             format!(
@@ -259,38 +319,30 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
             "fail_mean is where WARN turns into FAIL: make it at least `mean`".to_string(),
         ));
     }
+    Ok(thresholds)
+}
 
-    let slurm = match raw.slurm {
-        None => SlurmDefaults::default(),
-        Some(s) => {
-            if let Some(flag) = &s.gpu_flag
-                && !matches!(flag.get_ref().as_str(), "gres" | "gpus")
-            {
-                return Err(cx.err(
-                    flag.span().start,
-                    format!("unknown slurm gpu_flag '{}'", flag.get_ref()),
-                    "use \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)".to_string(),
-                ));
-            }
-            SlurmDefaults {
-                partition: s.partition,
-                account: s.account,
-                time: s.time,
-                gpu_flag: s.gpu_flag.map(Spanned::into_inner),
-                sbatch_args: s.sbatch_args,
-                srun_args: s.srun_args,
-            }
-        }
+/// [slurm]: passed through, except gpu_flag, which must be a known style.
+fn slurm(cx: &Ctx, raw: Option<RawSlurm>) -> Result<SlurmDefaults, RegistryError> {
+    let Some(s) = raw else {
+        return Ok(SlurmDefaults::default());
     };
-
-    Ok(Registry {
-        source: file.to_string(),
-        default_backend,
-        backends,
-        features,
-        conflicts,
-        thresholds,
-        slurm,
+    if let Some(flag) = &s.gpu_flag
+        && !matches!(flag.get_ref().as_str(), "gres" | "gpus")
+    {
+        return Err(cx.err(
+            flag.span().start,
+            format!("unknown slurm gpu_flag '{}'", flag.get_ref()),
+            "use \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)".to_string(),
+        ));
+    }
+    Ok(SlurmDefaults {
+        partition: s.partition,
+        account: s.account,
+        time: s.time,
+        gpu_flag: s.gpu_flag.map(Spanned::into_inner),
+        sbatch_args: s.sbatch_args,
+        srun_args: s.srun_args,
     })
 }
 
@@ -332,64 +384,10 @@ fn feature(
 ) -> Result<Feature, RegistryError> {
     let at = id.span().start;
     let id = id.into_inner();
-    if id.is_empty()
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        let fixed: String = id
-            .to_ascii_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        return Err(cx.err(
-            at,
-            format!("feature id '{id}' may only hold a-z, 0-9 and _"),
-            format!("rename it, e.g. [features.{fixed}]"),
-        ));
-    }
-    // Config folders are named after feature ids; the pure baseline's
-    // folder is "baseline", so a feature may not take that name.
-    if id == crate::results::BASELINE {
-        return Err(cx.err(
-            at,
-            format!("feature id '{id}' is reserved for the pure baseline (no feature)"),
-            "rename the feature, e.g. [features.baseline_feature]".to_string(),
-        ));
-    }
+    check_feature_id(cx, at, &id)?;
     let body_at = body.span().start;
     let raw = body.into_inner();
-    let gpus = match raw.gpus {
-        None => 1,
-        Some(g) if *g.get_ref() < 1 => {
-            return Err(cx.err(
-                g.span().start,
-                format!("feature '{id}' has gpus = {}", g.get_ref()),
-                "gpus is a multiplier of at least 1 (1 for features that need no extra GPU)"
-                    .to_string(),
-            ));
-        }
-        Some(g) if *g.get_ref() > MAX_GPUS => {
-            return Err(cx.err(
-                g.span().start,
-                format!(
-                    "feature '{id}' has gpus = {}, more than any node has",
-                    g.get_ref()
-                ),
-                format!("gpus is the feature's parallel degree, at most {MAX_GPUS}"),
-            ));
-        }
-        Some(g) => u32::try_from(*g.get_ref()).map_err(|_| {
-            cx.err(
-                g.span().start,
-                format!(
-                    "feature '{id}' has gpus = {}, far beyond any machine",
-                    g.get_ref()
-                ),
-                "use the feature's parallel degree, e.g. gpus = 2".to_string(),
-            )
-        })?,
-    };
+    let gpus = feature_gpus(cx, &id, raw.gpus)?;
     if raw.args.is_empty() && raw.backend_args.is_empty() {
         return Err(cx.err(
             body_at,
@@ -424,6 +422,68 @@ fn feature(
         },
         id,
     })
+}
+
+/// A feature id names config folders and goes into config names joined by
+/// `+`, so it is kept to a-z, 0-9 and _, and may not be "baseline".
+fn check_feature_id(cx: &Ctx, at: usize, id: &str) -> Result<(), RegistryError> {
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        let fixed: String = id
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        return Err(cx.err(
+            at,
+            format!("feature id '{id}' may only hold a-z, 0-9 and _"),
+            format!("rename it, e.g. [features.{fixed}]"),
+        ));
+    }
+    // Config folders are named after feature ids; the pure baseline's
+    // folder is "baseline", so a feature may not take that name.
+    if id == crate::results::BASELINE {
+        return Err(cx.err(
+            at,
+            format!("feature id '{id}' is reserved for the pure baseline (no feature)"),
+            "rename the feature, e.g. [features.baseline_feature]".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The GPU multiplier: 1 when absent, else 1..=MAX_GPUS.
+fn feature_gpus(cx: &Ctx, id: &str, gpus: Option<Spanned<i64>>) -> Result<u32, RegistryError> {
+    match gpus {
+        None => Ok(1),
+        Some(g) if *g.get_ref() < 1 => Err(cx.err(
+            g.span().start,
+            format!("feature '{id}' has gpus = {}", g.get_ref()),
+            "gpus is a multiplier of at least 1 (1 for features that need no extra GPU)"
+                .to_string(),
+        )),
+        Some(g) if *g.get_ref() > MAX_GPUS => Err(cx.err(
+            g.span().start,
+            format!(
+                "feature '{id}' has gpus = {}, more than any node has",
+                g.get_ref()
+            ),
+            format!("gpus is the feature's parallel degree, at most {MAX_GPUS}"),
+        )),
+        Some(g) => u32::try_from(*g.get_ref()).map_err(|_| {
+            cx.err(
+                g.span().start,
+                format!(
+                    "feature '{id}' has gpus = {}, far beyond any machine",
+                    g.get_ref()
+                ),
+                "use the feature's parallel degree, e.g. gpus = 2".to_string(),
+            )
+        }),
+    }
 }
 
 fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, RegistryError> {
