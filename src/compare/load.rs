@@ -262,3 +262,35 @@ pub fn label(i: usize) -> String {
         _ => format!("R{}", i + 1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any file is a report or a clear refusal, never a panic.
+        #[test]
+        fn arbitrary_files_never_panic(text in "\\PC*", force in proptest::bool::ANY) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("report.json");
+            std::fs::write(&path, &text).expect("write");
+            let _ = read(&path, force, &mut Vec::new());
+        }
+
+        /// JSON of the right version but arbitrary shape: refused, not a panic.
+        #[test]
+        fn arbitrary_json_with_the_version_never_panics(
+            keys in proptest::collection::vec("[a-z_]{1,12}", 0..8),
+            n in proptest::num::i64::ANY,
+        ) {
+            let mut v = serde_json::json!({"schema_version": SCHEMA_VERSION});
+            for k in keys {
+                v[k] = serde_json::json!(n);
+            }
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("report.json");
+            std::fs::write(&path, v.to_string()).expect("write");
+            let _ = read(&path, false, &mut Vec::new());
+        }
+    }
+}

@@ -206,3 +206,39 @@ fn reserved_and_absurd_features_are_rejected() {
         "{e}"
     );
 }
+
+proptest::proptest! {
+    /// Any text is a registry or an error, never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC*") {
+        let _ = Registry::parse(&text, "features.toml");
+    }
+
+    /// Lines of the right shapes in any order and with any values: an
+    /// error or a registry, never a panic.
+    #[test]
+    fn arbitrary_lines_of_registry_shapes_never_panic(
+        lines in proptest::collection::vec(
+            "(\\[features\\.[a-z_]{0,8}\\]|\\[backends\\.[a-z]{0,6}\\]|\\[\\[conflicts\\]\\]|\\[thresholds\\]|gpus = -?[0-9]{1,6}|lossy = (true|false|1)|args = \\[\"--x\"\\]|exclusive = \"g\"|features = \\[\"[a-z]{1,4}\"\\]|default_backend = \"[a-z]{1,6}\"|command = \\[\"x\"\\]|lossless = \\{ mean = -?[0-9.]{1,4} \\})",
+            0..16,
+        )
+    ) {
+        let _ = Registry::parse(&lines.join("\n"), "features.toml");
+    }
+
+    /// A well-formed feature with any valid id, GPU count and flags parses.
+    #[test]
+    fn well_formed_features_always_parse(
+        id in "[a-z][a-z0-9_]{0,12}", gpus in 1u32..=8, lossy in proptest::bool::ANY,
+    ) {
+        proptest::prop_assume!(id != "baseline");
+        let text = format!(
+            "{MINI}\n[features.{id}]\nargs = [\"--{id}\"]\ngpus = {gpus}\nlossy = {lossy}\n"
+        );
+        proptest::prop_assume!(id != "cfg_parallel" && id != "teacache");
+        let r = Registry::parse(&text, "features.toml").expect("parses");
+        let f = r.feature(&id).expect("feature");
+        proptest::prop_assert_eq!(f.gpus, gpus);
+        proptest::prop_assert_eq!(f.lossy, lossy);
+    }
+}

@@ -132,4 +132,37 @@ mod tests {
         let again = BatchRecords::parse_jsonl(&r.to_jsonl());
         assert_eq!(again.prompts, r.prompts);
     }
+
+    proptest::proptest! {
+        /// A backend killed mid-write leaves anything: never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC*") {
+            let _ = BatchRecords::parse_jsonl(&text);
+        }
+
+        /// Well-formed prompt lines always parse, whatever else surrounds them.
+        #[test]
+        fn well_formed_lines_always_parse(
+            seconds in proptest::collection::vec(proptest::option::of(0.0f64..1e4), 1..12),
+            noise in "[^\\n]{0,30}",
+        ) {
+            let mut text = String::new();
+            for (i, s) in seconds.iter().enumerate() {
+                let line = serde_json::json!({
+                    "prompt": i, "image": format!("prompt_{i:02}.png"), "seconds": s, "ok": true,
+                });
+                text.push_str(&format!("{line}\n{noise}\n"));
+            }
+            let r = BatchRecords::parse_jsonl(&text);
+            proptest::prop_assert_eq!(r.prompts.len(), seconds.len());
+            // serde_json parses floats to within an ulp (no float_roundtrip).
+            for (i, s) in seconds.iter().enumerate() {
+                let got = r.prompts[&i].seconds;
+                proptest::prop_assert_eq!(got.is_some(), s.is_some());
+                if let (Some(g), Some(s)) = (got, s) {
+                    proptest::prop_assert!((g - s).abs() <= s.abs() * 1e-15);
+                }
+            }
+        }
+    }
 }
