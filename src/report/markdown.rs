@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Report, Status, opt, psnr_cell, speedup_cell};
+use super::{ConfigResult, Report, Status, opt, psnr_cell, speedup_cell};
 
 fn icon(s: Status) -> &'static str {
     match s {
@@ -21,8 +21,16 @@ fn cell(s: &str) -> String {
 
 /// The Markdown text.
 pub fn render(report: &Report) -> String {
+    let mut out = header(report);
+    out.push_str(&matrix(report));
+    out.push_str(&configs(report));
+    out.push_str(&footer(report));
+    out
+}
+
+/// The verdict as a heading, the run in one line, and the counts per status.
+fn header(report: &Report) -> String {
     let s = &report.summary;
-    let mut out = String::new();
     let verdict = if s.fail + s.error > 0 {
         "❌ incompatibilities found"
     } else if s.warn > 0 {
@@ -30,7 +38,7 @@ pub fn render(report: &Report) -> String {
     } else {
         "✅ compatible"
     };
-    out.push_str(&format!("## compat: {verdict}\n\n"));
+    let mut out = format!("## compat: {verdict}\n\n");
     let mut meta = Vec::new();
     if let Some(m) = report.run.model() {
         meta.push(format!("model `{m}`"));
@@ -58,10 +66,37 @@ pub fn render(report: &Report) -> String {
     if report.run.concurrent {
         out.push_str("> Timings were taken while other configs ran: speedups are indicative.\n\n");
     }
+    out
+}
 
-    // The matrix: a cell per pair of features (the diagonal: the feature alone,
-    // with the baseline feature where there is one).
-    let bf = report.baseline_feature.as_deref();
+/// The config with exactly these features, if the matrix had one.
+fn config_with<'r>(report: &'r Report, set: &BTreeSet<&str>) -> Option<&'r ConfigResult> {
+    report.results.iter().find(|r| {
+        r.features
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            == *set
+    })
+}
+
+/// The config of a matrix cell: the features alone, else with the baseline
+/// feature, as the matrix pairs every feature with it when there is one.
+fn cell_config<'r>(report: &'r Report, a: &str, b: &str) -> Option<&'r ConfigResult> {
+    let set: BTreeSet<&str> = [a, b].into_iter().collect();
+    config_with(report, &set).or_else(|| {
+        let mut with_bf = set.clone();
+        if let Some(bf) = report.baseline_feature.as_deref() {
+            with_bf.insert(bf);
+        }
+        config_with(report, &with_bf)
+    })
+}
+
+/// The matrix: a cell per pair of features (the diagonal: the feature alone,
+/// with the baseline feature where there is one). Empty when no config has
+/// features (the original's layout).
+fn matrix(report: &Report) -> String {
     let mut feats: Vec<&str> = Vec::new();
     for r in &report.results {
         for f in &r.features {
@@ -70,52 +105,32 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    if !feats.is_empty() {
-        let find = |set: BTreeSet<&str>| {
-            let mut with_bf = set.clone();
-            if let Some(b) = bf {
-                with_bf.insert(b);
-            }
-            report
-                .results
-                .iter()
-                .find(|r| {
-                    r.features
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<BTreeSet<_>>()
-                        == set
-                })
-                .or_else(|| {
-                    report.results.iter().find(|r| {
-                        r.features
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<BTreeSet<_>>()
-                            == with_bf
-                    })
-                })
-        };
-        out.push_str("### Feature compatibility\n\n|  |");
-        for f in &feats {
-            out.push_str(&format!(" {} |", cell(f)));
-        }
-        out.push_str("\n|---|");
-        out.push_str(&":---:|".repeat(feats.len()));
-        out.push('\n');
-        for a in &feats {
-            out.push_str(&format!("| **{}** |", cell(a)));
-            for b in &feats {
-                let set: BTreeSet<&str> = [*a, *b].into_iter().collect();
-                let c = find(set).map_or(String::new(), |r| icon(r.compat_status).to_string());
-                out.push_str(&format!(" {c} |"));
-            }
-            out.push('\n');
-        }
-        out.push_str("\n✅ PASS/WARN · ❌ FAIL/ERROR · ❓ SKIP · blank: not tested\n\n");
+    if feats.is_empty() {
+        return String::new();
     }
+    let mut out = String::from("### Feature compatibility\n\n|  |");
+    for f in &feats {
+        out.push_str(&format!(" {} |", cell(f)));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&":---:|".repeat(feats.len()));
+    out.push('\n');
+    for a in &feats {
+        out.push_str(&format!("| **{}** |", cell(a)));
+        for b in &feats {
+            let c = cell_config(report, a, b)
+                .map_or(String::new(), |r| icon(r.compat_status).to_string());
+            out.push_str(&format!(" {c} |"));
+        }
+        out.push('\n');
+    }
+    out.push_str("\n✅ PASS/WARN · ❌ FAIL/ERROR · ❓ SKIP · blank: not tested\n\n");
+    out
+}
 
-    out.push_str("### Configurations\n\n");
+/// The per-config table: one row per config, in matrix order.
+fn configs(report: &Report) -> String {
+    let mut out = String::from("### Configurations\n\n");
     out.push_str(
         "| Config | GPUs | Status | Gen ms | Speedup [95% CI] | MeanDiff | MaxDiff | PSNR | SSIM | Note |\n",
     );
@@ -136,10 +151,14 @@ pub fn render(report: &Report) -> String {
             cell(r.reason.as_deref().unwrap_or("")),
         ));
     }
+    out
+}
+
+/// The run-wide thresholds the statuses were judged by.
+fn footer(report: &Report) -> String {
     let t = &report.thresholds;
-    out.push_str(&format!(
+    format!(
         "\nThresholds: lossless FAIL above mean {} or max {}; lossy WARN above mean {}, FAIL above {}.\n",
         t.lossless_mean, t.lossless_max, t.lossy_mean, t.lossy_fail_mean
-    ));
-    out
+    )
 }

@@ -1,11 +1,13 @@
 //! What the charts share: the embedded font, the canvas, colours, and text
 //! measuring (labels are sized and shortened so they never overlap).
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
 use anyhow::{Context, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -27,6 +29,12 @@ pub const LOSSY: RGBColor = RGBColor(230, 136, 32);
 pub const FASTER: RGBColor = RGBColor(46, 148, 84);
 pub const SLOWER: RGBColor = RGBColor(205, 55, 64);
 pub const FAIL_LINE: RGBColor = RGBColor(205, 55, 64);
+
+/// The canvas every chart draws on.
+pub type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
+/// A chart with linear `f64` axes on that canvas.
+pub type Chart<'c, 'b> =
+    ChartContext<'c, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The colour of a status, as in the HTML report's chips.
 pub fn status_color(status: &str) -> RGBColor {
@@ -84,6 +92,13 @@ pub fn render(
         root.present()?;
     }
     image::RgbImage::from_raw(w, h, buf).context("chart buffer has the wrong size")
+}
+
+/// The title line and the legend under it, at the same place on every chart
+/// so that the three read as one set.
+pub fn header(area: &Area<'_>, title: &str, items: &[(Swatch, String)]) -> anyhow::Result<()> {
+    area.draw(&Text::new(title, (16, 14), text(TITLE_SIZE, INK)))?;
+    legend(area, 16, 58, items)
 }
 
 /// A text style of the embedded font.
@@ -213,6 +228,47 @@ impl BarLayout {
         }
     }
 
+    /// Pixels between the names and a right margin of `right_px`: what a value
+    /// label must share with its bar.
+    pub fn plot_px(&self, right_px: u32) -> f64 {
+        (self.width - self.left - right_px) as f64
+    }
+
+    /// The chart of this layout: `x` across, one unit per row up.
+    pub fn chart<'c, 'b>(
+        &self,
+        root: &Area<'b>,
+        x: Range<f64>,
+        right_px: u32,
+    ) -> anyhow::Result<Chart<'c, 'b>> {
+        let n = self.names.len().max(1) as f64;
+        Ok(ChartBuilder::on(root)
+            .margin_top(TOP_PX)
+            .margin_right(right_px)
+            .x_label_area_size(BOTTOM_PX)
+            .y_label_area_size(self.left)
+            .build_cartesian_2d(x, 0.0..n)?)
+    }
+
+    /// Draws row `i`'s name right-aligned left of chart x `x0` and returns the
+    /// pixel where its bar starts. The names are drawn by hand rather than as
+    /// y labels: plotters would place them on ticks, not on the rows.
+    pub fn name(
+        &self,
+        root: &Area<'_>,
+        chart: &Chart<'_, '_>,
+        i: usize,
+        x0: f64,
+    ) -> anyhow::Result<(i32, i32)> {
+        let (px, py) = chart.backend_coord(&(x0, self.y(i)));
+        root.draw(&Text::new(
+            self.names[i].clone(),
+            (px - 10, py),
+            text(LABEL_SIZE, INK).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+        Ok((px, py))
+    }
+
     /// The y coordinate (in chart units, 0 at the bottom) of row `i`'s centre:
     /// the first config is drawn at the top, in the order it was run.
     pub fn y(&self, i: usize) -> f64 {
@@ -317,6 +373,20 @@ where
         ))
         .map_err(|e| anyhow!("failed to draw a threshold line: {e}"))?;
     Ok(())
+}
+
+/// The note of a row without a bar (its status and why), from the bar's start
+/// pixel `at`, shortened to the plot's width so it never runs off the canvas.
+pub fn row_note(
+    area: &Area<'_>,
+    label: &str,
+    at: (i32, i32),
+    plot_px: f64,
+    color: RGBColor,
+) -> anyhow::Result<()> {
+    let room = (plot_px as u32).saturating_sub(16);
+    let label = fit_end(label, SMALL_SIZE, room);
+    label_on_white(area, label, (at.0 + 8, at.1), SMALL_SIZE, color)
 }
 
 /// Draws `label` left-aligned and vertically centred at `at`, on a white box so

@@ -3,9 +3,8 @@
 //! lines, every value labelled; SKIP and ERROR rows get a label and no bar.
 
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::draw::{self, BarLayout, INK, LOSSLESS, LOSSY, MUTED, Swatch};
+use super::draw::{self, Area, BarLayout, Chart, LOSSLESS, LOSSY, MUTED, Swatch};
 use super::{ChartRow, ChartThresholds};
 
 const WIDTH: u32 = 1200;
@@ -45,70 +44,123 @@ fn row_label(row: &ChartRow) -> (String, RGBColor) {
     }
 }
 
-pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
-    let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
-    let plot_px = (WIDTH - layout.left - RIGHT_PX) as f64;
+/// A threshold drawn as a dashed line, with its legend text.
+struct Threshold {
+    x: f64,
+    color: RGBColor,
+    label: String,
+}
 
-    // Only the thresholds that applied to some row (all when there are none).
+/// Only the thresholds that applied to some row (all when there are none):
+/// a lossy line on an all-lossless run would suggest a rule that was not used.
+fn thresholds(rows: &[ChartRow], th: &ChartThresholds) -> Vec<Threshold> {
     let any_lossless = rows.iter().any(|r| !r.lossy);
     let any_lossy = rows.iter().any(|r| r.lossy);
     let (show_lossless, show_lossy) = match (any_lossless, any_lossy) {
         (false, false) => (true, true),
         other => other,
     };
-    let mut lines: Vec<(f64, RGBColor, String)> = Vec::new();
+    let mut lines = Vec::new();
     if show_lossless {
-        lines.push((
-            th.lossless_mean,
-            LOSSLESS,
-            format!("lossless FAIL > {}", th.lossless_mean),
-        ));
+        lines.push(Threshold {
+            x: th.lossless_mean,
+            color: LOSSLESS,
+            label: format!("lossless FAIL > {}", th.lossless_mean),
+        });
     }
     if show_lossy {
-        lines.push((
-            th.lossy_mean,
-            LOSSY,
-            format!("lossy WARN > {}", th.lossy_mean),
-        ));
-        lines.push((
-            th.lossy_fail_mean,
-            draw::FAIL_LINE,
-            format!("lossy FAIL > {}", th.lossy_fail_mean),
-        ));
+        lines.push(Threshold {
+            x: th.lossy_mean,
+            color: LOSSY,
+            label: format!("lossy WARN > {}", th.lossy_mean),
+        });
+        lines.push(Threshold {
+            x: th.lossy_fail_mean,
+            color: draw::FAIL_LINE,
+            label: format!("lossy FAIL > {}", th.lossy_fail_mean),
+        });
     }
-    lines.retain(|(v, _, _)| v.is_finite() && *v > 0.0);
+    lines.retain(|l| l.x.is_finite() && l.x > 0.0);
+    lines
+}
 
-    // The x range leaves room for each value label right of its bar.
-    let mut x_max = lines.iter().map(|l| l.0).fold(1e-3_f64, f64::max);
+/// The MeanDiff a row's bar shows, if it gets one.
+fn bar_value(row: &ChartRow) -> Option<f64> {
+    draw::finite(row.mean_diff).filter(|_| !row.is_not_run())
+}
+
+/// The right end of the x axis: every threshold, and room for each value
+/// label right of its bar (the label may take at most 60% of the plot).
+fn x_max(rows: &[ChartRow], lines: &[Threshold], plot_px: f64) -> f64 {
+    let mut x_max = lines.iter().map(|l| l.x).fold(1e-3_f64, f64::max);
     for row in rows {
-        if let Some(v) = draw::finite(row.mean_diff).filter(|_| !row.is_not_run()) {
+        if let Some(v) = bar_value(row) {
             let label_px = draw::measure(&row_label(row).0, draw::SMALL_SIZE).0 as f64 + 16.0;
             let share = (label_px / plot_px).min(0.6);
             x_max = x_max.max(v.max(0.0) / (1.0 - share));
         }
     }
-    x_max *= 1.05;
+    x_max * 1.05
+}
+
+fn legend(lines: &[Threshold]) -> Vec<(Swatch, String)> {
+    let mut legend = vec![
+        (Swatch::Box(LOSSLESS), "lossless config".to_string()),
+        (Swatch::Box(LOSSY), "lossy config".to_string()),
+    ];
+    legend.extend(
+        lines
+            .iter()
+            .map(|l| (Swatch::Dash(l.color), l.label.clone())),
+    );
+    legend
+}
+
+/// One config's row: its name, then its bar and value, or its note.
+fn draw_row(
+    root: &Area<'_>,
+    chart: &mut Chart<'_, '_>,
+    layout: &BarLayout,
+    i: usize,
+    row: &ChartRow,
+    x_max: f64,
+) -> anyhow::Result<()> {
+    let y = layout.y(i);
+    let (px, py) = layout.name(root, chart, i, 0.0)?;
+    let (label, color) = row_label(row);
+    match bar_value(row) {
+        Some(v) => {
+            let v = v.clamp(0.0, x_max);
+            let fill = if row.lossy { LOSSY } else { LOSSLESS };
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.32), (v, y + 0.32)],
+                fill.filled(),
+            )))?;
+            let (bx, by) = chart.backend_coord(&(v, y));
+            draw::label_on_white(root, label, (bx + 8, by), draw::SMALL_SIZE, color)
+        }
+        None => {
+            // A run config without a MeanDiff is a gap in the analysis, not a
+            // verdict: muted, unlike the status colour of SKIP and ERROR.
+            let color = if row.is_not_run() { color } else { MUTED };
+            let plot_px = layout.plot_px(RIGHT_PX);
+            draw::row_note(root, &label, (px, py), plot_px, color)
+        }
+    }
+}
+
+pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
+    let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
+    let lines = thresholds(rows, th);
+    let x_max = x_max(rows, &lines, layout.plot_px(RIGHT_PX));
 
     draw::render(layout.width, layout.height, |root| {
-        root.draw(&Text::new(
+        draw::header(
+            root,
             "Image difference vs the pure baseline (mean MeanDiff over prompts)",
-            (16, 14),
-            draw::text(draw::TITLE_SIZE, INK),
-        ))?;
-        let mut legend = vec![
-            (Swatch::Box(LOSSLESS), "lossless config".to_string()),
-            (Swatch::Box(LOSSY), "lossy config".to_string()),
-        ];
-        legend.extend(lines.iter().map(|(_, c, l)| (Swatch::Dash(*c), l.clone())));
-        draw::legend(root, 16, 58, &legend)?;
-
-        let n = layout.names.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(draw::TOP_PX)
-            .margin_right(RIGHT_PX)
-            .x_label_area_size(draw::BOTTOM_PX)
-            .y_label_area_size(layout.left)
-            .build_cartesian_2d(0.0..x_max, 0.0..n)?;
+            &legend(&lines),
+        )?;
+        let mut chart = layout.chart(root, 0.0..x_max, RIGHT_PX)?;
         draw::bar_axis(
             &mut chart,
             "MeanDiff (0 = identical, 1 = opposite)",
@@ -117,37 +169,12 @@ pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::
         )?;
 
         // Threshold lines first, so that bars and labels sit on top of them.
-        for (x, color, _) in &lines {
-            draw::vdash(&mut chart, *x, 0.0, n, *color)?;
+        let n = layout.names.len().max(1) as f64;
+        for line in &lines {
+            draw::vdash(&mut chart, line.x, 0.0, n, line.color)?;
         }
         for (i, row) in rows.iter().enumerate() {
-            let y = layout.y(i);
-            let (px, py) = chart.backend_coord(&(0.0, y));
-            root.draw(&Text::new(
-                layout.names[i].clone(),
-                (px - 10, py),
-                draw::text(draw::LABEL_SIZE, INK).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-            let (label, color) = row_label(row);
-            match draw::finite(row.mean_diff).filter(|_| !row.is_not_run()) {
-                Some(v) => {
-                    let v = v.clamp(0.0, x_max);
-                    let fill = if row.lossy { LOSSY } else { LOSSLESS };
-                    chart.draw_series(std::iter::once(Rectangle::new(
-                        [(0.0, y - 0.32), (v, y + 0.32)],
-                        fill.filled(),
-                    )))?;
-                    let (bx, by) = chart.backend_coord(&(v, y));
-                    draw::label_on_white(root, label, (bx + 8, by), draw::SMALL_SIZE, color)?;
-                }
-                None => {
-                    // No bar: the status and its reason, in the status colour.
-                    let room = (plot_px as u32).saturating_sub(16);
-                    let color = if row.is_not_run() { color } else { MUTED };
-                    let label = draw::fit_end(&label, draw::SMALL_SIZE, room);
-                    draw::label_on_white(root, label, (px + 8, py), draw::SMALL_SIZE, color)?;
-                }
-            }
+            draw_row(root, &mut chart, &layout, i, row, x_max)?;
         }
         Ok(())
     })

@@ -3,11 +3,10 @@
 //! point the other way in their own colour, with the 95% interval as whiskers.
 
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ChartRow;
 use super::ChartThresholds;
-use super::draw::{self, BarLayout, FASTER, INK, MUTED, SLOWER, Swatch};
+use super::draw::{self, Area, BarLayout, Chart, FASTER, INK, MUTED, SLOWER, Swatch};
 
 const WIDTH: u32 = 1200;
 const RIGHT_PX: u32 = 30;
@@ -31,12 +30,15 @@ fn value_label(s: f64, ci: Option<(f64, f64)>) -> String {
     }
 }
 
-pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
-    let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
-    let plot_px = (WIDTH - layout.left - RIGHT_PX) as f64;
+/// Where a row's bar or whisker ends on the right (never left of 1×, where
+/// every bar starts): its value label goes just after it.
+fn right_end(s: f64, ci: Option<(f64, f64)>) -> f64 {
+    ci.map_or(s, |c| c.1).max(s).max(1.0)
+}
 
-    // Range: always around 1× (the baseline), wide enough for every whisker,
-    // plus room right of the furthest right end for the value label.
+/// The x range: always around 1× (the baseline), wide enough for every
+/// whisker, plus room right of the furthest right end for the value label.
+fn x_range(rows: &[ChartRow], plot_px: f64) -> (f64, f64) {
     let mut lo = 0.8_f64;
     let mut hi = 1.2_f64;
     for (s, ci) in rows.iter().filter_map(values) {
@@ -47,24 +49,66 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
     lo = (lo - 0.05 * (hi - lo)).max(0.0);
     let mut x_max = hi;
     for (s, ci) in rows.iter().filter_map(values) {
-        let end = ci.map_or(s, |c| c.1).max(s).max(1.0);
+        let end = right_end(s, ci);
         let label_px = draw::measure(&value_label(s, ci), draw::SMALL_SIZE).0 as f64 + 16.0;
         let share = (label_px / plot_px).min(0.6);
         // Solve (x_max - end) / (x_max - lo) >= share for x_max.
         x_max = x_max.max((end - share * lo) / (1.0 - share));
     }
-    x_max += 0.02 * (x_max - lo);
+    (lo, x_max + 0.02 * (x_max - lo))
+}
+
+/// A bar from 1× to the speedup, the interval's whiskers, and the value label.
+/// Everything is clamped to the x range so a wild interval cannot leave it.
+fn draw_bar(
+    root: &Area<'_>,
+    chart: &mut Chart<'_, '_>,
+    y: f64,
+    (s, ci): (f64, Option<(f64, f64)>),
+    (lo, x_max): (f64, f64),
+) -> anyhow::Result<()> {
+    let color = if s < 1.0 { SLOWER } else { FASTER };
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(1.0, y - 0.3), (s.clamp(lo, x_max), y + 0.3)],
+        color.filled(),
+    )))?;
+    if let Some((a, b)) = ci {
+        let (a, b) = (a.clamp(lo, x_max), b.clamp(lo, x_max));
+        let whisker = INK.stroke_width(2);
+        chart.draw_series([
+            PathElement::new(vec![(a, y), (b, y)], whisker),
+            PathElement::new(vec![(a, y - 0.18), (a, y + 0.18)], whisker),
+            PathElement::new(vec![(b, y - 0.18), (b, y + 0.18)], whisker),
+        ])?;
+    }
+    let (bx, by) = chart.backend_coord(&(right_end(s, ci).min(x_max), y));
+    draw::label_on_white(
+        root,
+        value_label(s, ci),
+        (bx + 8, by),
+        draw::SMALL_SIZE,
+        INK,
+    )
+}
+
+/// Why a row has no bar.
+fn no_bar_label(row: &ChartRow) -> String {
+    match (&row.reason, row.is_not_run()) {
+        (Some(why), _) => format!("{} — {why}", row.status),
+        (None, true) => row.status.clone(),
+        (None, false) => format!("{} — no timing", row.status),
+    }
+}
+
+pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
+    let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
+    let plot_px = layout.plot_px(RIGHT_PX);
+    let (lo, x_max) = x_range(rows, plot_px);
 
     draw::render(layout.width, layout.height, |root| {
-        root.draw(&Text::new(
-            "Speedup vs the pure baseline (mean latency, 95% interval)",
-            (16, 14),
-            draw::text(draw::TITLE_SIZE, INK),
-        ))?;
-        draw::legend(
+        draw::header(
             root,
-            16,
-            58,
+            "Speedup vs the pure baseline (mean latency, 95% interval)",
             &[
                 (Swatch::Box(FASTER), "faster than baseline".into()),
                 (Swatch::Box(SLOWER), "slower than baseline".into()),
@@ -72,14 +116,7 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
                 (Swatch::Dash(INK), "whiskers: 95% bootstrap interval".into()),
             ],
         )?;
-
-        let n = layout.names.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(draw::TOP_PX)
-            .margin_right(RIGHT_PX)
-            .x_label_area_size(draw::BOTTOM_PX)
-            .y_label_area_size(layout.left)
-            .build_cartesian_2d(lo..x_max, 0.0..n)?;
+        let mut chart = layout.chart(root, lo..x_max, RIGHT_PX)?;
         draw::bar_axis(
             &mut chart,
             "Speedup (× baseline mean latency; > 1 is faster)",
@@ -87,51 +124,15 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
             &|v| format!("{v:.2}×"),
         )?;
 
+        let n = layout.names.len().max(1) as f64;
         draw::vdash(&mut chart, 1.0, 0.0, n, MUTED)?;
         for (i, row) in rows.iter().enumerate() {
-            let y = layout.y(i);
-            let (px, py) = chart.backend_coord(&(lo, y));
-            root.draw(&Text::new(
-                layout.names[i].clone(),
-                (px - 10, py),
-                draw::text(draw::LABEL_SIZE, INK).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
+            let at = layout.name(root, &chart, i, lo)?;
             match values(row) {
-                Some((s, ci)) => {
-                    let color = if s < 1.0 { SLOWER } else { FASTER };
-                    chart.draw_series(std::iter::once(Rectangle::new(
-                        [(1.0, y - 0.3), (s.clamp(lo, x_max), y + 0.3)],
-                        color.filled(),
-                    )))?;
-                    if let Some((a, b)) = ci {
-                        let (a, b) = (a.clamp(lo, x_max), b.clamp(lo, x_max));
-                        let whisker = INK.stroke_width(2);
-                        chart.draw_series([
-                            PathElement::new(vec![(a, y), (b, y)], whisker),
-                            PathElement::new(vec![(a, y - 0.18), (a, y + 0.18)], whisker),
-                            PathElement::new(vec![(b, y - 0.18), (b, y + 0.18)], whisker),
-                        ])?;
-                    }
-                    let end = ci.map_or(s, |c| c.1).max(s).max(1.0);
-                    let (bx, by) = chart.backend_coord(&(end.min(x_max), y));
-                    draw::label_on_white(
-                        root,
-                        value_label(s, ci),
-                        (bx + 8, by),
-                        draw::SMALL_SIZE,
-                        INK,
-                    )?;
-                }
+                Some(v) => draw_bar(root, &mut chart, layout.y(i), v, (lo, x_max))?,
                 None => {
-                    let label = match (&row.reason, row.is_not_run()) {
-                        (Some(why), _) => format!("{} — {why}", row.status),
-                        (None, true) => row.status.clone(),
-                        (None, false) => format!("{} — no timing", row.status),
-                    };
-                    let room = (plot_px as u32).saturating_sub(16);
-                    let label = draw::fit_end(&label, draw::SMALL_SIZE, room);
                     let color = draw::status_color(&row.status);
-                    draw::label_on_white(root, label, (px + 8, py), draw::SMALL_SIZE, color)?;
+                    draw::row_note(root, &no_bar_label(row), at, plot_px, color)?;
                 }
             }
         }

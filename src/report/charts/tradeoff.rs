@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::draw::{self, INK, MUTED, Swatch};
+use super::draw::{self, Area, Chart, INK, MUTED, Swatch};
 use super::{ChartRow, ChartThresholds};
 
 const WIDTH: u32 = 1200;
@@ -83,203 +83,293 @@ fn place(p: (i32, i32), w: i32, h: i32, taken: &[Rect], bounds: &Rect) -> (Rect,
     ))
 }
 
-pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
-    // Split the rows: plotted points, and the rest with the reason they are not.
-    let mut points: Vec<(&ChartRow, Option<f64>, f64)> = Vec::new();
-    let mut missing: Vec<String> = Vec::new();
+/// A config on the chart: its PSNR (`None`: identical, drawn in the ∞
+/// column) and its speedup.
+struct Point<'a> {
+    row: &'a ChartRow,
+    psnr: Option<f64>,
+    speedup: f64,
+}
+
+/// Splits the rows into plotted points and, for the rest, why they are not.
+fn split(rows: &[ChartRow]) -> (Vec<Point<'_>>, Vec<String>) {
+    let mut points = Vec::new();
+    let mut missing = Vec::new();
     for row in rows {
         let speedup = draw::finite(row.speedup).filter(|s| *s > 0.0);
         let psnr = draw::finite(row.psnr);
         match (row.is_not_run(), speedup, psnr, row.identical) {
-            (false, Some(s), Some(p), _) => points.push((row, Some(p), s)),
-            (false, Some(s), None, true) => points.push((row, None, s)),
-            _ => {
-                let why = match (&row.reason, row.is_not_run()) {
-                    (Some(r), _) => format!("{} ({}: {r})", row.name, row.status),
-                    (None, true) => format!("{} ({})", row.name, row.status),
-                    (None, false) => format!("{} ({}: no speedup or PSNR)", row.name, row.status),
-                };
-                missing.push(why);
-            }
+            (false, Some(s), Some(p), _) => points.push(Point {
+                row,
+                psnr: Some(p),
+                speedup: s,
+            }),
+            (false, Some(s), None, true) => points.push(Point {
+                row,
+                psnr: None,
+                speedup: s,
+            }),
+            _ => missing.push(match (&row.reason, row.is_not_run()) {
+                (Some(r), _) => format!("{} ({}: {r})", row.name, row.status),
+                (None, true) => format!("{} ({})", row.name, row.status),
+                (None, false) => format!("{} ({}: no speedup or PSNR)", row.name, row.status),
+            }),
         }
     }
-    let note = if missing.is_empty() {
-        Vec::new()
-    } else {
-        draw::wrap(
-            &format!("Not on the chart — {}", missing.join("; ")),
-            draw::SMALL_SIZE,
-            WIDTH - 32,
-        )
+    (points, missing)
+}
+
+/// The lines of the note under the plot listing the configs left off it.
+fn note_lines(missing: &[String]) -> Vec<String> {
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    draw::wrap(
+        &format!("Not on the chart — {}", missing.join("; ")),
+        draw::SMALL_SIZE,
+        WIDTH - 32,
+    )
+}
+
+/// The axis ranges, in chart units.
+struct Axes {
+    x_lo: f64,
+    /// The largest PSNR tick; right of it lies the identical column, if any.
+    x_hi: f64,
+    x_max: f64,
+    /// Centre of the identical (∞) column, and the line separating it.
+    inf_x: f64,
+    sep_x: f64,
+    any_identical: bool,
+    y_lo: f64,
+    y_hi: f64,
+}
+
+impl Axes {
+    fn new(points: &[Point<'_>]) -> Self {
+        // x: finite PSNRs, then a separate column for "identical" (∞).
+        let finite: Vec<f64> = points.iter().filter_map(|p| p.psnr).collect();
+        let (x_lo, x_hi) = match (
+            finite.iter().copied().reduce(f64::min),
+            finite.iter().copied().reduce(f64::max),
+        ) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (20.0, 50.0),
+        };
+        let pad = ((x_hi - x_lo) * 0.12).max(3.0);
+        let (x_lo, x_hi) = ((x_lo - pad).floor(), (x_hi + pad).ceil());
+        let span = x_hi - x_lo;
+        let any_identical = points.iter().any(|p| p.psnr.is_none());
+        let inf_x = x_hi + span * 0.16;
+        let x_max = if any_identical {
+            inf_x + span * 0.1
+        } else {
+            x_hi
+        };
+
+        // y: always around 1× (the baseline speed).
+        let y_lo = points.iter().map(|p| p.speedup).fold(0.9_f64, f64::min);
+        let y_hi = points.iter().map(|p| p.speedup).fold(1.1_f64, f64::max);
+        let y_pad = (y_hi - y_lo) * 0.12;
+        Axes {
+            x_lo,
+            x_hi,
+            x_max,
+            inf_x,
+            sep_x: x_hi + span * 0.06,
+            any_identical,
+            y_lo: (y_lo - y_pad).max(0.0),
+            y_hi: y_hi + y_pad,
+        }
+    }
+}
+
+const IDENTICAL_CAPTION: &str = "identical (PSNR ∞)";
+
+fn draw_header(area: &Area<'_>) -> anyhow::Result<()> {
+    draw::header(
+        area,
+        "Speed / quality trade-off (mean PSNR vs the pure baseline; up and right is better)",
+        &[
+            (Swatch::Dot(draw::status_color("PASS")), "PASS".into()),
+            (Swatch::Dot(draw::status_color("WARN")), "WARN".into()),
+            (Swatch::Dot(draw::status_color("FAIL")), "FAIL".into()),
+            (Swatch::Dash(MUTED), "baseline speed (1×)".into()),
+            (
+                Swatch::Box(INK),
+                "lossy: square marker, lossless: round".into(),
+            ),
+        ],
+    )
+}
+
+/// The chart with its axes, the 1× line and the identical column.
+fn draw_axes<'c, 'b>(area: &Area<'b>, ax: &Axes) -> anyhow::Result<Chart<'c, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(draw::TOP_PX)
+        .margin_right(30)
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(ax.x_lo..ax.x_max, ax.y_lo..ax.y_hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("PSNR vs baseline (dB, higher = closer)")
+        .y_desc("Speedup (×)")
+        .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
+        .label_style(draw::text(draw::SMALL_SIZE, INK))
+        // No PSNR ticks over the identical column: ∞ has no number.
+        .x_label_formatter(&|v| {
+            if *v > ax.x_hi {
+                String::new()
+            } else {
+                format!("{v:.0}")
+            }
+        })
+        .y_label_formatter(&|v| format!("{v:.2}×"))
+        .bold_line_style(draw::GRID)
+        .light_line_style(WHITE)
+        .draw()?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(ax.x_lo, 1.0), (ax.x_max, 1.0)],
+            6,
+            4,
+            MUTED.stroke_width(1),
+        ))
+        .map_err(|e| anyhow::anyhow!("failed to draw the 1× line: {e}"))?;
+    if ax.any_identical {
+        draw::vdash(&mut chart, ax.sep_x, ax.y_lo, ax.y_hi, draw::GRID)?;
+        let (ix, iy) = chart.backend_coord(&(ax.inf_x, ax.y_hi));
+        area.draw(&Text::new(
+            IDENTICAL_CAPTION,
+            (ix, iy + 8),
+            draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+    }
+    Ok(chart)
+}
+
+/// What no label may cover: every marker (not only the label's own), the 1×
+/// line so that it reads as one line, and the identical column's caption.
+fn obstacles(chart: &Chart<'_, '_>, ax: &Axes, pixels: &[(i32, i32)], bounds: &Rect) -> Vec<Rect> {
+    let mut taken: Vec<Rect> = pixels
+        .iter()
+        .map(|&(x, y)| Rect {
+            x0: x - 7,
+            y0: y - 7,
+            x1: x + 7,
+            y1: y + 7,
+        })
+        .collect();
+    let (_, one_y) = chart.backend_coord(&(ax.x_lo, 1.0));
+    taken.push(Rect {
+        x0: bounds.x0,
+        y0: one_y - 1,
+        x1: bounds.x1,
+        y1: one_y + 1,
+    });
+    if ax.any_identical {
+        let (ix, iy) = chart.backend_coord(&(ax.inf_x, ax.y_hi));
+        let (w, h) = draw::measure(IDENTICAL_CAPTION, draw::SMALL_SIZE);
+        let (w, h) = (w as i32, h as i32);
+        taken.push(Rect {
+            x0: ix - w / 2 - 4,
+            y0: iy,
+            x1: ix + w / 2 + 4,
+            y1: iy + h + 12,
+        });
+    }
+    taken
+}
+
+/// A marker per point: its shape tells lossy from lossless, its colour the status.
+fn draw_markers(
+    area: &Area<'_>,
+    points: &[Point<'_>],
+    pixels: &[(i32, i32)],
+) -> anyhow::Result<()> {
+    for (p, &(x, y)) in points.iter().zip(pixels) {
+        let color = draw::status_color(&p.row.status);
+        if p.row.lossy {
+            area.draw(&Rectangle::new(
+                [(x - 5, y - 5), (x + 5, y + 5)],
+                color.filled(),
+            ))?;
+        } else {
+            area.draw(&Circle::new((x, y), 6, color.filled()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The name of each point, placed in turn (each placed label is an obstacle
+/// for the next), with a leader line when it had to move away.
+fn draw_labels(
+    area: &Area<'_>,
+    points: &[Point<'_>],
+    pixels: &[(i32, i32)],
+    mut taken: Vec<Rect>,
+    bounds: &Rect,
+) -> anyhow::Result<()> {
+    for (p, &(x, y)) in points.iter().zip(pixels) {
+        let label = draw::fit(&p.row.name, draw::SMALL_SIZE, MAX_LABEL_PX);
+        let (w, h) = draw::measure(&label, draw::SMALL_SIZE);
+        let (w, h) = (w as i32 + 4, h as i32 + 4);
+        let (r, leader) = place((x, y), w, h, &taken, bounds);
+        if leader {
+            let cx = (r.x0 + r.x1) / 2;
+            let cy = (r.y0 + r.y1) / 2;
+            let tx = cx.clamp(r.x0, r.x1).clamp(x.min(r.x1), x.max(r.x0));
+            let ty = if cy < y { r.y1 } else { r.y0 };
+            area.draw(&PathElement::new(
+                vec![(x, y), (tx, ty)],
+                MUTED.stroke_width(1),
+            ))?;
+        }
+        area.draw(&Text::new(
+            label,
+            (r.x0 + 2, (r.y0 + r.y1) / 2),
+            draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        taken.push(r);
+    }
+    Ok(())
+}
+
+/// Points, markers and labels inside the plotting area of `chart`.
+fn draw_points(
+    area: &Area<'_>,
+    chart: &Chart<'_, '_>,
+    ax: &Axes,
+    points: &[Point<'_>],
+) -> anyhow::Result<()> {
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let bounds = Rect {
+        x0: xr.start + 2,
+        y0: yr.start + 2,
+        x1: xr.end - 2,
+        y1: yr.end - 2,
     };
+    let pixels: Vec<(i32, i32)> = points
+        .iter()
+        .map(|p| chart.backend_coord(&(p.psnr.unwrap_or(ax.inf_x), p.speedup)))
+        .collect();
+    let taken = obstacles(chart, ax, &pixels, &bounds);
+    draw_markers(area, points, &pixels)?;
+    draw_labels(area, points, &pixels, taken, &bounds)
+}
+
+pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
+    let (points, missing) = split(rows);
+    let note = note_lines(&missing);
     let height = PLOT_HEIGHT + NOTE_TOP_PAD + note.len() as u32 * NOTE_LINE_PX + 8;
-
-    // x: finite PSNRs, then a separate column for "identical" (∞).
-    let finite: Vec<f64> = points.iter().filter_map(|p| p.1).collect();
-    let (mut x_lo, mut x_hi) = match (
-        finite.iter().copied().reduce(f64::min),
-        finite.iter().copied().reduce(f64::max),
-    ) {
-        (Some(a), Some(b)) => (a, b),
-        _ => (20.0, 50.0),
-    };
-    let pad = ((x_hi - x_lo) * 0.12).max(3.0);
-    x_lo = (x_lo - pad).floor();
-    x_hi = (x_hi + pad).ceil();
-    let span = x_hi - x_lo;
-    let any_identical = points.iter().any(|p| p.1.is_none());
-    let inf_x = x_hi + span * 0.16;
-    let sep_x = x_hi + span * 0.06;
-    let x_max = if any_identical {
-        inf_x + span * 0.1
-    } else {
-        x_hi
-    };
-
-    let speeds: Vec<f64> = points.iter().map(|p| p.2).collect();
-    let y_lo = speeds.iter().copied().fold(0.9_f64, f64::min);
-    let y_hi = speeds.iter().copied().fold(1.1_f64, f64::max);
-    let y_pad = (y_hi - y_lo) * 0.12;
-    let (y_lo, y_hi) = ((y_lo - y_pad).max(0.0), y_hi + y_pad);
+    let ax = Axes::new(&points);
 
     draw::render(WIDTH, height, |root| {
         let (plot_area, note_area) = root.split_vertically(PLOT_HEIGHT);
-        plot_area.draw(&Text::new(
-            "Speed / quality trade-off (mean PSNR vs the pure baseline; up and right is better)",
-            (16, 14),
-            draw::text(draw::TITLE_SIZE, INK),
-        ))?;
-        draw::legend(
-            &plot_area,
-            16,
-            58,
-            &[
-                (Swatch::Dot(draw::status_color("PASS")), "PASS".into()),
-                (Swatch::Dot(draw::status_color("WARN")), "WARN".into()),
-                (Swatch::Dot(draw::status_color("FAIL")), "FAIL".into()),
-                (Swatch::Dash(MUTED), "baseline speed (1×)".into()),
-                (
-                    Swatch::Box(INK),
-                    "lossy: square marker, lossless: round".into(),
-                ),
-            ],
-        )?;
-        let mut chart = ChartBuilder::on(&plot_area)
-            .margin_top(draw::TOP_PX)
-            .margin_right(30)
-            .x_label_area_size(56)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x_lo..x_max, y_lo..y_hi)?;
-        chart
-            .configure_mesh()
-            .x_desc("PSNR vs baseline (dB, higher = closer)")
-            .y_desc("Speedup (×)")
-            .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
-            .label_style(draw::text(draw::SMALL_SIZE, INK))
-            .x_label_formatter(&|v| {
-                if *v > x_hi {
-                    String::new()
-                } else {
-                    format!("{v:.0}")
-                }
-            })
-            .y_label_formatter(&|v| format!("{v:.2}×"))
-            .bold_line_style(draw::GRID)
-            .light_line_style(WHITE)
-            .draw()?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x_lo, 1.0), (x_max, 1.0)],
-                6,
-                4,
-                MUTED.stroke_width(1),
-            ))
-            .map_err(|e| anyhow::anyhow!("failed to draw the 1× line: {e}"))?;
-        if any_identical {
-            draw::vdash(&mut chart, sep_x, y_lo, y_hi, draw::GRID)?;
-            let (ix, iy) = chart.backend_coord(&(inf_x, y_hi));
-            plot_area.draw(&Text::new(
-                "identical (PSNR ∞)",
-                (ix, iy + 8),
-                draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Center, VPos::Top)),
-            ))?;
-        }
-
-        let (xr, yr) = chart.plotting_area().get_pixel_range();
-        let bounds = Rect {
-            x0: xr.start + 2,
-            y0: yr.start + 2,
-            x1: xr.end - 2,
-            y1: yr.end - 2,
-        };
-        let pixels: Vec<(i32, i32)> = points
-            .iter()
-            .map(|(_, p, s)| chart.backend_coord(&(p.unwrap_or(inf_x), *s)))
-            .collect();
-        // Markers are obstacles for every label, not only their own.
-        let mut taken: Vec<Rect> = pixels
-            .iter()
-            .map(|&(x, y)| Rect {
-                x0: x - 7,
-                y0: y - 7,
-                x1: x + 7,
-                y1: y + 7,
-            })
-            .collect();
-        // Labels stay off the 1× line, so that it reads as one line.
-        let (_, one_y) = chart.backend_coord(&(x_lo, 1.0));
-        taken.push(Rect {
-            x0: bounds.x0,
-            y0: one_y - 1,
-            x1: bounds.x1,
-            y1: one_y + 1,
-        });
-        if any_identical {
-            // The column's caption is an obstacle too.
-            let (ix, iy) = chart.backend_coord(&(inf_x, y_hi));
-            let (w, h) = draw::measure("identical (PSNR ∞)", draw::SMALL_SIZE);
-            let (w, h) = (w as i32, h as i32);
-            taken.push(Rect {
-                x0: ix - w / 2 - 4,
-                y0: iy,
-                x1: ix + w / 2 + 4,
-                y1: iy + h + 12,
-            });
-        }
-        for ((row, _, _), &(x, y)) in points.iter().zip(&pixels) {
-            let color = draw::status_color(&row.status);
-            if row.lossy {
-                plot_area.draw(&Rectangle::new(
-                    [(x - 5, y - 5), (x + 5, y + 5)],
-                    color.filled(),
-                ))?;
-            } else {
-                plot_area.draw(&Circle::new((x, y), 6, color.filled()))?;
-            }
-        }
-        for ((row, _, _), &(x, y)) in points.iter().zip(&pixels) {
-            let label = draw::fit(&row.name, draw::SMALL_SIZE, MAX_LABEL_PX);
-            let (w, h) = draw::measure(&label, draw::SMALL_SIZE);
-            let (w, h) = (w as i32 + 4, h as i32 + 4);
-            let (r, leader) = place((x, y), w, h, &taken, &bounds);
-            if leader {
-                let cx = (r.x0 + r.x1) / 2;
-                let cy = (r.y0 + r.y1) / 2;
-                let tx = cx.clamp(r.x0, r.x1).clamp(x.min(r.x1), x.max(r.x0));
-                let ty = if cy < y { r.y1 } else { r.y0 };
-                plot_area.draw(&PathElement::new(
-                    vec![(x, y), (tx, ty)],
-                    MUTED.stroke_width(1),
-                ))?;
-            }
-            plot_area.draw(&Text::new(
-                label,
-                (r.x0 + 2, (r.y0 + r.y1) / 2),
-                draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
-            taken.push(r);
-        }
-
+        draw_header(&plot_area)?;
+        let chart = draw_axes(&plot_area, &ax)?;
+        draw_points(&plot_area, &chart, &ax, &points)?;
         for (i, line) in note.iter().enumerate() {
             note_area.draw(&Text::new(
                 line.clone(),

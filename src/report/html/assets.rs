@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use image::{Rgb, RgbImage};
 use rayon::prelude::*;
 
-use super::context::{HtmlImages, HtmlPage};
+use super::context::{HtmlImages, HtmlPage, HtmlPrompt};
 
 /// Thumbnails fit in this many pixels on their longer side.
 const THUMB_PX: u32 = 160;
@@ -164,16 +164,34 @@ struct Baseline {
     thumb: String,
 }
 
-/// Writes every thumbnail and heatmap under `assets` and fills each prompt's
-/// `images`. An image that cannot be read or compared is noted on its prompt
-/// (`images.problem`) and returned as a warning; it never stops the page.
-pub fn build(page: &mut HtmlPage, results_dir: &Path, assets: &Path) -> Vec<String> {
-    let base_dir = assets.join("baseline");
-    if let Err(e) = std::fs::create_dir_all(&base_dir) {
-        return vec![format!("failed to create {}: {e}", base_dir.display())];
-    }
+/// The baseline of prompt `index`: decoded, with its thumbnail written.
+fn make_baseline(
+    index: usize,
+    path: &Path,
+    results_dir: &Path,
+    base_dir: &Path,
+) -> anyhow::Result<Baseline> {
+    let img = decode(path)?;
+    let name = format!("p{index:02}");
+    let thumb_file = base_dir.join(format!("{name}_thumb.png"));
+    save(&thumb(&img), &thumb_file)?;
+    let url = full_image_url(path, results_dir, base_dir, &format!("{name}.png"))?;
+    let thumb_rel = PathBuf::from(super::ASSETS_DIR)
+        .join("baseline")
+        .join(format!("{name}_thumb.png"));
+    Ok(Baseline {
+        img,
+        url,
+        thumb: url_of(&thumb_rel),
+    })
+}
 
-    // The distinct baseline images, decoded once each, in parallel.
+/// The baselines of the run by path, each a baseline or why it is not one.
+type Baselines = HashMap<PathBuf, Result<Baseline, String>>;
+
+/// The distinct baseline images, decoded once each, in parallel: every config
+/// of a prompt shares its baseline, so decoding it per config would repeat work.
+fn baselines(page: &HtmlPage, results_dir: &Path, base_dir: &Path) -> Baselines {
     let mut wanted: Vec<(usize, PathBuf)> = page
         .configs
         .iter()
@@ -182,28 +200,98 @@ pub fn build(page: &mut HtmlPage, results_dir: &Path, assets: &Path) -> Vec<Stri
         .collect();
     wanted.sort();
     wanted.dedup_by(|a, b| a.1 == b.1);
-    let baselines: HashMap<PathBuf, Result<Baseline, String>> = wanted
+    wanted
         .into_par_iter()
         .map(|(index, path)| {
-            let made = (|| {
-                let img = decode(&path)?;
-                let name = format!("p{index:02}");
-                let thumb_file = base_dir.join(format!("{name}_thumb.png"));
-                save(&thumb(&img), &thumb_file)?;
-                let url = full_image_url(&path, results_dir, &base_dir, &format!("{name}.png"))?;
-                let thumb_rel = PathBuf::from(super::ASSETS_DIR)
-                    .join("baseline")
-                    .join(format!("{name}_thumb.png"));
-                Ok::<_, anyhow::Error>(Baseline {
-                    img,
-                    url,
-                    thumb: url_of(&thumb_rel),
-                })
-            })()
-            .map_err(|e| format!("{e:#}"));
+            let made =
+                make_baseline(index, &path, results_dir, base_dir).map_err(|e| format!("{e:#}"));
             (path, made)
         })
-        .collect();
+        .collect()
+}
+
+/// Where a prompt's files go and what they are compared with.
+struct Job<'a> {
+    results_dir: &'a Path,
+    assets: &'a Path,
+    /// The config's folder under `assets`.
+    dir_name: &'a str,
+}
+
+impl Job<'_> {
+    /// The config image `png` of `prompt`: thumbnail, URL, and the heatmap
+    /// against `base`. Fills `images` as it goes, so that what was written
+    /// before a failure is still shown.
+    fn config_image(
+        &self,
+        prompt: &HtmlPrompt,
+        png: &Path,
+        base: Option<&Baseline>,
+        images: &mut HtmlImages,
+    ) -> anyhow::Result<()> {
+        let dir = self.assets.join(self.dir_name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let img = decode(png)?;
+        let stem = format!("p{:02}", prompt.index);
+        save(&thumb(&img), &dir.join(format!("{stem}_thumb.png")))?;
+        let rel = PathBuf::from(super::ASSETS_DIR).join(self.dir_name);
+        images.config_thumb = Some(url_of(&rel.join(format!("{stem}_thumb.png"))));
+        images.config = Some(full_image_url(
+            png,
+            self.results_dir,
+            &dir,
+            &format!("{stem}.png"),
+        )?);
+        images.width = img.width();
+        images.height = img.height();
+        // The baseline compared with itself needs no heatmap.
+        if let Some(b) = base
+            && prompt.baseline_png.as_deref() != Some(png)
+        {
+            let (heat, scale) = heatmap(&b.img, &img)?;
+            save(&heat, &dir.join(format!("{stem}_diff.png")))?;
+            images.diff = Some(url_of(&rel.join(format!("{stem}_diff.png"))));
+            images.diff_scale = Some(scale);
+        }
+        Ok(())
+    }
+
+    /// Fills `prompt.images`; returns its problems as one warning, if any.
+    fn prompt(&self, prompt: &mut HtmlPrompt, baselines: &Baselines) -> Option<String> {
+        let base = prompt.baseline_png.as_ref().and_then(|p| baselines.get(p));
+        let mut images = HtmlImages::default();
+        let mut problems = Vec::new();
+        if let Some(Ok(b)) = base {
+            images.baseline = Some(b.url.clone());
+            images.baseline_thumb = Some(b.thumb.clone());
+            images.width = b.img.width();
+            images.height = b.img.height();
+        } else if let Some(Err(e)) = base {
+            problems.push(e.clone());
+        }
+        if let Some(png) = prompt.config_png.clone() {
+            let base = base.and_then(|b| b.as_ref().ok());
+            if let Err(e) = self.config_image(prompt, &png, base, &mut images) {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        let warning = (!problems.is_empty()).then(|| problems.join("; "));
+        images.problem = warning.clone();
+        prompt.images = images;
+        warning
+    }
+}
+
+/// Writes every thumbnail and heatmap under `assets` and fills each prompt's
+/// `images`. An image that cannot be read or compared is noted on its prompt
+/// (`images.problem`) and returned as a warning; it never stops the page.
+pub fn build(page: &mut HtmlPage, results_dir: &Path, assets: &Path) -> Vec<String> {
+    let base_dir = assets.join("baseline");
+    if let Err(e) = std::fs::create_dir_all(&base_dir) {
+        return vec![format!("failed to create {}: {e}", base_dir.display())];
+    }
+    let baselines = baselines(page, results_dir, &base_dir);
 
     let mut jobs = Vec::new();
     for (ci, config) in page.configs.iter_mut().enumerate() {
@@ -214,54 +302,12 @@ pub fn build(page: &mut HtmlPage, results_dir: &Path, assets: &Path) -> Vec<Stri
     }
     jobs.into_par_iter()
         .filter_map(|(dir_name, prompt)| {
-            let base = prompt.baseline_png.as_ref().and_then(|p| baselines.get(p));
-            let mut images = HtmlImages::default();
-            let mut problems = Vec::new();
-            if let Some(Ok(b)) = base {
-                images.baseline = Some(b.url.clone());
-                images.baseline_thumb = Some(b.thumb.clone());
-                images.width = b.img.width();
-                images.height = b.img.height();
-            } else if let Some(Err(e)) = base {
-                problems.push(e.clone());
-            }
-            if let Some(png) = prompt.config_png.clone() {
-                let made = (|| {
-                    let dir = assets.join(&dir_name);
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("failed to create {}", dir.display()))?;
-                    let img = decode(&png)?;
-                    let stem = format!("p{:02}", prompt.index);
-                    save(&thumb(&img), &dir.join(format!("{stem}_thumb.png")))?;
-                    let rel = PathBuf::from(super::ASSETS_DIR).join(&dir_name);
-                    images.config_thumb = Some(url_of(&rel.join(format!("{stem}_thumb.png"))));
-                    images.config = Some(full_image_url(
-                        &png,
-                        results_dir,
-                        &dir,
-                        &format!("{stem}.png"),
-                    )?);
-                    images.width = img.width();
-                    images.height = img.height();
-                    // The baseline compared with itself needs no heatmap.
-                    if let Some(Ok(b)) = base
-                        && prompt.baseline_png.as_ref() != Some(&png)
-                    {
-                        let (heat, scale) = heatmap(&b.img, &img)?;
-                        save(&heat, &dir.join(format!("{stem}_diff.png")))?;
-                        images.diff = Some(url_of(&rel.join(format!("{stem}_diff.png"))));
-                        images.diff_scale = Some(scale);
-                    }
-                    Ok::<_, anyhow::Error>(())
-                })();
-                if let Err(e) = made {
-                    problems.push(format!("{e:#}"));
-                }
-            }
-            let warning = (!problems.is_empty()).then(|| problems.join("; "));
-            images.problem = warning.clone();
-            prompt.images = images;
-            warning
+            let job = Job {
+                results_dir,
+                assets,
+                dir_name: &dir_name,
+            };
+            job.prompt(prompt, &baselines)
         })
         .collect()
 }
