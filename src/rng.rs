@@ -21,11 +21,6 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// Uniform in 0..n (n > 0), by multiply-shift.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
     /// Uniform in [0, 1) with 53 bits of precision.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64

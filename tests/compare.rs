@@ -32,6 +32,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
             high: s * (1.0 + r),
         }),
         speedup_significant: None,
+        speedup_method: None,
         timing: None,
         load_seconds: None,
         mean_diff_avg: Some(0.001),
@@ -46,6 +47,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         peak_memory_bytes: Default::default(),
         args: vec![],
         devices: vec![],
+        notes: vec![],
         log_tail: None,
         prompts: vec![],
     }

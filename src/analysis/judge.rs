@@ -10,8 +10,8 @@ use super::{status, timing};
 use crate::matrix::Role;
 use crate::registry::Registry;
 use crate::report::model::{
-    ConfigResult, ImageMetrics, Interval, MetricSummary, PromptResult, Status, TimingStats,
-    WorstPrompt,
+    ColdPrompt, ConfigResult, ImageMetrics, Interval, MetricSummary, PromptResult, Status,
+    TimingStats, WorstPrompt,
 };
 use crate::results;
 use crate::results::reader::{ConfigSource, RunDir};
@@ -19,28 +19,38 @@ use crate::results::reader::{ConfigSource, RunDir};
 /// Lines of `batch_generation.log` kept for a SKIP or ERROR configuration.
 const LOG_TAIL_LINES: usize = 40;
 
-/// What every config is judged against: the pure baseline's timings.
+/// What every config is judged against: the pure baseline's steady timings.
 pub(crate) struct Baseline {
     pub times: Vec<f64>,
-    pub mean: Option<f64>,
 }
 
 impl Baseline {
     pub fn of(run: &RunDir) -> Baseline {
-        let times: Vec<f64> = run
+        let times = run
             .baseline
-            .map(|b| {
-                run.configs[b]
-                    .timings(run.num_prompts)
-                    .0
-                    .into_iter()
-                    .flatten()
-                    .collect()
-            })
+            .map(|b| steady(&run.configs[b], run.num_prompts).0)
             .unwrap_or_default();
-        let mean = timing::stats(&times, "").map(|s| s.mean);
-        Baseline { times, mean }
+        Baseline { times }
     }
+}
+
+/// A config's per-prompt seconds to time it by: a cold first prompt left
+/// out when the backend did no warm-up of its own (no `{"event": "warmup"}`).
+/// Returns them, where they came from, and the cold prompt.
+pub(crate) fn steady(c: &ConfigSource, n: usize) -> (Vec<f64>, &'static str, Option<ColdPrompt>) {
+    let (times, source) = c.timings(n);
+    let warmed = c
+        .records
+        .as_ref()
+        .is_some_and(|r| r.warmup_seconds.is_some());
+    let cold = if warmed {
+        None
+    } else {
+        timing::cold_first(&times)
+    };
+    let skip = usize::from(cold.is_some());
+    let secs = times.into_iter().skip(skip).flatten().collect();
+    (secs, source, cold)
 }
 
 /// The per-config inputs that do not change from config to config.
@@ -52,10 +62,12 @@ pub(crate) struct Judge<'a> {
 }
 
 /// Speed: timing statistics, the speedup over the baseline and its interval.
+#[derive(Default)]
 struct Speed {
     timing: Option<TimingStats>,
     speedup: Option<f64>,
     interval: Option<Interval>,
+    method: Option<&'static str>,
 }
 
 impl Judge<'_> {
@@ -73,17 +85,9 @@ impl Judge<'_> {
         };
         let judged = c.skip_reason.is_none() && c.dir.is_some();
         let (rows, speed) = if judged {
-            let (rows, secs, source) = self.rows(c, compared);
-            (rows, self.speed(c, is_baseline, &secs, source))
+            (self.rows(c, compared), self.speed(c, is_baseline))
         } else {
-            (
-                Vec::new(),
-                Speed {
-                    timing: None,
-                    speedup: None,
-                    interval: None,
-                },
-            )
+            (Vec::new(), Speed::default())
         };
         if judged && run.num_prompts == 0 && facts.error.is_none() {
             facts.error = Some("no prompts: no images, no prompts.txt, no manifest prompts".into());
@@ -99,6 +103,13 @@ impl Judge<'_> {
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
         let (compat_status, reason) = status::judge(&facts, &thresholds);
         let b = base_summary.as_ref();
+        let notes: Vec<String> = speed
+            .timing
+            .as_ref()
+            .and_then(|t| t.cold_first)
+            .map(|c| c.note())
+            .into_iter()
+            .collect();
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -113,6 +124,7 @@ impl Judge<'_> {
             speedup: speed.speedup,
             speedup_significant: speed.interval.map(|i| !(i.low <= 1.0 && i.high >= 1.0)),
             speedup_ci: speed.interval,
+            speedup_method: speed.method.map(str::to_string),
             timing: speed.timing,
             load_seconds: c.records.as_ref().and_then(|r| r.load_seconds),
             mean_diff_avg: b.and_then(|s| s.mean_diff_avg),
@@ -125,6 +137,7 @@ impl Judge<'_> {
             vs_baseline_feature: bf_summary,
             concurrent_with: c.concurrent_with.clone(),
             peak_memory_bytes: peak_memory(c),
+            notes,
             args: c.args.clone(),
             devices: c.devices.clone(),
             log_tail: not_run
@@ -137,16 +150,12 @@ impl Judge<'_> {
         }
     }
 
-    /// One row per prompt, the seconds that were measured, and their source.
-    fn rows(
-        &self,
-        c: &ConfigSource,
-        compared: &[PromptCompare],
-    ) -> (Vec<PromptResult>, Vec<f64>, &'static str) {
+    /// One row per prompt, with the seconds measured for it.
+    fn rows(&self, c: &ConfigSource, compared: &[PromptCompare]) -> Vec<PromptResult> {
         let n = self.run.num_prompts;
         let root = format!("{}{}", self.run.dir.display(), std::path::MAIN_SEPARATOR);
-        let (times, source) = c.timings(n);
-        let rows = (0..n)
+        let (times, _) = c.timings(n);
+        (0..n)
             .map(|i| {
                 let (vb, vf) = compared.get(i).cloned().unwrap_or((None, None));
                 let path = c.image_path(i);
@@ -169,25 +178,28 @@ impl Judge<'_> {
                     error,
                 }
             })
-            .collect();
-        (rows, times.into_iter().flatten().collect(), source)
+            .collect()
     }
 
-    fn speed(&self, c: &ConfigSource, is_baseline: bool, secs: &[f64], source: &str) -> Speed {
-        let timing = timing::stats(secs, source);
+    fn speed(&self, c: &ConfigSource, is_baseline: bool) -> Speed {
+        let (secs, source, cold) = steady(c, self.run.num_prompts);
+        let mut timing = timing::stats(&secs, source);
+        if let Some(t) = &mut timing {
+            t.cold_first = cold;
+        }
         let mut speed = Speed {
             timing,
-            speedup: None,
-            interval: None,
+            ..Speed::default()
         };
-        if let (Some(t), Some(bm)) = (&speed.timing, self.baseline.mean)
-            && t.mean > 0.0
-        {
-            speed.speedup = Some(bm / t.mean);
-            if !is_baseline {
-                speed.interval =
-                    timing::speedup_interval(&self.baseline.times, secs, timing::seed_for(&c.name));
-            }
+        if speed.timing.is_none() || self.baseline.times.is_empty() {
+            return speed;
+        }
+        if is_baseline {
+            speed.speedup = Some(1.0);
+        } else if let Some(s) = timing::speedup(&self.baseline.times, &secs) {
+            speed.speedup = Some(s.estimate);
+            speed.interval = s.interval;
+            speed.method = Some(s.method);
         }
         speed
     }

@@ -191,8 +191,7 @@ fn prompt_time_ratio(a: &ConfigResult, b: &ConfigResult) -> Option<crate::report
             .filter(|s| s.is_finite() && *s > 0.0)
             .collect()
     };
-    let seed = crate::analysis::timing::seed_for(&a.name);
-    crate::analysis::timing::speedup_interval(&secs(a), &secs(b), seed)
+    crate::analysis::timing::speedup(&secs(a), &secs(b))?.interval
 }
 
 /// Judges config `b` (this report) against `a` (the first report).
@@ -291,6 +290,7 @@ mod tests {
                 high: s * (1.0 + r),
             }),
             speedup_significant: None,
+            speedup_method: None,
             timing: None,
             load_seconds: None,
             mean_diff_avg: Some(0.0),
@@ -305,6 +305,7 @@ mod tests {
             peak_memory_bytes: Default::default(),
             args: vec![],
             devices: vec![],
+            notes: vec![],
             log_tail: None,
             prompts: vec![],
         }

@@ -63,16 +63,20 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         if r.timing.is_some() && total.is_finite() && total >= 0.0 {
             case.set_time(std::time::Duration::from_secs_f64(total));
         }
-        if r.compat_status == Status::Warn {
-            case.set_system_out(format!(
+        let mut out = if r.compat_status == Status::Warn {
+            format!(
                 "WARN: {} — {}; {}",
                 r.reason.as_deref().unwrap_or(""),
                 metrics_text(r),
                 thresholds_text(r)
-            ));
+            )
         } else {
-            case.set_system_out(format!("{} — {}", r.compat_status, metrics_text(r)));
+            format!("{} — {}", r.compat_status, metrics_text(r))
+        };
+        for note in &r.notes {
+            out.push_str(&format!("\nnote: {note}"));
         }
+        case.set_system_out(out);
         suite.add_test_case(case);
     }
     let mut junit = quick_junit::Report::new("compat");

@@ -148,7 +148,14 @@ fn configs(report: &Report) -> String {
             opt(r.max_diff_avg, 4),
             psnr_cell(r),
             opt(r.ssim_avg, 4),
-            cell(r.reason.as_deref().unwrap_or("")),
+            cell(
+                &r.reason
+                    .iter()
+                    .chain(&r.notes)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         ));
     }
     out

@@ -26,7 +26,8 @@ pub(crate) fn psnr_cell(r: &ConfigResult) -> String {
     }
 }
 
-/// "2.01× [1.95, 2.08]", with "not significant" when the interval straddles 1.
+/// "2.01× [1.95, 2.08]", with "not significant" when the interval holds 1,
+/// and "too few prompts" when there is none to tell.
 pub(crate) fn speedup_cell(r: &ConfigResult) -> String {
     let Some(s) = r.speedup else {
         return "—".to_string();
@@ -38,6 +39,9 @@ pub(crate) fn speedup_cell(r: &ConfigResult) -> String {
             ci.high,
             if sig { "" } else { " not significant" }
         ),
+        _ if r.speedup_method.as_deref() == Some(crate::analysis::timing::TOO_FEW) => {
+            format!("{s:.2}× (too few prompts)")
+        }
         _ => format!("{s:.2}×"),
     }
 }

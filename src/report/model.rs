@@ -191,14 +191,21 @@ pub struct ConfigResult {
     pub thresholds: Thresholds,
     /// Mean per-prompt generation time in milliseconds, warm-up excluded. (original key)
     pub mean_gen_time_ms: Option<f64>,
-    /// Baseline mean time / this config's mean time. (original key)
+    /// How much faster than the baseline: the median of every baseline/config
+    /// ratio of per-prompt seconds (Hodges–Lehmann), a cold first prompt left
+    /// out; 1 for the baseline. (original key, where it was the ratio of means)
     pub speedup: Option<f64>,
-    /// 95% percentile-bootstrap interval of `speedup` (2000 seeded resamples
-    /// of both the baseline's and this config's per-prompt times); null with
-    /// fewer than 2 timings on either side.
+    /// 95% interval of `speedup` (see `speedup_method`); null with too few
+    /// timings.
     pub speedup_ci: Option<Interval>,
-    /// False when `speedup_ci` straddles 1.0 ("not significant"); null without an interval.
+    /// False when `speedup_ci` holds 1.0 ("not significant"); null without an
+    /// interval (too few prompts to tell).
     pub speedup_significant: Option<bool>,
+    /// How the interval was found: "hodges-lehmann" (Mann–Whitney,
+    /// distribution-free, ≥ 4 timings a side), "welch-log (few prompts: …)",
+    /// or "too few prompts".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speedup_method: Option<String>,
     /// Per-prompt timing statistics, seconds.
     pub timing: Option<TimingStats>,
     /// Model load time in seconds, where the backend reported it.
@@ -234,6 +241,11 @@ pub struct ConfigResult {
     /// The devices it ran on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
+    /// What a reader of the verdict must know besides it: a cold first
+    /// prompt left out of the timing, the engine's own noise, … Shown on
+    /// every surface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The last lines the backend printed, for a SKIP or ERROR config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
@@ -301,6 +313,32 @@ pub struct TimingStats {
     pub max: f64,
     /// Where the timings came from: "results.jsonl" or "batch_generation.log".
     pub source: String,
+    /// A cold first prompt left out of these figures (compilation, autotuning,
+    /// CUDA initialisation), found when the backend did no warm-up of its own:
+    /// a real cost, shown apart, not a per-image speed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_first: Option<ColdPrompt>,
+}
+
+/// A first prompt much slower than the rest, left out of the timing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ColdPrompt {
+    /// Which prompt (always 0).
+    pub prompt: usize,
+    /// Its seconds.
+    pub seconds: f64,
+    /// Its seconds over the median of the others.
+    pub factor: f64,
+}
+
+impl ColdPrompt {
+    /// "prompt 0 left out of timing: 4.9× the median of the rest (0.20 s)".
+    pub fn note(&self) -> String {
+        format!(
+            "prompt {} left out of timing: {:.1}× the median of the rest ({:.2} s)",
+            self.prompt, self.factor, self.seconds
+        )
+    }
 }
 
 /// Image metrics of one image against a reference image.

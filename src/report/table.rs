@@ -79,6 +79,9 @@ pub fn render(report: &Report, color: bool) -> String {
         {
             out.push_str(&format!("  └─ {reason}\n"));
         }
+        for note in &r.notes {
+            out.push_str(&format!("  └─ note: {note}\n"));
+        }
     }
     let s = &report.summary;
     out.push_str(&format!(

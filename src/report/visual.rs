@@ -73,6 +73,8 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
             speedup: r.speedup,
             speedup_lo: r.speedup_ci.map(|i| i.low),
             speedup_hi: r.speedup_ci.map(|i| i.high),
+            speedup_note: speedup_note(r),
+            notes: r.notes.clone(),
             mean_seconds: r.timing.as_ref().map(|t| t.mean),
             median_seconds: r.timing.as_ref().map(|t| t.median),
             p95_seconds: r.timing.as_ref().map(|t| t.p95),
@@ -130,6 +132,18 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
         })
         .to_vec(),
         num_prompts: run.num_prompts,
+    }
+}
+
+/// What the HTML table says beside a speedup that cannot be read as a change.
+fn speedup_note(r: &ConfigResult) -> Option<String> {
+    r.speedup?;
+    match r.speedup_significant {
+        Some(false) => Some("not significant".into()),
+        None if r.speedup_method.as_deref() == Some(crate::analysis::timing::TOO_FEW) => {
+            Some("too few prompts".into())
+        }
+        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! `chart_speedgain.png`: speedup per config (baseline mean latency / config
-//! mean latency), bars growing from 1× so that slower-than-baseline configs
-//! point the other way in their own colour, with the 95% interval as whiskers.
+//! `chart_speedgain.png`: speedup per config (the median of the per-prompt
+//! baseline/config ratios), bars growing from 1× so that slower-than-baseline
+//! configs point the other way in their own colour, with the 95% interval as
+//! whiskers; a bar whose interval holds 1× is hollow and grey.
 
 use plotters::prelude::*;
 
@@ -23,10 +24,22 @@ fn values(row: &ChartRow) -> Option<(f64, Option<(f64, f64)>)> {
     Some((s, ci))
 }
 
+/// Whether the bar may be read as faster or slower: its interval excludes
+/// 1×. Without an interval nothing can be told (too few prompts), except
+/// for the baseline itself (exactly 1×, no bar).
+fn significant(s: f64, ci: Option<(f64, f64)>) -> bool {
+    match ci {
+        Some((lo, hi)) => !(lo <= 1.0 && hi >= 1.0),
+        None => s == 1.0,
+    }
+}
+
 fn value_label(s: f64, ci: Option<(f64, f64)>) -> String {
     match ci {
-        Some((lo, hi)) => format!("{s:.2}×  [{lo:.2}–{hi:.2}]"),
-        None => format!("{s:.2}×"),
+        Some((lo, hi)) if significant(s, ci) => format!("{s:.2}×  [{lo:.2}–{hi:.2}]"),
+        Some((lo, hi)) => format!("{s:.2}×  [{lo:.2}–{hi:.2}]  not significant"),
+        None if s == 1.0 => format!("{s:.2}×"),
+        None => format!("{s:.2}×  too few prompts"),
     }
 }
 
@@ -67,10 +80,16 @@ fn draw_bar(
     (s, ci): (f64, Option<(f64, f64)>),
     (lo, x_max): (f64, f64),
 ) -> anyhow::Result<()> {
-    let color = if s < 1.0 { SLOWER } else { FASTER };
+    // A bar whose interval holds 1× is drawn hollow and grey: it must not
+    // read as "faster" (or "slower").
+    let style = match (significant(s, ci), s < 1.0) {
+        (false, _) => MUTED.stroke_width(2),
+        (true, true) => SLOWER.filled(),
+        (true, false) => FASTER.filled(),
+    };
     chart.draw_series(std::iter::once(Rectangle::new(
         [(1.0, y - 0.3), (s.clamp(lo, x_max), y + 0.3)],
-        color.filled(),
+        style,
     )))?;
     if let Some((a, b)) = ci {
         let (a, b) = (a.clamp(lo, x_max), b.clamp(lo, x_max));
@@ -108,12 +127,16 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
     draw::render(layout.width, layout.height, |root| {
         draw::header(
             root,
-            "Speedup vs the pure baseline (mean latency, 95% interval)",
+            "Speedup vs the pure baseline (median of per-prompt ratios, 95% interval)",
             &[
                 (Swatch::Box(FASTER), "faster than baseline".into()),
                 (Swatch::Box(SLOWER), "slower than baseline".into()),
+                (
+                    Swatch::Box(MUTED),
+                    "not significant: interval holds 1×".into(),
+                ),
                 (Swatch::Dash(MUTED), "baseline (1×)".into()),
-                (Swatch::Dash(INK), "whiskers: 95% bootstrap interval".into()),
+                (Swatch::Dash(INK), "whiskers: 95% interval".into()),
             ],
         )?;
         let mut chart = layout.chart(root, lo..x_max, RIGHT_PX)?;

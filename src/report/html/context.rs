@@ -74,6 +74,10 @@ pub struct HtmlConfig {
     pub speedup: Option<f64>,
     pub speedup_lo: Option<f64>,
     pub speedup_hi: Option<f64>,
+    /// Notes besides the verdict (cold first prompt, the engine's noise, …).
+    pub notes: Vec<String>,
+    /// "not significant" (the interval holds 1×) or "too few prompts".
+    pub speedup_note: Option<String>,
     /// Mean / median / p95 seconds per image (warm-up excluded) and their count.
     pub mean_seconds: Option<f64>,
     pub median_seconds: Option<f64>,
