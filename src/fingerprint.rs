@@ -45,6 +45,7 @@ mod tests {
                 cfg_scale: 4.0,
                 seed: 42,
                 negative_prompt: String::new(),
+                warmup: 1,
             },
             prompts: vec!["a".into(), "b".into()],
             baseline_feature: "cfg_parallel".into(),

@@ -15,6 +15,9 @@ pub const DEFAULT_SIZE: u32 = 1024;
 pub const DEFAULT_NUM_PROMPTS: usize = 20;
 pub const DEFAULT_CFG_SCALE: f64 = 4.0;
 pub const DEFAULT_SEED: u64 = 42;
+/// One untimed generation first: compilation, autotuning and CUDA
+/// initialisation make a first prompt 3–50× slower on real engines.
+pub const DEFAULT_WARMUP: u32 = 1;
 
 /// The run settings: everything that goes into the backend's placeholders
 /// and determines its images. The single list: flattened into the manifest
@@ -37,6 +40,14 @@ pub struct Settings {
     /// it was recorded: empty).
     #[serde(default)]
     pub negative_prompt: String,
+    /// Untimed generations the backend does before the timed ones (its
+    /// `{warmup}` placeholder); 1 where a run did not record it.
+    #[serde(default = "one")]
+    pub warmup: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Settings given on the command line; `None` falls back to the backend's
@@ -51,6 +62,7 @@ pub struct Requested {
     pub cfg_scale: Option<f64>,
     pub seed: Option<u64>,
     pub negative_prompt: Option<String>,
+    pub warmup: Option<u32>,
 }
 
 /// Command line > backend defaults > compat defaults; returns the settings
@@ -73,6 +85,7 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
             .clone()
             .or_else(|| d.negative_prompt.clone())
             .unwrap_or_default(),
+        warmup: r.warmup.unwrap_or(DEFAULT_WARMUP),
     };
     let num_prompts = r
         .num_prompts
@@ -117,6 +130,7 @@ pub fn argv(
             "cfg_scale" => s.cfg_scale.to_string(),
             "seed" => s.seed.to_string(),
             "negative_prompt" => s.negative_prompt.clone(),
+            "warmup" => s.warmup.to_string(),
             "gpus" => c.gpus.to_string(),
             _ => return None,
         })

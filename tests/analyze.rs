@@ -130,6 +130,7 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
             cfg_scale: 4.0,
             seed: 42,
             negative_prompt: String::new(),
+            warmup: 1,
         },
         prompts: (0..prompts).map(|i| format!("prompt number {i}")).collect(),
         baseline_feature: "cfg_parallel".into(),

@@ -72,6 +72,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
                 cfg_scale: 4.0,
                 seed: 42,
                 negative_prompt: String::new(),
+                warmup: 1,
             }),
             prompts: (0..3).map(|i| format!("prompt {i}")).collect(),
             num_prompts: 3,

@@ -297,6 +297,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
                 cfg_scale: 4.0,
                 seed: 42,
                 negative_prompt: String::new(),
+                warmup: 1,
             },
             devices: "4 CPU cores (fixture)".into(),
         },

@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Negative prompt (the unconditional branch of CFG) [default: empty]
     #[arg(long)]
     pub negative_prompt: Option<String>,
+    /// Untimed generations before the timed ones, per configuration (the
+    /// backend's {warmup} placeholder) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u32>,
     /// Devices available (overrides discovery)
     #[arg(long, value_name = "N")]
     pub gpus: Option<usize>,
@@ -219,6 +223,7 @@ impl RunArgs {
             cfg_scale: self.cfg_scale,
             seed: self.seed,
             negative_prompt: self.negative_prompt.clone(),
+            warmup: self.warmup,
         }
     }
 

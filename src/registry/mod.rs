@@ -31,6 +31,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "cfg_scale",
     "seed",
     "negative_prompt",
+    "warmup",
     "gpus",
 ];
 

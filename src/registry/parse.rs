@@ -586,6 +586,8 @@ pub fn reference_command() -> Vec<String> {
         "{seed}",
         "--negative-prompt",
         "{negative_prompt}",
+        "--warmup",
+        "{warmup}",
     ]
     .map(String::from)
     .to_vec()

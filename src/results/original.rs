@@ -46,6 +46,8 @@ impl OriginalManifest {
             cfg_scale: self.cfg_scale,
             seed: self.seed,
             negative_prompt: self.negative_prompt.clone(),
+            // The original's batch script does no warm-up (B:358-421).
+            warmup: 0,
         }
     }
 }

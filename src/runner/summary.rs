@@ -14,14 +14,15 @@ pub fn dry_run(m: &Manifest, devices: &str) -> String {
         m.backend
     );
     out += &format!(
-        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}\n",
+        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}, warm-up {}\n",
         s.model,
         m.prompts.len(),
         s.steps,
         s.width,
         s.height,
         s.cfg_scale,
-        s.seed
+        s.seed,
+        s.warmup
     );
     let n = m.configs.len();
     for (i, e) in m.configs.iter().enumerate() {
