@@ -146,3 +146,56 @@ fn a_backend_that_warmed_up_keeps_every_prompt() {
     assert!(c["timing"]["cold_first"].is_null(), "{c}");
     assert!(c["notes"].is_null(), "{c}");
 }
+
+/// Through the runner: a test-double engine whose first prompt takes a
+/// second more (compiling) and that does no warm-up of its own. `par`
+/// halves the time; a mean would read 1.29×.
+#[test]
+fn a_cold_engine_without_warm_up_gets_the_right_speedup() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let backend = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py");
+    let registry = format!(
+        r#"
+default_backend = "fake"
+
+[backends.fake]
+command = ["python3", "{}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
+           "--seed", "{{seed}}", "--cold", "1.0"]
+model = "fake-model"
+
+[features.par]
+args = ["--par", "2"]
+gpus = 2
+"#,
+        backend.display()
+    );
+    std::fs::write(tmp.path().join("features.toml"), registry).expect("registry");
+    let out = Command::cargo_bin("compat")
+        .expect("binary")
+        .current_dir(tmp.path())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .args([
+            "run",
+            "--baseline",
+            "par",
+            "--gpus",
+            "2",
+            "--num-prompts",
+            "5",
+        ])
+        .args(["--analyze", "--json"])
+        .output()
+        .expect("runs");
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let par = config(&r, "par");
+    assert!((speedup(par) - 2.0).abs() < 1e-9, "{par}");
+    assert_eq!(par["speedup_significant"], true, "{par}");
+    assert!((par["mean_gen_time_ms"].as_f64().expect("ms") - 100.0).abs() < 1e-6);
+    assert!(
+        par["notes"][0]
+            .as_str()
+            .expect("note")
+            .starts_with("prompt 0 left out")
+    );
+}
