@@ -47,6 +47,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         peak_memory_bytes: Default::default(),
         args: vec![],
         devices: vec![],
+        vs_parents: vec![],
         notes: vec![],
         log_tail: None,
         prompts: vec![],

@@ -199,3 +199,57 @@ gpus = 2
             .starts_with("prompt 0 left out")
     );
 }
+
+/// A feature the engine silently drops (the test double accepts `--noop`
+/// and ignores it): images identical to its parent's, time unchanged. It is
+/// WARN with the reason in report.json, the table, Markdown, JUnit and the
+/// HTML page; its parent (`par`, twice as fast) is applied.
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn a_feature_that_does_nothing_is_warn_on_every_surface() {
+    let env = common::Env::new();
+    let out = env
+        .run(&[
+            "--baseline",
+            "par",
+            "--addons",
+            "noop",
+            "--gpus",
+            "2",
+            "--num-prompts",
+            "4",
+        ])
+        .args([
+            "--analyze",
+            "--markdown",
+            "summary.md",
+            "--junit",
+            "junit.xml",
+            "--html",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let why = "noop had no effect: images identical to par's, 1.00× [1.00, 1.00] over par";
+    assert!(stdout.contains(why), "{stdout}");
+    let dir = env.out("par");
+    let r = common::read_json(&dir.join("report.json"));
+    let noop = config(&r, "par+noop");
+    assert_eq!(noop["compat_status"], "WARN", "{noop}");
+    assert_eq!(noop["reason"], why);
+    assert_eq!(noop["vs_parents"][0]["verdict"], "no_effect");
+    assert_eq!(config(&r, "par")["vs_parents"][0]["verdict"], "applied");
+    assert_eq!(config(&r, "par")["compat_status"], "PASS");
+    for (file, escaped) in [
+        ("summary.md", why.to_string()),
+        ("junit.xml", why.replace('\'', "&apos;")),
+    ] {
+        let text = std::fs::read_to_string(env.path().join(file)).expect(file);
+        assert!(text.contains(&escaped), "{file}: {text}");
+    }
+    let html = std::fs::read_to_string(dir.join("diff_report.html")).expect("html");
+    assert!(html.contains(&why.replace('\'', "&#x27;")), "html");
+}

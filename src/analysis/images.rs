@@ -8,14 +8,23 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use super::metrics::{self, Decoded, ImageError};
+use super::parents::Parent;
 use crate::report::model::ImageMetrics;
 use crate::results::reader::{ConfigSource, RunDir};
 
-/// Per-prompt comparison outcome: against the baseline, against the baseline feature.
-pub(crate) type PromptCompare = (
-    Option<Result<ImageMetrics, String>>,
-    Option<Result<ImageMetrics, String>>,
-);
+/// One image compared with a reference image (or why it could not be).
+pub(crate) type Compared = Option<Result<ImageMetrics, String>>;
+
+/// One prompt of one config, compared.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PromptCompare {
+    /// Against the pure baseline.
+    pub base: Compared,
+    /// Against the baseline feature alone.
+    pub bf: Compared,
+    /// Against each parent (see [`super::parents`]), in its order.
+    pub parents: Vec<Compared>,
+}
 
 /// Compares every image of every judged config, prompt by prompt in
 /// parallel: each prompt's images are read and decoded once (the baseline's
@@ -23,7 +32,7 @@ pub(crate) type PromptCompare = (
 /// few prompts' images at a time, whatever the number of prompts.
 /// Returns, per config, per prompt, the comparisons; and the largest SSIM
 /// downsampling factor among the decoded images (1 when none was decoded).
-pub(crate) fn compare_all(run: &RunDir) -> (Vec<Vec<PromptCompare>>, u32) {
+pub(crate) fn compare_all(run: &RunDir, parents: &[Vec<Parent>]) -> (Vec<Vec<PromptCompare>>, u32) {
     let n = run.num_prompts;
     let judged: Vec<bool> = run
         .configs
@@ -36,7 +45,7 @@ pub(crate) fn compare_all(run: &RunDir) -> (Vec<Vec<PromptCompare>>, u32) {
     let pool = Pool::default();
     let per_prompt: Vec<(Vec<PromptCompare>, u32)> = (0..n)
         .into_par_iter()
-        .map(|i| compare_prompt(run, i, &judged, &pool))
+        .map(|i| compare_prompt(run, parents, i, &judged, &pool))
         .collect();
     // Transpose to per config.
     let mut out: Vec<Vec<PromptCompare>> = vec![Vec::with_capacity(n); run.configs.len()];
@@ -163,6 +172,7 @@ fn compare_slots(
 
 fn compare_prompt(
     run: &RunDir,
+    parents: &[Vec<Parent>],
     i: usize,
     judged: &[bool],
     pool: &Pool,
@@ -173,7 +183,7 @@ fn compare_prompt(
         .zip(judged)
         .map(|(c, &w)| Slot::new(c, i, w, pool))
         .collect();
-    let mut out: Vec<PromptCompare> = vec![(None, None); run.configs.len()];
+    let mut out: Vec<PromptCompare> = vec![PromptCompare::default(); run.configs.len()];
     for ci in 0..run.configs.len() {
         if !judged[ci] || Some(ci) == run.baseline {
             continue;
@@ -196,7 +206,26 @@ fn compare_prompt(
             }
             _ => None,
         };
-        out[ci] = (vs_base, vs_bf);
+        // A parent that is the baseline or the baseline feature was just
+        // compared; others (combos) are compared here.
+        let vs_parents = parents[ci]
+            .iter()
+            .map(|p| {
+                match (
+                    Some(p.index) == run.baseline,
+                    Some(p.index) == run.baseline_feature,
+                ) {
+                    (true, _) => vs_base.clone(),
+                    (_, true) => vs_bf.clone(),
+                    _ => Some(compare_slots(&mut slots, ci, p.index, pool)),
+                }
+            })
+            .collect();
+        out[ci] = PromptCompare {
+            base: vs_base,
+            bf: vs_bf,
+            parents: vs_parents,
+        };
     }
     let factor = slots
         .iter()

@@ -5,16 +5,23 @@
 use std::path::Path;
 
 use super::images::PromptCompare;
+use super::parents::Parent;
 use super::plan::Overrides;
 use super::{status, timing};
 use crate::matrix::Role;
+use crate::registry::Expect;
 use crate::registry::Registry;
 use crate::report::model::{
-    ColdPrompt, ConfigResult, ImageMetrics, Interval, MetricSummary, PromptResult, Status,
-    TimingStats, WorstPrompt,
+    ColdPrompt, ConfigResult, Effect, ImageMetrics, Interval, MetricSummary, ParentResult,
+    PromptResult, Status, TimingStats, WorstPrompt,
 };
 use crate::results;
 use crate::results::reader::{ConfigSource, RunDir};
+
+/// A feature has "no effect" on speed when the 95% interval of its speedup
+/// over its parent lies within 1/1.1 .. 1.1: shown to change the time by
+/// less than 10% either way.
+const NO_EFFECT: f64 = 1.1;
 
 /// Lines of `batch_generation.log` kept for a SKIP or ERROR configuration.
 const LOG_TAIL_LINES: usize = 40;
@@ -59,6 +66,8 @@ pub(crate) struct Judge<'a> {
     pub baseline: &'a Baseline,
     pub overrides: &'a Overrides,
     pub registry: &'a Registry,
+    /// Each config's parents (see [`super::parents`]).
+    pub parents: &'a [Vec<Parent>],
 }
 
 /// Speed: timing statistics, the speedup over the baseline and its interval.
@@ -101,7 +110,20 @@ impl Judge<'_> {
             facts.error = prompt_errors(&rows);
         }
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
-        let (compat_status, reason) = status::judge(&facts, &thresholds);
+        let (mut compat_status, mut reason) = status::judge(&facts, &thresholds);
+        let vs_parents = if judged {
+            self.vs_parents(ci, compared)
+        } else {
+            Vec::new()
+        };
+        // A PASS whose feature did nothing is not a pass: the feature was
+        // silently not applied, or never engages.
+        if compat_status == Status::Pass
+            && let Some(why) = vs_parents.iter().find_map(no_effect_reason)
+        {
+            compat_status = Status::Warn;
+            reason = Some(why);
+        }
         let b = base_summary.as_ref();
         let notes: Vec<String> = speed
             .timing
@@ -137,6 +159,7 @@ impl Judge<'_> {
             vs_baseline_feature: bf_summary,
             concurrent_with: c.concurrent_with.clone(),
             peak_memory_bytes: peak_memory(c),
+            vs_parents,
             notes,
             args: c.args.clone(),
             devices: c.devices.clone(),
@@ -150,6 +173,71 @@ impl Judge<'_> {
         }
     }
 
+    /// Config `ci` against each of its parents.
+    fn vs_parents(&self, ci: usize, compared: &[PromptCompare]) -> Vec<ParentResult> {
+        let run = self.run;
+        let n = run.num_prompts;
+        let c = &run.configs[ci];
+        self.parents[ci]
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let parent = &run.configs[p.index];
+                let metrics: Vec<Option<&ImageMetrics>> = compared
+                    .iter()
+                    .map(|cmp| cmp.parents.get(k).and_then(|r| r.as_ref()?.as_ref().ok()))
+                    .collect();
+                let all = metrics.len() == n && n > 0 && metrics.iter().all(Option::is_some);
+                let identical = all && metrics.iter().flatten().all(|m| m.identical);
+                let max_mean_diff = metrics
+                    .iter()
+                    .flatten()
+                    .map(|m| m.mean_diff)
+                    .max_by(f64::total_cmp);
+                let speed = timing::speedup(&steady(parent, n).0, &steady(c, n).0);
+                let interval = speed.and_then(|s| s.interval);
+                let significant = interval.map(|i| !(i.low <= 1.0 && i.high >= 1.0));
+                // "No effect" must be shown, not assumed: the interval must
+                // rule out a change of more than NO_EFFECT either way. A wide
+                // interval (few or noisy timings) cannot tell.
+                let unchanged = interval.map(|i| {
+                    if i.low > 1.0 / NO_EFFECT && i.high < NO_EFFECT {
+                        Some(false)
+                    } else {
+                        significant.filter(|s| *s)
+                    }
+                });
+                let expect = self
+                    .registry
+                    .feature(&p.feature)
+                    .map_or(Expect::Speed, |f| f.expect);
+                // unchanged: Some(Some(true)) faster or slower, Some(Some(false))
+                // shown unchanged, otherwise cannot tell.
+                let verdict = match (expect, all, identical, unchanged.flatten()) {
+                    (Expect::None, ..) | (_, false, ..) => Effect::Unknown,
+                    (_, true, false, _) => Effect::Applied,
+                    (_, true, true, Some(true)) => Effect::Applied,
+                    (_, true, true, None) => Effect::Unknown,
+                    (Expect::Speed, true, true, Some(false)) => Effect::NoEffect,
+                    (Expect::Memory, true, true, Some(false)) => {
+                        memory_effect(&parent.gpu_memory_peak_bytes, &c.gpu_memory_peak_bytes)
+                    }
+                };
+                ParentResult {
+                    feature: p.feature.clone(),
+                    parent: parent.name.clone(),
+                    speedup: speed.map(|s| s.estimate),
+                    speedup_ci: speed.and_then(|s| s.interval),
+                    speedup_significant: significant,
+                    identical,
+                    compared: metrics.iter().flatten().count(),
+                    max_mean_diff,
+                    verdict,
+                }
+            })
+            .collect()
+    }
+
     /// One row per prompt, with the seconds measured for it.
     fn rows(&self, c: &ConfigSource, compared: &[PromptCompare]) -> Vec<PromptResult> {
         let n = self.run.num_prompts;
@@ -157,7 +245,8 @@ impl Judge<'_> {
         let (times, _) = c.timings(n);
         (0..n)
             .map(|i| {
-                let (vb, vf) = compared.get(i).cloned().unwrap_or((None, None));
+                let cmp = compared.get(i).cloned().unwrap_or_default();
+                let (vb, vf) = (cmp.base, cmp.bf);
                 let path = c.image_path(i);
                 let exists = path.as_deref().is_some_and(Path::is_file);
                 // A failure against the baseline feature alone (its image
@@ -251,6 +340,22 @@ impl Judge<'_> {
     }
 }
 
+/// The WARN reason of a parent comparison that found the feature did nothing.
+fn no_effect_reason(p: &ParentResult) -> Option<String> {
+    if p.verdict != Effect::NoEffect {
+        return None;
+    }
+    let speed = match (p.speedup, p.speedup_ci) {
+        (Some(s), Some(ci)) => format!("{s:.2}× [{:.2}, {:.2}]", ci.low, ci.high),
+        (Some(s), None) => format!("{s:.2}×"),
+        _ => "no timing".into(),
+    };
+    Some(format!(
+        "{} had no effect: images identical to {}'s, {speed} over {}",
+        p.feature, p.parent, p.parent
+    ))
+}
+
 /// Why prompt `i` of `c` has no usable image, if it has none.
 fn prompt_error(
     c: &ConfigSource,
@@ -281,6 +386,21 @@ fn prompt_error(
     match vs_baseline {
         Some(Err(e)) => Some(e.clone()),
         _ => None,
+    }
+}
+
+/// A memory feature with identical images and no speed change: applied when
+/// its peak device memory is at least 5% below its parent's, no effect when
+/// not, unknown without figures.
+fn memory_effect(
+    parent: &std::collections::BTreeMap<String, u64>,
+    config: &std::collections::BTreeMap<String, u64>,
+) -> Effect {
+    let peak = |m: &std::collections::BTreeMap<String, u64>| m.values().copied().max();
+    match (peak(parent), peak(config)) {
+        (Some(p), Some(c)) if (c as f64) < 0.95 * p as f64 => Effect::Applied,
+        (Some(_), Some(_)) => Effect::NoEffect,
+        _ => Effect::Unknown,
     }
 }
 

@@ -5,6 +5,7 @@
 mod images;
 mod judge;
 pub mod metrics;
+mod parents;
 mod plan;
 pub mod status;
 pub mod timing;
@@ -88,13 +89,15 @@ pub fn build_report(
     registry: &Registry,
 ) -> anyhow::Result<Report> {
     let run = reader::read(dir, registry).map_err(bad_input)?;
-    let (compared, ssim_downsample) = images::compare_all(&run);
+    let parents = parents::of(&run);
+    let (compared, ssim_downsample) = images::compare_all(&run, &parents);
     let baseline = judge::Baseline::of(&run);
     let judge = judge::Judge {
         run: &run,
         baseline: &baseline,
         overrides,
         registry,
+        parents: &parents,
     };
     let out: Vec<_> = (0..run.configs.len())
         .map(|ci| judge.config(ci, &compared[ci]))

@@ -305,6 +305,7 @@ mod tests {
             peak_memory_bytes: Default::default(),
             args: vec![],
             devices: vec![],
+            vs_parents: vec![],
             notes: vec![],
             log_tail: None,
             prompts: vec![],

@@ -101,7 +101,24 @@ pub struct Feature {
     pub addon_only: bool,
     /// Cannot run beside a multi-GPU feature.
     pub single_card_only: bool,
+    /// What the feature should buy; a config that buys nothing over its
+    /// parent is WARN "no effect" (see analysis).
+    pub expect: Expect,
     pub thresholds: FeatureThresholds,
+}
+
+/// What a feature is for, so that "did it do anything?" can be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Faster images (parallelism, caches, compilation): the default.
+    #[default]
+    Speed,
+    /// Less device memory (offload, quantisation): no effect means no
+    /// speedup *and* no memory saving.
+    Memory,
+    /// Nothing measurable (determinism, eager mode): never judged.
+    None,
 }
 
 impl Feature {

@@ -66,6 +66,8 @@ struct RawFeature {
     #[serde(default)]
     single_card_only: bool,
     #[serde(default)]
+    expect: Expect,
+    #[serde(default)]
     thresholds: RawFeatureThresholds,
 }
 
@@ -415,6 +417,7 @@ fn feature(
         exclusive: raw.exclusive,
         addon_only: raw.addon_only,
         single_card_only: raw.single_card_only,
+        expect: raw.expect,
         thresholds: FeatureThresholds {
             mean: th.mean.map(Spanned::into_inner),
             max: th.max.map(Spanned::into_inner),

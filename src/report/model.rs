@@ -241,6 +241,10 @@ pub struct ConfigResult {
     /// The devices it ran on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
+    /// This config against each parent (the same config without one of its
+    /// features): did that feature do anything?
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vs_parents: Vec<ParentResult>,
     /// What a reader of the verdict must know besides it: a cold first
     /// prompt left out of the timing, the engine's own noise, … Shown on
     /// every surface.
@@ -318,6 +322,42 @@ pub struct TimingStats {
     /// a real cost, shown apart, not a per-image speed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_first: Option<ColdPrompt>,
+}
+
+/// A config against its parent, the same config without `feature`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ParentResult {
+    /// The feature this config adds to its parent.
+    pub feature: String,
+    /// The parent config's name.
+    pub parent: String,
+    /// Parent's time / this config's (median of per-prompt ratios).
+    pub speedup: Option<f64>,
+    pub speedup_ci: Option<Interval>,
+    pub speedup_significant: Option<bool>,
+    /// Every compared prompt's image is identical to the parent's.
+    pub identical: bool,
+    /// Prompts compared.
+    pub compared: usize,
+    /// The largest per-prompt MeanDiff against the parent.
+    pub max_mean_diff: Option<f64>,
+    /// applied | no effect | not applied | unknown.
+    pub verdict: Effect,
+}
+
+/// Whether a feature did anything.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The images changed, or the config is significantly faster or slower
+    /// (or, for a memory feature, uses less memory).
+    Applied,
+    /// Images identical to the parent's and no significant change in speed.
+    NoEffect,
+    /// A device assigned to a multi-GPU feature stayed idle.
+    NotApplied,
+    /// Too few prompts or images to tell, or the feature expects nothing.
+    Unknown,
 }
 
 /// A first prompt much slower than the rest, left out of the timing.

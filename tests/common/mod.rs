@@ -58,6 +58,9 @@ args = ["--hang"]
 [features.slow]
 args = ["--slow", "0.4"]
 
+[features.noop]
+args = ["--noop"]
+
 [features.logonly]
 args = ["--log-only", "--skip-prompt", "1"]
 "#,
