@@ -39,6 +39,9 @@ pub enum Role {
     Addon,
     /// The baseline feature and several addons.
     Combo,
+    /// The pure baseline run a second time with the same seeds
+    /// (`--repeat-baseline`): the engine's own run-to-run difference.
+    BaselineRepeat,
 }
 
 impl Role {
@@ -48,7 +51,24 @@ impl Role {
             Role::BaselineFeature => "baseline_feature",
             Role::Addon => "addon",
             Role::Combo => "combo",
+            Role::BaselineRepeat => "baseline_repeat",
         }
+    }
+}
+
+/// The folder and config name of the repeated baseline.
+pub const BASELINE_REPEAT: &str = "baseline.repeat";
+
+/// The pure baseline again (`--repeat-baseline`), as its own configuration.
+pub fn baseline_repeat() -> Config {
+    Config {
+        name: BASELINE_REPEAT.to_string(),
+        role: Role::BaselineRepeat,
+        features: Vec::new(),
+        args: Vec::new(),
+        gpus: 1,
+        lossy: false,
+        skip: None,
     }
 }
 

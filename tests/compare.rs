@@ -83,6 +83,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
         baseline: Some("baseline".into()),
         baseline_feature: Some("cfg_parallel".into()),
         ssim_downsample: 1,
+        baseline_repeat: None,
         summary: Summary::default(),
         results,
     }

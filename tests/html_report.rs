@@ -300,6 +300,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
                 warmup: 1,
             },
             devices: "4 CPU cores (fixture)".into(),
+            noise_floor: None,
         },
         thresholds: HtmlThresholds {
             lossless_mean: 0.02,
@@ -339,8 +340,12 @@ fn fixture_run_gets_charts_and_an_escaped_report() {
         lossless_mean: 0.02,
         lossy_mean: 0.15,
         lossy_fail_mean: 0.3,
+        noise_floor: None,
     };
-    let errors = charts::write_all(&rows, &th, &dir);
+    let errors: Vec<_> = charts::write_all(&rows, &th, &dir)
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
     for f in [
         charts::QUALITY_FILE,

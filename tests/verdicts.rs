@@ -253,3 +253,80 @@ fn a_feature_that_does_nothing_is_warn_on_every_surface() {
     let html = std::fs::read_to_string(dir.join("diff_report.html")).expect("html");
     assert!(html.contains(&why.replace('\'', "&#x27;")), "html");
 }
+
+/// A registry whose engine is not deterministic: from run to run some
+/// prompts come out with blue + 30 (MeanDiff 0.039, over the lossless 0.02),
+/// like Qwen-Image without deterministic attention (vLLM-Omni #5734). `par`
+/// is lossless and correct; `bug` adds blue + 90 to every image.
+fn flaky_engine(dir: &Path) {
+    let backend = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py");
+    let registry = format!(
+        r#"
+default_backend = "fake"
+
+[backends.fake]
+command = ["python3", "{}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
+           "--seed", "{{seed}}", "--flip", "30"]
+model = "fake-model"
+
+[features.par]
+args = ["--par", "2"]
+gpus = 2
+
+[features.bug]
+args = ["--shift", "90"]
+"#,
+        backend.display()
+    );
+    std::fs::write(dir.join("features.toml"), registry).expect("registry");
+}
+
+fn run_flaky(dir: &Path, extra: &[&str]) -> Value {
+    let out = Command::cargo_bin("compat")
+        .expect("binary")
+        .current_dir(dir)
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .args(["run", "--baseline", "par", "--addons", "bug", "--gpus", "2"])
+        .args(["--num-prompts", "4", "--serial", "--analyze", "--json"])
+        .args(extra)
+        .output()
+        .expect("runs");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn the_engines_own_noise_floor_with_repeat_baseline() {
+    // Without the floor, the correct lossless feature FAILs on the engine's noise.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    flaky_engine(tmp.path());
+    let r = run_flaky(tmp.path(), &[]);
+    assert_eq!(config(&r, "par")["compat_status"], "FAIL", "{r}");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    flaky_engine(tmp.path());
+    let r = run_flaky(tmp.path(), &["--repeat-baseline"]);
+    let floor = &r["baseline_repeat"];
+    assert_eq!(floor["identical"], false, "{floor}");
+    let expected = 30.0 / 255.0 / 3.0;
+    assert!((floor["floor_mean_diff"].as_f64().expect("floor") - expected).abs() < 1e-6);
+    assert_eq!(config(&r, "baseline.repeat")["compat_status"], "PASS");
+    let par = config(&r, "par");
+    assert_eq!(par["compat_status"], "PASS", "{par}");
+    let note = par["notes"][0].as_str().expect("note");
+    assert!(
+        note.starts_with("within the engine's own run-to-run difference"),
+        "{note}"
+    );
+    // A lossless feature that differs more than the engine differs from
+    // itself still FAILs, and says what the floor was.
+    let bug = config(&r, "par+bug");
+    assert_eq!(bug["compat_status"], "FAIL", "{bug}");
+    assert!(
+        bug["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("run-to-run difference"),
+        "{bug}"
+    );
+}

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::images::PromptCompare;
+use super::noise::Floor;
 use super::parents::Parent;
 use super::plan::Overrides;
 use super::{status, timing};
@@ -68,6 +69,8 @@ pub(crate) struct Judge<'a> {
     pub registry: &'a Registry,
     /// Each config's parents (see [`super::parents`]).
     pub parents: &'a [Vec<Parent>],
+    /// The engine's own run-to-run difference, with `--repeat-baseline`.
+    pub floor: Option<Floor>,
 }
 
 /// Speed: timing statistics, the speedup over the baseline and its interval.
@@ -85,8 +88,11 @@ impl Judge<'_> {
         let run = self.run;
         let c = &run.configs[ci];
         let is_baseline = Some(ci) == run.baseline;
+        // The repeated baseline is measured against the baseline like any
+        // config, but it is the floor, not a feature: PASS when it ran.
+        let is_repeat = c.role == Some(Role::BaselineRepeat);
         let mut facts = status::Facts {
-            is_baseline,
+            is_baseline: is_baseline || is_repeat,
             skip_reason: c.skip_reason.clone(),
             error: c.error.clone(),
             lossy: c.lossy,
@@ -111,6 +117,28 @@ impl Judge<'_> {
         }
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
         let (mut compat_status, mut reason) = status::judge(&facts, &thresholds);
+        let mut notes = Vec::new();
+        if let (Some(floor), Status::Fail, false) = (self.floor, compat_status, c.lossy) {
+            let (mean, max) = (
+                facts.mean_diff.unwrap_or(f64::INFINITY),
+                facts.max_diff.unwrap_or(f64::INFINITY),
+            );
+            let floor_text = format!(
+                "the engine's own run-to-run difference (baseline vs {}) is up to MeanDiff {:.4}, MaxDiff {:.4}",
+                crate::matrix::BASELINE_REPEAT,
+                floor.mean_diff,
+                floor.max_diff
+            );
+            if mean <= floor.mean_diff && max <= floor.max_diff {
+                compat_status = Status::Pass;
+                reason = None;
+                notes.push(format!(
+                    "within the engine's own run-to-run difference: MeanDiff {mean:.4}, MaxDiff {max:.4}; {floor_text}"
+                ));
+            } else if let Some(r) = &mut reason {
+                r.push_str(&format!("; {floor_text}"));
+            }
+        }
         let vs_parents = if judged {
             self.vs_parents(ci, compared)
         } else {
@@ -125,13 +153,13 @@ impl Judge<'_> {
             reason = Some(why);
         }
         let b = base_summary.as_ref();
-        let notes: Vec<String> = speed
-            .timing
-            .as_ref()
-            .and_then(|t| t.cold_first)
-            .map(|c| c.note())
-            .into_iter()
-            .collect();
+        notes.extend(
+            speed
+                .timing
+                .as_ref()
+                .and_then(|t| t.cold_first)
+                .map(|c| c.note()),
+        );
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -188,7 +216,13 @@ impl Judge<'_> {
                     .map(|cmp| cmp.parents.get(k).and_then(|r| r.as_ref()?.as_ref().ok()))
                     .collect();
                 let all = metrics.len() == n && n > 0 && metrics.iter().all(Option::is_some);
-                let identical = all && metrics.iter().flatten().all(|m| m.identical);
+                // Identical, or (with --repeat-baseline) within the engine's
+                // own run-to-run difference.
+                let identical = all
+                    && metrics
+                        .iter()
+                        .flatten()
+                        .all(|m| m.identical || self.floor.is_some_and(|f| f.holds(m)));
                 let max_mean_diff = metrics
                     .iter()
                     .flatten()

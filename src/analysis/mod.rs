@@ -5,6 +5,7 @@
 mod images;
 mod judge;
 pub mod metrics;
+mod noise;
 mod parents;
 mod plan;
 pub mod status;
@@ -92,12 +93,14 @@ pub fn build_report(
     let parents = parents::of(&run);
     let (compared, ssim_downsample) = images::compare_all(&run, &parents);
     let baseline = judge::Baseline::of(&run);
+    let floor = noise::floor(&run, &compared);
     let judge = judge::Judge {
         run: &run,
         baseline: &baseline,
         overrides,
         registry,
         parents: &parents,
+        floor,
     };
     let out: Vec<_> = (0..run.configs.len())
         .map(|ci| judge.config(ci, &compared[ci]))
@@ -142,6 +145,9 @@ pub fn build_report(
         baseline: run.baseline.map(|b| run.configs[b].name.clone()),
         baseline_feature: run.baseline_feature.map(|b| run.configs[b].name.clone()),
         ssim_downsample,
+        baseline_repeat: noise::repeat_index(&run)
+            .zip(floor)
+            .map(|(r, f)| noise::summary(&out[r], &f)),
         summary,
         results: out,
     })

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::matrix::Role;
 use crate::results::reader::RunDir;
 
 /// Config `index` is the parent, without `feature`.
@@ -30,6 +31,8 @@ pub(crate) fn of(run: &RunDir) -> Vec<Vec<Parent>> {
         .iter()
         .map(|c| c.skip_reason.is_none() && c.dir.is_some())
         .collect();
+    // The repeated baseline is never a parent (nor has one).
+    let candidate = |j: usize| ran[j] && run.configs[j].role != Some(Role::BaselineRepeat);
     let base_feature: Option<&str> = run
         .baseline_feature
         .and_then(|b| run.configs[b].features.first())
@@ -38,7 +41,7 @@ pub(crate) fn of(run: &RunDir) -> Vec<Vec<Parent>> {
         .iter()
         .enumerate()
         .map(|(ci, c)| {
-            if !ran[ci] || c.features.is_empty() {
+            if !candidate(ci) || c.features.is_empty() {
                 return Vec::new();
             }
             c.features
@@ -47,7 +50,8 @@ pub(crate) fn of(run: &RunDir) -> Vec<Vec<Parent>> {
                 .filter_map(|f| {
                     let mut without = sets[ci].clone();
                     without.remove(f.as_str());
-                    let index = (0..run.configs.len()).find(|&j| ran[j] && sets[j] == without)?;
+                    let index =
+                        (0..run.configs.len()).find(|&j| candidate(j) && sets[j] == without)?;
                     Some(Parent {
                         feature: f.clone(),
                         index,

@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// Negative prompt (the unconditional branch of CFG) [default: empty]
     #[arg(long)]
     pub negative_prompt: Option<String>,
+    /// Run the pure baseline twice with the same seeds (folder
+    /// baseline.repeat): the engine's own run-to-run difference, against
+    /// which lossless features are judged when the engine is not deterministic
+    #[arg(long)]
+    pub repeat_baseline: bool,
     /// Untimed generations before the timed ones, per configuration (the
     /// backend's {warmup} placeholder) [default: 1]
     #[arg(long, value_name = "N")]
@@ -167,6 +172,11 @@ impl RunArgs {
             devices.count,
         )
         .map_err(bad_input)?;
+        let mut configs = configs;
+        if self.repeat_baseline {
+            // Right after the baseline, so the two run back to back.
+            configs.insert(1, matrix::baseline_repeat());
+        }
         let prompts = crate::prompts::load(self.prompt_file.as_deref(), num_prompts)?;
         if let Some(asked) = prompts.clamped_from {
             eprintln!(

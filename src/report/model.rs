@@ -52,6 +52,10 @@ pub struct Report {
     /// written before downsampling, which read as 1.
     #[serde(default = "one")]
     pub ssim_downsample: u32,
+    /// The pure baseline against itself run again with the same seeds
+    /// (`--repeat-baseline`): the engine's own run-to-run difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_repeat: Option<BaselineRepeat>,
     /// Counts per status, and the verdict.
     pub summary: Summary,
     /// One entry per configuration, in matrix order (SKIPPED ones included).
@@ -322,6 +326,25 @@ pub struct TimingStats {
     /// a real cost, shown apart, not a per-image speed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_first: Option<ColdPrompt>,
+}
+
+/// The engine's noise floor: the baseline against its repeat.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BaselineRepeat {
+    /// Every image identical both times: the engine is deterministic.
+    pub identical: bool,
+    /// Mean over prompts of MeanDiff / MaxDiff between the two runs.
+    pub mean_diff_avg: Option<f64>,
+    pub max_diff_avg: Option<f64>,
+    pub psnr_avg: Option<f64>,
+    pub ssim_avg: Option<f64>,
+    /// The floor lossless configs are held to: the largest per-prompt
+    /// MeanDiff and MaxDiff between the two runs.
+    pub floor_mean_diff: f64,
+    pub floor_max_diff: f64,
+    /// The first run's time over the repeat's (1 when the engine's speed is
+    /// steady).
+    pub time_ratio: Option<f64>,
 }
 
 /// A config against its parent, the same config without `feature`.

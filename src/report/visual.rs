@@ -19,9 +19,10 @@ pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::E
         lossless_mean: t.lossless_mean,
         lossy_mean: t.lossy_mean,
         lossy_fail_mean: t.lossy_fail_mean,
+        noise_floor: report.baseline_repeat.map(|b| b.floor_mean_diff),
     };
     let (mut ok, mut errors) = (Vec::new(), Vec::new());
-    for r in charts::write_all_paths(&rows, &th, dir) {
+    for r in charts::write_all(&rows, &th, dir) {
         match r {
             Ok(p) => ok.push(p),
             Err(e) => errors.push(e),
@@ -108,6 +109,16 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
             backend: run.backend.clone().unwrap_or_default(),
             baseline_feature: report.baseline_feature.clone().unwrap_or_default(),
             settings: run.settings.clone().unwrap_or_default(),
+            noise_floor: report.baseline_repeat.map(|b| {
+                if b.identical {
+                    "none: the baseline run twice gave identical images".to_string()
+                } else {
+                    format!(
+                        "up to MeanDiff {:.4}, MaxDiff {:.4} (the baseline run twice with the same seeds)",
+                        b.floor_mean_diff, b.floor_max_diff
+                    )
+                }
+            }),
             devices: run
                 .devices
                 .as_ref()

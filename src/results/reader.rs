@@ -315,11 +315,12 @@ fn from_folders(folders: BTreeMap<String, PathBuf>, registry: &Registry) -> Vec<
     extra
         .into_iter()
         .map(|(name, path)| {
-            let features: Vec<String> = if name == results::BASELINE {
-                Vec::new()
-            } else {
-                name.split('+').map(str::to_string).collect()
-            };
+            let features: Vec<String> =
+                if name == results::BASELINE || name == crate::matrix::BASELINE_REPEAT {
+                    Vec::new()
+                } else {
+                    name.split('+').map(str::to_string).collect()
+                };
             let known: Vec<_> = features
                 .iter()
                 .filter_map(|f| registry.feature(f))
@@ -478,7 +479,9 @@ fn assign_roles(configs: &mut [ConfigSource]) -> (Option<usize>, Option<usize>) 
         });
     }
     for (i, c) in configs.iter_mut().enumerate() {
-        if Some(i) == baseline_feature {
+        if c.name == crate::matrix::BASELINE_REPEAT {
+            c.role = Some(Role::BaselineRepeat);
+        } else if Some(i) == baseline_feature {
             c.role = Some(Role::BaselineFeature);
         } else if c.role.is_none() {
             c.role = Some(match (c.features.len(), baseline_feature.is_some()) {

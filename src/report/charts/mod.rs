@@ -67,19 +67,13 @@ pub struct ChartThresholds {
     pub lossy_mean: f64,
     /// Lossy configs FAIL above this mean MeanDiff.
     pub lossy_fail_mean: f64,
+    /// The engine's own run-to-run MeanDiff (`--repeat-baseline`), if measured.
+    pub noise_floor: Option<f64>,
 }
 
-/// Renders every chart into `dir`. Returns the errors of the charts that could
-/// not be written; the others are written regardless.
-pub fn write_all(rows: &[ChartRow], th: &ChartThresholds, dir: &Path) -> Vec<anyhow::Error> {
-    write_all_paths(rows, th, dir)
-        .into_iter()
-        .filter_map(Result::err)
-        .collect()
-}
-
-/// Like [`write_all`], with the path of every chart written.
-pub fn write_all_paths(
+/// Renders every chart into `dir`: the path of each chart written, or why it
+/// could not be (one bad chart never stops the others).
+pub fn write_all(
     rows: &[ChartRow],
     th: &ChartThresholds,
     dir: &Path,
@@ -131,6 +125,7 @@ mod tests {
             lossless_mean: 0.02,
             lossy_mean: 0.15,
             lossy_fail_mean: 0.3,
+            noise_floor: None,
         };
         let cases: Vec<Vec<ChartRow>> = vec![
             vec![],
@@ -148,7 +143,10 @@ mod tests {
             )],
         ];
         for rows in cases {
-            let errors = write_all(&rows, &th, dir.path());
+            let errors: Vec<_> = write_all(&rows, &th, dir.path())
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
             assert!(errors.is_empty(), "{rows:?}: {errors:?}");
             for f in [QUALITY_FILE, SPEEDGAIN_FILE, TRADEOFF_FILE] {
                 assert!(dir.path().join(f).is_file());
@@ -163,6 +161,7 @@ mod tests {
             lossless_mean: 0.02,
             lossy_mean: 0.15,
             lossy_fail_mean: 0.3,
+            noise_floor: None,
         };
         let rows: Vec<ChartRow> = (0..16)
             .map(|k| {
@@ -178,7 +177,7 @@ mod tests {
                 r
             })
             .collect();
-        assert!(write_all(&rows, &th, dir.path()).is_empty());
+        assert!(write_all(&rows, &th, dir.path()).iter().all(Result::is_ok));
         let img = image::open(dir.path().join(QUALITY_FILE)).unwrap();
         // One row per config: the chart grows with the matrix.
         assert!(img.height() >= 16 * draw::ROW_PX);
@@ -192,9 +191,13 @@ mod tests {
             lossless_mean: 0.02,
             lossy_mean: 0.15,
             lossy_fail_mean: 0.3,
+            noise_floor: None,
         };
         let rows = vec![row("a", "PASS", false, Some(0.01), Some(1.5))];
-        let errors = write_all(&rows, &th, &missing);
+        let errors: Vec<_> = write_all(&rows, &th, &missing)
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
         assert_eq!(errors.len(), 3);
         assert!(format!("{:#}", errors[0]).contains("chart_quality.png"));
     }

@@ -80,6 +80,15 @@ fn thresholds(rows: &[ChartRow], th: &ChartThresholds) -> Vec<Threshold> {
             label: format!("lossy FAIL > {}", th.lossy_fail_mean),
         });
     }
+    // The engine's own run-to-run MeanDiff (--repeat-baseline): lossless
+    // configs at or under it are PASS whatever the lossless threshold says.
+    if let Some(x) = th.noise_floor {
+        lines.push(Threshold {
+            x,
+            color: draw::MUTED,
+            label: format!("engine noise ≤ {x:.4}"),
+        });
+    }
     lines.retain(|l| l.x.is_finite() && l.x > 0.0);
     lines
 }

@@ -43,6 +43,8 @@ pub struct HtmlSummary {
     pub settings: Settings,
     /// The devices seen, in words ("2 × NVIDIA H100 (NVML)", "8 CPU cores").
     pub devices: String,
+    /// The engine's own run-to-run difference, with `--repeat-baseline`.
+    pub noise_floor: Option<String>,
 }
 
 /// MeanDiff/MaxDiff thresholds (DESIGN §7).
