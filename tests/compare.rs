@@ -45,6 +45,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         vs_baseline_feature: None,
         concurrent_with: vec![],
         peak_memory_bytes: Default::default(),
+        engine_memory_peak_bytes: Default::default(),
         args: vec![],
         devices: vec![],
         vs_parents: vec![],

@@ -160,6 +160,13 @@ impl Judge<'_> {
                 .and_then(|t| t.cold_first)
                 .map(|c| c.note()),
         );
+        if let Some(r) = &c.records {
+            notes.extend(
+                r.malformed.iter().map(|(line, why)| {
+                    format!("{}/results.jsonl:{line}: not read ({why})", c.name)
+                }),
+            );
+        }
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -186,7 +193,12 @@ impl Judge<'_> {
             worst_prompt: worst,
             vs_baseline_feature: bf_summary,
             concurrent_with: c.concurrent_with.clone(),
-            peak_memory_bytes: peak_memory(c),
+            peak_memory_bytes: c.gpu_memory_peak_bytes.clone(),
+            engine_memory_peak_bytes: c
+                .records
+                .as_ref()
+                .map(|r| r.peak_memory.clone())
+                .unwrap_or_default(),
             vs_parents,
             notes,
             args: c.args.clone(),
@@ -254,7 +266,7 @@ impl Judge<'_> {
                     (_, true, true, None) => Effect::Unknown,
                     (Expect::Speed, true, true, Some(false)) => Effect::NoEffect,
                     (Expect::Memory, true, true, Some(false)) => {
-                        memory_effect(&parent.gpu_memory_peak_bytes, &c.gpu_memory_peak_bytes)
+                        memory_effect(&peak_memory(parent), &peak_memory(c))
                     }
                 };
                 ParentResult {
@@ -400,6 +412,11 @@ fn prompt_error(
     if let Some(why) = c.log_errors.get(&i) {
         return Some(why.clone());
     }
+    if let Some((value, line)) = c.records.as_ref().and_then(|r| r.bad_seconds.get(&i)) {
+        return Some(format!(
+            "its time is {value} seconds (results.jsonl:{line}): not a duration"
+        ));
+    }
     if let Some(rec) = c.records.as_ref().and_then(|r| r.prompts.get(&i))
         && !rec.ok
     {
@@ -421,6 +438,18 @@ fn prompt_error(
         Some(Err(e)) => Some(e.clone()),
         _ => None,
     }
+}
+
+/// The peak memory a memory feature is judged on: the device's (NVML), else
+/// the engine's own report.
+fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
+    if !c.gpu_memory_peak_bytes.is_empty() {
+        return c.gpu_memory_peak_bytes.clone();
+    }
+    c.records
+        .as_ref()
+        .map(|r| r.peak_memory.clone())
+        .unwrap_or_default()
 }
 
 /// A memory feature with identical images and no speed change: applied when
@@ -479,16 +508,4 @@ fn summarise(reference: &str, rows: &[&ImageMetrics]) -> MetricSummary {
         identical_prompts: rows.iter().filter(|m| m.identical).count(),
         compared: rows.len(),
     }
-}
-
-/// Peak GPU memory per device: the runner's NVML samples, else what the
-/// backend reported (`{"event": "memory"}` lines of results.jsonl).
-fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
-    if !c.gpu_memory_peak_bytes.is_empty() {
-        return c.gpu_memory_peak_bytes.clone();
-    }
-    c.records
-        .as_ref()
-        .map(|r| r.peak_memory.clone())
-        .unwrap_or_default()
 }

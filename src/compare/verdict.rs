@@ -303,6 +303,7 @@ mod tests {
             vs_baseline_feature: None,
             concurrent_with: vec![],
             peak_memory_bytes: Default::default(),
+            engine_memory_peak_bytes: Default::default(),
             args: vec![],
             devices: vec![],
             vs_parents: vec![],

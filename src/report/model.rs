@@ -234,11 +234,17 @@ pub struct ConfigResult {
     pub vs_baseline_feature: Option<MetricSummary>,
     /// Configs that ran at the same time as this one.
     pub concurrent_with: Vec<String>,
-    /// Peak GPU memory per device in bytes: sampled by the runner through NVML
-    /// where a driver exists, else as the backend reported it; empty when
-    /// neither. Memory-saving features are judged on it as much as on speed.
+    /// Peak used memory per device in bytes, of the **whole device**, sampled
+    /// by the runner through NVML while the config ran (every process on
+    /// it, the engine's workers included); empty without a driver.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub peak_memory_bytes: std::collections::BTreeMap<String, u64>,
+    /// Peak memory per device as **the engine itself** reported it
+    /// (`{"event": "memory"}` in results.jsonl, e.g. torch's allocator peak):
+    /// smaller than the device's, which also counts the CUDA context, caches
+    /// and other processes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub engine_memory_peak_bytes: std::collections::BTreeMap<String, u64>,
     /// The features' arguments for the backend (compat's layout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,

@@ -102,10 +102,14 @@ impl ConfigSource {
         {
             let v = (0..n)
                 .map(|i| r.prompts.get(&i).filter(|p| p.ok).and_then(|p| p.seconds))
+                .map(|s| s.filter(|s| s.is_finite() && *s >= 0.0))
                 .collect();
             return (v, results::RESULTS);
         }
-        let v = (0..n).map(|i| self.log_timings.get(&i).copied()).collect();
+        let v = (0..n)
+            .map(|i| self.log_timings.get(&i).copied())
+            .map(|s| s.filter(|s| s.is_finite() && *s >= 0.0))
+            .collect();
         (v, results::LOG)
     }
 }

@@ -36,6 +36,27 @@ pub struct BatchRecords {
     /// Lines that could not be read: (1-based line, why). A backend killed
     /// mid-write leaves one; it costs that line, not the file.
     pub malformed: Vec<(usize, String)>,
+    /// Prompts whose `seconds` is not a duration: NaN or ±Infinity (which
+    /// Python's `json.dumps` writes as bare tokens) or negative, with the
+    /// value as written and its line.
+    pub bad_seconds: BTreeMap<usize, (String, usize)>,
+}
+
+/// Python's `json.dumps` writes non-finite floats as these bare tokens,
+/// which are not JSON.
+const NON_FINITE: [&str; 3] = ["-Infinity", "Infinity", "NaN"];
+
+/// The line with `NaN`/`Infinity` values as `null`, and the token replaced.
+fn without_non_finite(line: &str) -> Option<(String, &'static str)> {
+    for token in NON_FINITE {
+        for sep in [": ", ":"] {
+            let pat = format!("{sep}{token}");
+            if line.contains(&pat) {
+                return Some((line.replace(&pat, &format!("{sep}null")), token));
+            }
+        }
+    }
+    None
 }
 
 impl BatchRecords {
@@ -47,12 +68,21 @@ impl BatchRecords {
             if line.is_empty() {
                 continue;
             }
+            let mut bad_token = None;
             let value: serde_json::Value = match serde_json::from_str(line) {
                 Ok(v) => v,
-                Err(e) => {
-                    out.malformed.push((n + 1, e.to_string()));
-                    continue;
-                }
+                Err(e) => match without_non_finite(line)
+                    .and_then(|(l, t)| Some((serde_json::from_str(&l).ok()?, t)))
+                {
+                    Some((v, t)) => {
+                        bad_token = Some(t);
+                        v
+                    }
+                    None => {
+                        out.malformed.push((n + 1, e.to_string()));
+                        continue;
+                    }
+                },
             };
             if let Some(event) = value.get("event").and_then(|e| e.as_str()) {
                 let seconds = value.get("seconds").and_then(|s| s.as_f64());
@@ -76,6 +106,12 @@ impl BatchRecords {
             }
             match serde_json::from_value::<PromptRecord>(value) {
                 Ok(r) => {
+                    let negative = r.seconds.filter(|s| *s < 0.0).map(|s| s.to_string());
+                    if let Some(bad) = bad_token.map(str::to_string).or(negative) {
+                        out.bad_seconds.insert(r.prompt, (bad, n + 1));
+                    } else {
+                        out.bad_seconds.remove(&r.prompt);
+                    }
                     out.prompts.insert(r.prompt, r);
                 }
                 Err(e) => out.malformed.push((n + 1, e.to_string())),
@@ -131,6 +167,25 @@ mod tests {
         assert_eq!(r.malformed[0].0, 5);
         let again = BatchRecords::parse_jsonl(&r.to_jsonl());
         assert_eq!(again.prompts, r.prompts);
+    }
+
+    /// Python's json.dumps writes NaN and Infinity as bare tokens; a
+    /// negative time is no duration either.
+    #[test]
+    fn non_finite_and_negative_seconds_are_named() {
+        let text = concat!(
+            "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": NaN, \"ok\": true}\n",
+            "{\"prompt\": 1, \"image\": \"prompt_01.png\", \"seconds\": -Infinity, \"ok\": true}\n",
+            "{\"prompt\": 2, \"image\": \"prompt_02.png\", \"seconds\": -0.5, \"ok\": true}\n",
+            "{\"prompt\": 3, \"image\": \"prompt_03.png\", \"seconds\": 0.5, \"ok\": true}\n",
+        );
+        let r = BatchRecords::parse_jsonl(text);
+        assert_eq!(r.prompts.len(), 4);
+        assert!(r.malformed.is_empty());
+        assert_eq!(r.bad_seconds[&0], ("NaN".to_string(), 1));
+        assert_eq!(r.bad_seconds[&1], ("-Infinity".to_string(), 2));
+        assert_eq!(r.bad_seconds[&2], ("-0.5".to_string(), 3));
+        assert!(!r.bad_seconds.contains_key(&3));
     }
 
     proptest::proptest! {
