@@ -108,6 +108,7 @@ fn entry(
         fingerprint: String::new(),
         concurrent_with: vec![],
         gpu_memory_peak_bytes: Default::default(),
+        gpu_memory_start_bytes: Default::default(),
         slurm_job_id: None,
     }
 }

@@ -330,3 +330,32 @@ fn the_engines_own_noise_floor_with_repeat_baseline() {
         "{bug}"
     );
 }
+
+/// A multi-GPU feature whose second device NVML saw idle while it ran (the
+/// figures a sampler records from a trace: start and peak per device): the
+/// engine dropped the parallel degree and ran on one card. WARN "not
+/// applied", whatever the images say.
+#[test]
+fn a_parallel_feature_with_an_idle_device_is_not_applied() {
+    let env = common::Env::new();
+    env.run(&["--baseline", "par", "--gpus", "2", "--num-prompts", "4"])
+        .assert()
+        .success();
+    let dir = env.out("par");
+    let path = dir.join("manifest.json");
+    let mut m = common::read_json(&path);
+    const MIB: u64 = 1 << 20;
+    for c in m["configs"].as_array_mut().expect("configs") {
+        if c["name"] == "par" {
+            c["gpu_memory_start_bytes"] = json!({"0": 500 * MIB, "1": 500 * MIB});
+            c["gpu_memory_peak_bytes"] = json!({"0": 23_000 * MIB, "1": 510 * MIB});
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&m).expect("json")).expect("write");
+    let r = analyze(&dir);
+    let par = config(&r, "par");
+    assert_eq!(par["compat_status"], "WARN", "{par}");
+    assert_eq!(par["reason"], "par not applied: device 1 stayed idle");
+    assert_eq!(par["vs_parents"][0]["verdict"], "not_applied");
+    assert_eq!(par["vs_parents"][0]["idle_devices"], json!(["1"]));
+}

@@ -253,10 +253,15 @@ impl Judge<'_> {
                         significant.filter(|s| *s)
                     }
                 });
-                let expect = self
-                    .registry
-                    .feature(&p.feature)
-                    .map_or(Expect::Speed, |f| f.expect);
+                let feature = self.registry.feature(&p.feature);
+                let expect = feature.map_or(Expect::Speed, |f| f.expect);
+                // A feature that multiplies the GPUs (the config needs more
+                // than its parent) must use every one of them.
+                let idle_devices = if c.gpus > parent.gpus {
+                    idle_devices(c)
+                } else {
+                    Vec::new()
+                };
                 // unchanged: Some(Some(true)) faster or slower, Some(Some(false))
                 // shown unchanged, otherwise cannot tell.
                 let verdict = match (expect, all, identical, unchanged.flatten()) {
@@ -269,6 +274,11 @@ impl Judge<'_> {
                         memory_effect(&peak_memory(parent), &peak_memory(c))
                     }
                 };
+                let verdict = if idle_devices.is_empty() {
+                    verdict
+                } else {
+                    Effect::NotApplied
+                };
                 ParentResult {
                     feature: p.feature.clone(),
                     parent: parent.name.clone(),
@@ -278,6 +288,7 @@ impl Judge<'_> {
                     identical,
                     compared: metrics.iter().flatten().count(),
                     max_mean_diff,
+                    idle_devices,
                     verdict,
                 }
             })
@@ -388,6 +399,14 @@ impl Judge<'_> {
 
 /// The WARN reason of a parent comparison that found the feature did nothing.
 fn no_effect_reason(p: &ParentResult) -> Option<String> {
+    if p.verdict == Effect::NotApplied {
+        let devices = p.idle_devices.join(", ");
+        let s = if p.idle_devices.len() == 1 { "" } else { "s" };
+        return Some(format!(
+            "{} not applied: device{s} {devices} stayed idle",
+            p.feature
+        ));
+    }
     if p.verdict != Effect::NoEffect {
         return None;
     }
@@ -438,6 +457,21 @@ fn prompt_error(
         Some(Err(e)) => Some(e.clone()),
         _ => None,
     }
+}
+
+/// A device "stayed idle" when its peak used memory rose less than this over
+/// its level when the config started: a model shard is gigabytes.
+const IDLE_BYTES: u64 = 256 << 20;
+
+/// The config's devices that NVML shows idle while it ran.
+fn idle_devices(c: &ConfigSource) -> Vec<String> {
+    c.gpu_memory_peak_bytes
+        .iter()
+        .filter_map(|(d, peak)| {
+            let start = c.gpu_memory_start_bytes.get(d)?;
+            (peak.saturating_sub(*start) < IDLE_BYTES).then(|| d.clone())
+        })
+        .collect()
 }
 
 /// The peak memory a memory feature is judged on: the device's (NVML), else

@@ -41,20 +41,78 @@ impl GpuMemory {
     }
 }
 
-/// Peak used bytes per device, filled while a configuration runs.
-pub type Peaks = Arc<Mutex<BTreeMap<String, u64>>>;
+/// One device's used bytes while a configuration ran: the first sample
+/// (before the engine loaded anything) and the peak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub start: u64,
+    pub peak: u64,
+}
 
-/// Samples `devices` until aborted, keeping each one's peak in `peaks`.
+/// Usage per device, filled while a configuration runs.
+pub type Peaks = Arc<Mutex<BTreeMap<String, Usage>>>;
+
+/// One sample of device `id` into `usage`.
+pub fn record(usage: &mut BTreeMap<String, Usage>, id: &str, used: u64) {
+    usage
+        .entry(id.to_string())
+        .and_modify(|u| u.peak = u.peak.max(used))
+        .or_insert(Usage {
+            start: used,
+            peak: used,
+        });
+}
+
+/// Samples `devices` until aborted, keeping each one's usage in `peaks`.
 pub async fn sample(mem: Arc<GpuMemory>, devices: Vec<String>, peaks: Peaks) {
     loop {
         for id in &devices {
             if let Some(used) = mem.used(id)
                 && let Ok(mut p) = peaks.lock()
             {
-                let slot = p.entry(id.clone()).or_insert(0);
-                *slot = (*slot).max(used);
+                record(&mut p, id, used);
             }
         }
         tokio::time::sleep(PERIOD).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recorded trace of a 4-GPU config (MiB every 250 ms): devices 0-2
+    /// load a model, device 3 never does (a parallel degree the engine
+    /// dropped).
+    #[test]
+    fn a_trace_gives_start_and_peak_per_device() {
+        const MIB: u64 = 1 << 20;
+        let trace: [[u64; 4]; 5] = [
+            [500, 500, 500, 500],
+            [9_000, 8_800, 8_900, 500],
+            [21_000, 20_500, 20_800, 510],
+            [23_000, 22_700, 22_900, 505],
+            [22_000, 21_000, 21_500, 500],
+        ];
+        let mut usage = BTreeMap::new();
+        for row in trace {
+            for (d, mib) in row.iter().enumerate() {
+                record(&mut usage, &d.to_string(), mib * MIB);
+            }
+        }
+        assert_eq!(
+            usage["0"],
+            Usage {
+                start: 500 * MIB,
+                peak: 23_000 * MIB
+            }
+        );
+        assert_eq!(
+            usage["3"],
+            Usage {
+                start: 500 * MIB,
+                peak: 510 * MIB
+            }
+        );
     }
 }

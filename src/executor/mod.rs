@@ -88,6 +88,9 @@ pub struct JobResult {
     pub placement: Option<slurm::Placement>,
     /// Peak used memory per assigned GPU, sampled through NVML (empty without it).
     pub gpu_memory_peak: std::collections::BTreeMap<String, u64>,
+    /// Used memory per assigned GPU at the first sample, before the engine
+    /// loaded: a device whose peak stays near it was never used.
+    pub gpu_memory_start: std::collections::BTreeMap<String, u64>,
 }
 
 pub type Events = mpsc::UnboundedSender<Event>;

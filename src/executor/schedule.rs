@@ -136,7 +136,8 @@ async fn run_job(
     }
     let mut result = finish(job, outcome, elapsed);
     if let Ok(p) = peaks.lock() {
-        result.gpu_memory_peak = p.clone();
+        result.gpu_memory_peak = p.iter().map(|(d, u)| (d.clone(), u.peak)).collect();
+        result.gpu_memory_start = p.iter().map(|(d, u)| (d.clone(), u.start)).collect();
     }
     if let Launcher::Slurm(s) = &opts.launcher {
         if matches!(result.outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
@@ -156,6 +157,7 @@ fn failed(error: String) -> JobResult {
         error: Some(error),
         placement: None,
         gpu_memory_peak: Default::default(),
+        gpu_memory_start: Default::default(),
     }
 }
 
@@ -188,6 +190,7 @@ pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResul
         error,
         placement: None,
         gpu_memory_peak: Default::default(),
+        gpu_memory_start: Default::default(),
     }
 }
 

@@ -370,6 +370,10 @@ pub struct ParentResult {
     pub compared: usize,
     /// The largest per-prompt MeanDiff against the parent.
     pub max_mean_diff: Option<f64>,
+    /// Devices assigned to this multi-GPU feature that stayed idle (NVML: the
+    /// peak within 256 MiB of the level before the config started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle_devices: Vec<String>,
     /// applied | no effect | not applied | unknown.
     pub verdict: Effect,
 }

@@ -152,4 +152,7 @@ pub struct ConfigEntry {
     /// Peak used memory per assigned GPU, sampled through NVML while it ran.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub gpu_memory_peak_bytes: std::collections::BTreeMap<String, u64>,
+    /// Used memory per assigned GPU when it started (NVML's first sample).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub gpu_memory_start_bytes: std::collections::BTreeMap<String, u64>,
 }

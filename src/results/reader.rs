@@ -70,6 +70,8 @@ pub struct ConfigSource {
     pub devices: Vec<String>,
     /// Peak used GPU memory per device, sampled by the runner through NVML.
     pub gpu_memory_peak_bytes: BTreeMap<String, u64>,
+    /// Used GPU memory per device when it started (NVML's first sample).
+    pub gpu_memory_start_bytes: BTreeMap<String, u64>,
     /// results.jsonl, when present.
     pub records: Option<BatchRecords>,
     /// Log timings (0-based prompt → seconds), used without results.jsonl.
@@ -232,6 +234,7 @@ fn from_manifest(m: &Manifest, folders: &mut BTreeMap<String, PathBuf>) -> Vec<C
                 lossy: e.lossy,
                 concurrent_with: e.concurrent_with.clone(),
                 gpu_memory_peak_bytes: e.gpu_memory_peak_bytes.clone(),
+                gpu_memory_start_bytes: e.gpu_memory_start_bytes.clone(),
                 args: e.args.clone(),
                 devices: e.devices.clone(),
                 ..ConfigSource::default()

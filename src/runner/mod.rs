@@ -159,6 +159,7 @@ fn entry(c: &Config, argv: Vec<String>, m: &Manifest) -> ConfigEntry {
         concurrent_with: vec![],
         slurm_job_id: None,
         gpu_memory_peak_bytes: Default::default(),
+        gpu_memory_start_bytes: Default::default(),
         argv: if skipped { vec![] } else { argv },
     }
 }

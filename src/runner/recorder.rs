@@ -94,6 +94,7 @@ impl<'a> Recorder<'a> {
         };
         e.error = result.error.clone();
         e.gpu_memory_peak_bytes = result.gpu_memory_peak.clone();
+        e.gpu_memory_start_bytes = result.gpu_memory_start.clone();
         if let Some(p) = &result.placement {
             e.slurm_job_id = Some(p.job_id.clone());
             e.devices = p.devices.clone();
