@@ -56,6 +56,9 @@ impl Role {
     }
 }
 
+/// The pure baseline's config (and folder) name.
+pub const BASELINE: &str = "baseline";
+
 /// The folder and config name of the repeated baseline.
 pub const BASELINE_REPEAT: &str = "baseline.repeat";
 
@@ -179,7 +182,7 @@ fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: 
     feats.sort_by_key(|f| registry.position(&f.id));
     let features: Vec<String> = feats.iter().map(|f| f.id.clone()).collect();
     let name = if features.is_empty() {
-        crate::results::BASELINE.to_string()
+        BASELINE.to_string()
     } else {
         features.join("+")
     };

@@ -23,7 +23,7 @@ use crate::report::model::{ColdPrompt, Interval, TimingStats};
 /// How a speedup's interval was found.
 pub const HODGES_LEHMANN: &str = "hodges-lehmann";
 pub const WELCH_LOG: &str = "welch-log (few prompts: assumes log-normal noise)";
-pub const TOO_FEW: &str = "too few prompts";
+pub use crate::report::model::TOO_FEW;
 
 /// Statistics of per-prompt seconds; `None` for no (finite) timings.
 pub fn stats(seconds: &[f64], source: &str) -> Option<TimingStats> {

@@ -192,13 +192,22 @@ pub fn timestep_features(t: f32) -> Vec<f32> {
     out
 }
 
+/// Lower-cased words of letters and digits.
+pub fn words(prompt: &str) -> Vec<String> {
+    prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// The deterministic prompt encoding: each word (lower-cased, letters and
 /// digits) hashes to a seeded random unit vector; the prompt is their mean.
 /// An empty prompt encodes to zeros — the "unconditional" input.
 pub fn encode_prompt(prompt: &str) -> Vec<f32> {
     let mut sum = vec![0.0f32; TEXT_DIM];
     let mut count = 0usize;
-    for word in super::scene::words(prompt) {
+    for word in words(prompt) {
         let mut rng = Rng::new(fnv1a(word.as_bytes()) ^ WEIGHT_SEED);
         let v: Vec<f32> = (0..TEXT_DIM).map(|_| rng.normal()).collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);

@@ -10,22 +10,13 @@
 //! ("blurry, low quality", or empty) is the all-zero "mean" latent, which is
 //! what the unconditional branch of classifier-free guidance should predict.
 
-use super::model::LATENT_CHANNELS;
+use super::model::{LATENT_CHANNELS, words};
 use crate::rng::{Rng, fnv1a};
 
 /// The latent values are calibrated for guidance 4 (as a guidance-distilled
 /// model is): with an all-zero unconditional prediction, CFG at scale 4
 /// multiplies the scene by 4, and the decoder sees the intended colours.
 pub const GUIDANCE_CALIBRATION: f32 = 4.0;
-
-/// Lower-cased words of letters and digits.
-pub fn words(prompt: &str) -> Vec<String> {
-    prompt
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Shape {

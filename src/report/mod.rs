@@ -39,7 +39,7 @@ pub(crate) fn speedup_cell(r: &ConfigResult) -> String {
             ci.high,
             if sig { "" } else { " not significant" }
         ),
-        _ if r.speedup_method.as_deref() == Some(crate::analysis::timing::TOO_FEW) => {
+        _ if r.speedup_method.as_deref() == Some(model::TOO_FEW) => {
             format!("{s:.2}× (too few prompts)")
         }
         _ => format!("{s:.2}×"),

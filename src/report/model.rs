@@ -393,6 +393,9 @@ pub enum Effect {
     Unknown,
 }
 
+/// `speedup_method` when there are too few timings for an interval.
+pub const TOO_FEW: &str = "too few prompts";
+
 /// A first prompt much slower than the rest, left out of the timing.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct ColdPrompt {

@@ -151,7 +151,7 @@ fn speedup_note(r: &ConfigResult) -> Option<String> {
     r.speedup?;
     match r.speedup_significant {
         Some(false) => Some("not significant".into()),
-        None if r.speedup_method.as_deref() == Some(crate::analysis::timing::TOO_FEW) => {
+        None if r.speedup_method.as_deref() == Some(super::model::TOO_FEW) => {
             Some("too few prompts".into())
         }
         _ => None,

@@ -30,7 +30,7 @@ pub const LOG: &str = "batch_generation.log";
 pub const EXITCODE: &str = "batch_generation.exitcode";
 pub const RESULTS: &str = "results.jsonl";
 /// The pure baseline's directory name.
-pub const BASELINE: &str = "baseline";
+pub use crate::matrix::BASELINE;
 
 /// `prompt_NN.png`: 0-based, at least two digits.
 pub fn prompt_image(i: usize) -> String {
