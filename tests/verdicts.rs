@@ -153,23 +153,7 @@ fn a_backend_that_warmed_up_keeps_every_prompt() {
 #[test]
 fn a_cold_engine_without_warm_up_gets_the_right_speedup() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let backend = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py");
-    let registry = format!(
-        r#"
-default_backend = "fake"
-
-[backends.fake]
-command = ["python3", "{}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
-           "--seed", "{{seed}}", "--cold", "1.0"]
-model = "fake-model"
-
-[features.par]
-args = ["--par", "2"]
-gpus = 2
-"#,
-        backend.display()
-    );
-    std::fs::write(tmp.path().join("features.toml"), registry).expect("registry");
+    engine_registry(tmp.path(), "\"--cold\", \"1.0\"", "");
     let out = Command::cargo_bin("compat")
         .expect("binary")
         .current_dir(tmp.path())
@@ -259,6 +243,16 @@ fn a_feature_that_does_nothing_is_warn_on_every_surface() {
 /// like Qwen-Image without deterministic attention (vLLM-Omni #5734). `par`
 /// is lossless and correct; `bug` adds blue + 90 to every image.
 fn flaky_engine(dir: &Path) {
+    engine_registry(
+        dir,
+        "\"--flip\", \"30\"",
+        "[features.bug]\nargs = [\"--shift\", \"90\"]\n",
+    );
+}
+
+/// A registry whose engine is the test double started with `engine_args`
+/// (TOML array items), with the lossless 2-GPU feature `par` and `features`.
+fn engine_registry(dir: &Path, engine_args: &str, features: &str) {
     let backend = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_backend.py");
     let registry = format!(
         r#"
@@ -266,16 +260,14 @@ default_backend = "fake"
 
 [backends.fake]
 command = ["python3", "{}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
-           "--seed", "{{seed}}", "--flip", "30"]
+           "--seed", "{{seed}}", {engine_args}]
 model = "fake-model"
 
 [features.par]
 args = ["--par", "2"]
 gpus = 2
 
-[features.bug]
-args = ["--shift", "90"]
-"#,
+{features}"#,
         backend.display()
     );
     std::fs::write(dir.join("features.toml"), registry).expect("registry");
