@@ -392,6 +392,11 @@ fn fixture_run_gets_charts_and_an_escaped_report() {
             .is_file()
     );
     assert!(!assets.join("00-baseline/p00_diff.png").exists());
+    // A pixel-identical pair says so instead of a black heatmap; a lossy
+    // blob is boxed on the config's image.
+    assert!(!assets.join("01-cfg_parallel/p00_diff.png").exists());
+    assert!(src.contains("<div class=\"missing\">identical</div>"));
+    assert!(src.contains("<span class=\"region\" title=\"changed region 1: "));
     assert!(
         !assets
             .join("05-cfg_parallel+tensor_parallel/p02_thumb.png")

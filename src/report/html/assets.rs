@@ -249,6 +249,11 @@ impl Job<'_> {
         if let Some(b) = base
             && prompt.baseline_png.as_deref() != Some(png)
         {
+            if b.img == img {
+                images.identical = true;
+                return Ok(());
+            }
+            images.regions = super::regions::changed_regions(&b.img, &img);
             let (heat, scale) = heatmap(&b.img, &img)?;
             save(&heat, &dir.join(format!("{stem}_diff.png")))?;
             images.diff = Some(url_of(&rel.join(format!("{stem}_diff.png"))));

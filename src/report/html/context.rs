@@ -146,6 +146,11 @@ pub struct HtmlImages {
     pub height: u32,
     /// Why an image could not be shown (unreadable file, size mismatch).
     pub problem: Option<String>,
+    /// Pixel-identical to the baseline's: no heatmap, the page says so.
+    pub identical: bool,
+    /// Where it differs from the baseline's, largest first (boxes over the
+    /// thumbnail, in fractions of the image).
+    pub regions: Vec<super::regions::Region>,
 }
 
 /// A chart image.

@@ -8,6 +8,7 @@
 
 mod assets;
 pub mod context;
+mod regions;
 
 use std::path::{Path, PathBuf};
 
