@@ -116,57 +116,10 @@ impl Judge<'_> {
             facts.error = prompt_errors(&rows);
         }
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
-        let (mut compat_status, mut reason) = status::judge(&facts, &thresholds);
-        let mut notes = Vec::new();
-        if let (Some(floor), Status::Fail, false) = (self.floor, compat_status, c.lossy) {
-            let (mean, max) = (
-                facts.mean_diff.unwrap_or(f64::INFINITY),
-                facts.max_diff.unwrap_or(f64::INFINITY),
-            );
-            let floor_text = format!(
-                "the engine's own run-to-run difference (baseline vs {}) is up to MeanDiff {:.4}, MaxDiff {:.4}",
-                crate::matrix::BASELINE_REPEAT,
-                floor.mean_diff,
-                floor.max_diff
-            );
-            if mean <= floor.mean_diff && max <= floor.max_diff {
-                compat_status = Status::Pass;
-                reason = None;
-                notes.push(format!(
-                    "within the engine's own run-to-run difference: MeanDiff {mean:.4}, MaxDiff {max:.4}; {floor_text}"
-                ));
-            } else if let Some(r) = &mut reason {
-                r.push_str(&format!("; {floor_text}"));
-            }
-        }
-        let vs_parents = if judged {
-            self.vs_parents(ci, compared)
-        } else {
-            Vec::new()
-        };
-        // A PASS whose feature did nothing is not a pass: the feature was
-        // silently not applied, or never engages.
-        if compat_status == Status::Pass
-            && let Some(why) = vs_parents.iter().find_map(no_effect_reason)
-        {
-            compat_status = Status::Warn;
-            reason = Some(why);
-        }
+        let verdict = self.verdict(ci, &facts, &thresholds, judged, compared);
+        let (compat_status, reason, vs_parents, mut notes) = verdict;
         let b = base_summary.as_ref();
-        notes.extend(
-            speed
-                .timing
-                .as_ref()
-                .and_then(|t| t.cold_first)
-                .map(|c| c.note()),
-        );
-        if let Some(r) = &c.records {
-            notes.extend(
-                r.malformed.iter().map(|(line, why)| {
-                    format!("{}/results.jsonl:{line}: not read ({why})", c.name)
-                }),
-            );
-        }
+        notes.extend(timing_notes(c, &speed));
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -194,23 +147,47 @@ impl Judge<'_> {
             vs_baseline_feature: bf_summary,
             concurrent_with: c.concurrent_with.clone(),
             peak_memory_bytes: c.gpu_memory_peak_bytes.clone(),
-            engine_memory_peak_bytes: c
-                .records
-                .as_ref()
-                .map(|r| r.peak_memory.clone())
-                .unwrap_or_default(),
+            engine_memory_peak_bytes: engine_memory(c),
             vs_parents,
             notes,
             args: c.args.clone(),
             devices: c.devices.clone(),
-            log_tail: not_run
-                .then(|| {
-                    let log = c.dir.as_ref()?.join(results::LOG);
-                    results::log_tail(&log, LOG_TAIL_LINES)
-                })
-                .flatten(),
+            log_tail: if not_run { log_tail(c) } else { None },
             prompts: rows,
         }
+    }
+
+    /// The status and its reason: the rules, then the engine's noise floor
+    /// (a lossless FAIL within it is PASS), then the parents (a PASS whose
+    /// feature did nothing is WARN). Also the parent comparisons and notes.
+    fn verdict(
+        &self,
+        ci: usize,
+        facts: &status::Facts,
+        thresholds: &crate::registry::Thresholds,
+        judged: bool,
+        compared: &[PromptCompare],
+    ) -> (Status, Option<String>, Vec<ParentResult>, Vec<String>) {
+        let c = &self.run.configs[ci];
+        let (mut compat_status, mut reason) = status::judge(facts, thresholds);
+        let mut notes = Vec::new();
+        if let (Some(floor), Status::Fail, false) = (self.floor, compat_status, c.lossy) {
+            (compat_status, reason) = within_floor(&floor, facts, reason, &mut notes);
+        }
+        let vs_parents = if judged {
+            self.vs_parents(ci, compared)
+        } else {
+            Vec::new()
+        };
+        // A PASS whose feature did nothing is not a pass: the feature was
+        // silently not applied, or never engages.
+        if compat_status == Status::Pass
+            && let Some(why) = vs_parents.iter().find_map(no_effect_reason)
+        {
+            compat_status = Status::Warn;
+            reason = Some(why);
+        }
+        (compat_status, reason, vs_parents, notes)
     }
 
     /// Config `ci` against each of its parents.
@@ -397,6 +374,60 @@ impl Judge<'_> {
     }
 }
 
+/// Peak memory per device as the engine itself reported it.
+fn engine_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
+    c.records
+        .as_ref()
+        .map(|r| r.peak_memory.clone())
+        .unwrap_or_default()
+}
+
+/// The last lines of the config's log (for a SKIP or ERROR).
+fn log_tail(c: &ConfigSource) -> Option<String> {
+    results::log_tail(&c.dir.as_ref()?.join(results::LOG), LOG_TAIL_LINES)
+}
+
+/// A lossless FAIL against the engine's own noise floor: PASS with a note
+/// when within it, else the FAIL's reason states the floor.
+fn within_floor(
+    floor: &Floor,
+    facts: &status::Facts,
+    reason: Option<String>,
+    notes: &mut Vec<String>,
+) -> (Status, Option<String>) {
+    let (mean, max) = (
+        facts.mean_diff.unwrap_or(f64::INFINITY),
+        facts.max_diff.unwrap_or(f64::INFINITY),
+    );
+    let floor_text = format!(
+        "the engine's own run-to-run difference (baseline vs {}) is up to MeanDiff {:.4}, MaxDiff {:.4}",
+        crate::matrix::BASELINE_REPEAT,
+        floor.mean_diff,
+        floor.max_diff
+    );
+    if mean <= floor.mean_diff && max <= floor.max_diff {
+        notes.push(format!(
+            "within the engine's own run-to-run difference: MeanDiff {mean:.4}, MaxDiff {max:.4}; {floor_text}"
+        ));
+        return (Status::Pass, None);
+    }
+    (Status::Fail, reason.map(|r| format!("{r}; {floor_text}")))
+}
+
+/// Notes on a config's timings: a cold first prompt left out, results.jsonl
+/// lines that could not be read.
+fn timing_notes(c: &ConfigSource, speed: &Speed) -> Vec<String> {
+    let cold = speed.timing.as_ref().and_then(|t| t.cold_first);
+    let malformed = c.records.iter().flat_map(|r| &r.malformed);
+    cold.map(|c| c.note())
+        .into_iter()
+        .chain(
+            malformed
+                .map(|(line, why)| format!("{}/results.jsonl:{line}: not read ({why})", c.name)),
+        )
+        .collect()
+}
+
 /// The WARN reason of a parent comparison that found the feature did nothing.
 fn no_effect_reason(p: &ParentResult) -> Option<String> {
     if p.verdict == Effect::NotApplied {
@@ -480,10 +511,7 @@ fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
     if !c.gpu_memory_peak_bytes.is_empty() {
         return c.gpu_memory_peak_bytes.clone();
     }
-    c.records
-        .as_ref()
-        .map(|r| r.peak_memory.clone())
-        .unwrap_or_default()
+    engine_memory(c)
 }
 
 /// A memory feature with identical images and no speed change: applied when

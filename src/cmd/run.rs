@@ -11,6 +11,7 @@ use crate::executor::slurm::SlurmOptions;
 use crate::exit::{bad_input, usage};
 use crate::matrix::{self, Combos};
 use crate::registry::Registry;
+use crate::results::DeviceInfo;
 use crate::runner::{self, ExecutorPlan, OutputMode, RunPlan};
 use crate::settings::{self, Requested};
 
@@ -151,14 +152,7 @@ impl RunArgs {
             .clone();
         let (settings, num_prompts) =
             settings::resolve(&self.requested(), &backend).map_err(bad_input)?;
-        let devices = match self.executor {
-            ExecutorKind::Local => crate::devices::discover(backend.devices, self.gpus),
-            ExecutorKind::Slurm => crate::devices::slurm(self.gpus).ok_or_else(|| {
-                usage(
-                    "cannot ask Slurm for its GPUs (`sinfo -o %G` failed or lists none); pass --gpus N",
-                )
-            })?,
-        };
+        let devices = self.devices(&backend)?;
         let combos = match self.combos {
             CombosArg::Pairs => Combos::Pairs,
             CombosArg::All => Combos::All,
@@ -221,6 +215,18 @@ impl RunArgs {
             analysis,
             registry,
         })
+    }
+
+    /// The devices: discovered here, or the largest Slurm node's.
+    fn devices(&self, backend: &crate::registry::Backend) -> anyhow::Result<DeviceInfo> {
+        match self.executor {
+            ExecutorKind::Local => Ok(crate::devices::discover(backend.devices, self.gpus)),
+            ExecutorKind::Slurm => crate::devices::slurm(self.gpus).ok_or_else(|| {
+                usage(
+                    "cannot ask Slurm for its GPUs (`sinfo -o %G` failed or lists none); pass --gpus N",
+                )
+            }),
+        }
     }
 
     fn requested(&self) -> Requested {

@@ -62,40 +62,7 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
     let configs = report
         .results
         .iter()
-        .map(|r| HtmlConfig {
-            name: r.name.clone(),
-            role: r.role.as_str().to_string(),
-            status: r.compat_status.as_str().to_string(),
-            features: r.features.clone(),
-            args: r.args.clone(),
-            gpus: r.total_gpus,
-            lossy: r.is_lossy,
-            devices: r.devices.clone(),
-            speedup: r.speedup,
-            speedup_lo: r.speedup_ci.map(|i| i.low),
-            speedup_hi: r.speedup_ci.map(|i| i.high),
-            speedup_note: speedup_note(r),
-            notes: r.notes.clone(),
-            mean_seconds: r.timing.as_ref().map(|t| t.mean),
-            median_seconds: r.timing.as_ref().map(|t| t.median),
-            p95_seconds: r.timing.as_ref().map(|t| t.p95),
-            timing_n: r.timing.as_ref().map(|t| t.n),
-            mean_diff: r.mean_diff_avg,
-            max_diff: r.max_diff_avg,
-            psnr: r.psnr_avg,
-            ssim: r.ssim_avg,
-            changed: r.changed_share_avg,
-            identical: r.all_identical(),
-            worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
-            thresholds_applied: super::thresholds_text(r),
-            reason: r.reason.clone(),
-            log_tail: r.log_tail.clone(),
-            prompts: if r.compat_status == Status::Skip {
-                vec![]
-            } else {
-                prompts(report, r, dir, baseline_dir)
-            },
-        })
+        .map(|r| config(report, r, dir, baseline_dir))
         .collect();
     HtmlPage {
         title: format!(
@@ -143,6 +110,44 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
         })
         .to_vec(),
         num_prompts: run.num_prompts,
+    }
+}
+
+/// One configuration's section of the page.
+fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> HtmlConfig {
+    HtmlConfig {
+        name: r.name.clone(),
+        role: r.role.as_str().to_string(),
+        status: r.compat_status.as_str().to_string(),
+        features: r.features.clone(),
+        args: r.args.clone(),
+        gpus: r.total_gpus,
+        lossy: r.is_lossy,
+        devices: r.devices.clone(),
+        speedup: r.speedup,
+        speedup_lo: r.speedup_ci.map(|i| i.low),
+        speedup_hi: r.speedup_ci.map(|i| i.high),
+        speedup_note: speedup_note(r),
+        notes: r.notes.clone(),
+        mean_seconds: r.timing.as_ref().map(|t| t.mean),
+        median_seconds: r.timing.as_ref().map(|t| t.median),
+        p95_seconds: r.timing.as_ref().map(|t| t.p95),
+        timing_n: r.timing.as_ref().map(|t| t.n),
+        mean_diff: r.mean_diff_avg,
+        max_diff: r.max_diff_avg,
+        psnr: r.psnr_avg,
+        ssim: r.ssim_avg,
+        changed: r.changed_share_avg,
+        identical: r.all_identical(),
+        worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
+        thresholds_applied: super::thresholds_text(r),
+        reason: r.reason.clone(),
+        log_tail: r.log_tail.clone(),
+        prompts: if r.compat_status == Status::Skip {
+            vec![]
+        } else {
+            prompts(report, r, dir, baseline_dir)
+        },
     }
 }
 
