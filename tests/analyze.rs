@@ -654,6 +654,22 @@ fn corrupt_png_is_an_error_naming_the_file() {
     );
 }
 
+/// A corrupt or empty baseline image: the baseline is ERROR (not PASS), and
+/// the configs say their reference is what is missing.
+#[test]
+fn a_corrupt_baseline_image_is_the_baselines_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    original_fixture(tmp.path());
+    std::fs::write(tmp.path().join("baseline/prompt_01.png"), b"").expect("w");
+    let why = error_reason(tmp.path(), "baseline");
+    assert!(
+        why.contains("prompt 1") && why.contains("prompt_01.png"),
+        "{why}"
+    );
+    let other = error_reason(tmp.path(), "cfg_parallel");
+    assert!(other.contains("prompt 1: reference"), "{other}");
+}
+
 #[test]
 fn size_mismatch_is_an_error_for_that_prompt() {
     let tmp = tempfile::tempdir().expect("tmp");

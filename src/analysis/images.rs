@@ -3,7 +3,7 @@
 //! in parallel. Each file is read and decoded at most once, and buffers are
 //! pooled between prompts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -184,6 +184,14 @@ fn compare_prompt(
         .map(|(c, &w)| Slot::new(c, i, w, pool))
         .collect();
     let mut out: Vec<PromptCompare> = vec![PromptCompare::default(); run.configs.len()];
+    // The baseline is the reference of every other image: one it cannot
+    // read is its own prompt's ERROR, not a PASS that blames the others.
+    if let Some(b) = run.baseline.filter(|&b| judged[b])
+        && slots[b].path.as_deref().is_some_and(Path::is_file)
+        && let Err(e) = slots[b].decode(pool)
+    {
+        out[b].base = Some(Err(e.to_string()));
+    }
     for ci in 0..run.configs.len() {
         if !judged[ci] || Some(ci) == run.baseline {
             continue;
