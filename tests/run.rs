@@ -605,3 +605,42 @@ fn a_run_where_everything_is_skipped_fails_loudly() {
         "requires 1 GPU, only 0 available"
     );
 }
+
+/// Values no backend can run are refused before anything starts: exit 2,
+/// a message naming the flag, and no run folder left to block the rerun.
+#[test]
+fn impossible_values_are_refused_before_anything_is_written() {
+    let env = Env::new();
+    for (args, flag) in [
+        (vec!["--timeout", "0s"], "--timeout"),
+        (vec!["--jobs", "0"], "--jobs"),
+        (vec!["--height", "100000"], "--height"),
+    ] {
+        let out = env
+            .run(&["--baseline", "par", "--gpus", "2"])
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{args:?}"
+        );
+        assert!(!env.path().join("compat_results").exists(), "{args:?}");
+    }
+    // The reference engine's own limits are known up front (the built-in
+    // registry: a folder without features.toml).
+    let bare = tempfile::tempdir().expect("tempdir");
+    for (flag, v) in [("--height", "7"), ("--width", "100")] {
+        let out = assert_cmd::Command::cargo_bin("compat")
+            .expect("binary")
+            .current_dir(bare.path())
+            .args(["run", "--baseline", "cfg_parallel", flag, v, "--gpus", "2"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{flag} {v}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("multiple of 16"), "{err}");
+        assert!(!bare.path().join("compat_results").exists());
+    }
+}

@@ -152,6 +152,7 @@ impl RunArgs {
             .clone();
         let (settings, num_prompts) =
             settings::resolve(&self.requested(), &backend).map_err(bad_input)?;
+        self.check_limits(&backend, &settings)?;
         let devices = self.devices(&backend)?;
         let combos = match self.combos {
             CombosArg::Pairs => Combos::Pairs,
@@ -215,6 +216,37 @@ impl RunArgs {
             analysis,
             registry,
         })
+    }
+
+    /// Values no backend can run, refused before anything starts or is
+    /// written (exit 2): a zero timeout or job count, sizes past 16384, and
+    /// the reference engine's own limits (a multiple of 16, 16..=2048).
+    fn check_limits(
+        &self,
+        backend: &crate::registry::Backend,
+        s: &crate::settings::Settings,
+    ) -> anyhow::Result<()> {
+        if self.timeout.is_zero() {
+            return Err(usage("--timeout must be longer than 0 (e.g. 30m, 2h)"));
+        }
+        if self.jobs == Some(0) {
+            return Err(usage(
+                "--jobs must be at least 1 (or --serial for one at a time)",
+            ));
+        }
+        for (flag, v) in [("--height", s.height), ("--width", s.width)] {
+            if v > 16384 {
+                return Err(usage(format!("{flag} {v} is past 16384 pixels")));
+            }
+            if backend.builtin.as_deref() == Some("reference")
+                && (!v.is_multiple_of(16) || !(16..=2048).contains(&v))
+            {
+                return Err(usage(format!(
+                    "{flag} {v}: the reference engine needs a multiple of 16 between 16 and 2048"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The devices: discovered here, or the largest Slurm node's.
