@@ -644,3 +644,45 @@ fn impossible_values_are_refused_before_anything_is_written() {
         assert!(!bare.path().join("compat_results").exists());
     }
 }
+
+/// One run per folder: while a run holds it, a second `--force` (or
+/// `--resume`) is refused with exit 2 naming the live run's PID; the first
+/// run finishes untouched. The lock is the kernel's: a killed run leaves
+/// none behind.
+#[test]
+fn a_second_run_on_a_live_folder_is_refused() {
+    let env = Env::new();
+    let args = [
+        "--baseline",
+        "par",
+        "--addons",
+        "slow",
+        "--gpus",
+        "2",
+        "--serial",
+    ];
+    let mut first = env.spawn_run(&args);
+    env.wait_for_manifest("par", "the first run started", |m| {
+        !in_state(m, "running").is_empty()
+    });
+    for extra in ["--force", "--resume"] {
+        let out = env.run(&args).arg(extra).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("another compat run") && err.contains(&format!("PID {}", first.id())),
+            "{err}"
+        );
+    }
+    assert!(first.wait().expect("waits").success());
+    let m = env.manifest("par");
+    assert_eq!(in_state(&m, "completed").len(), 3, "{m}");
+    // Killed hard, it leaves no lock: the next run resumes.
+    let mut again = env.spawn_run(&[&args[..], &["--force"]].concat());
+    env.wait_for_manifest("par", "the second run started", |m| {
+        !in_state(m, "running").is_empty()
+    });
+    again.kill().expect("kill");
+    again.wait().expect("reaped");
+    env.run(&args).arg("--resume").assert().success();
+}

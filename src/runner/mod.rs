@@ -1,6 +1,7 @@
 //! `compat run`: plan → manifest → run folder → executor (events recorded
 //! into the manifest) → summary → analysis.
 
+mod lock;
 mod outdir;
 mod plan;
 mod recorder;
@@ -29,6 +30,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = &plan.out;
+    // Held until this function returns: a second run on the folder is refused.
+    let _lock = lock::acquire(out)?;
     outdir::prepare(out, &mut manifest, plan.output)?;
     let prompts = manifest.prompts.join("\n") + "\n";
     atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
