@@ -686,3 +686,35 @@ fn a_second_run_on_a_live_folder_is_refused() {
     again.wait().expect("reaped");
     env.run(&args).arg("--resume").assert().success();
 }
+
+/// A run that changes its folder removes what was derived from it, and
+/// `compare` refuses a report older than its run's manifest.
+#[test]
+fn a_resumed_run_leaves_no_stale_report() {
+    let env = Env::new();
+    let args = ["--baseline", "par", "--gpus", "2"];
+    env.run(&args).arg("--analyze").assert().success();
+    let dir = env.out("par");
+    assert!(dir.join("report.json").is_file());
+    // A report whose run changed after it was written is refused by compare.
+    let path = dir.join("manifest.json");
+    let mut m = read_json(&path);
+    m["updated"] = Value::from("2999-01-01T00:00:00.000Z");
+    std::fs::write(&path, serde_json::to_string_pretty(&m).expect("json")).expect("write");
+    let out = env
+        .compat()
+        .args(["compare"])
+        .arg(&dir)
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("before its run last changed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --resume changes the folder: the old report goes.
+    env.run(&args).arg("--resume").assert().success();
+    assert!(!dir.join("report.json").exists());
+}

@@ -28,6 +28,16 @@ pub enum LoadError {
         "{path} has report schema version {found}; this compat reads version {SCHEMA_VERSION}; pass --force to compare anyway"
     )]
     UnknownSchema { path: String, found: u64 },
+    /// The run changed after its report was written (a `--resume`), without
+    /// `--force`: the report no longer says what is in the folder.
+    #[error(
+        "{path} was written {generated}, before its run last changed ({updated}, manifest.json); run `compat analyze` again, or pass --force"
+    )]
+    Stale {
+        path: String,
+        generated: String,
+        updated: String,
+    },
     /// The workloads differ, without `--force`.
     #[error("{0}; pass --force to compare anyway")]
     Incomparable(String),
@@ -219,6 +229,7 @@ pub fn load_all(paths: &[PathBuf], force: bool) -> Result<(Vec<Loaded>, Vec<Stri
     for (i, p) in paths.iter().enumerate() {
         let path = resolve(p)?;
         let report = read(&path, force, &mut warnings)?;
+        check_fresh(&path, &report, force, &mut warnings)?;
         loaded.push(Loaded {
             label: label(i),
             path,
@@ -253,6 +264,41 @@ pub fn load_all(paths: &[PathBuf], force: bool) -> Result<(Vec<Loaded>, Vec<Stri
         return Err(LoadError::Incomparable(refusals.join("; ")));
     }
     Ok((loaded, warnings))
+}
+
+/// A report older than its run's manifest (the run changed after it was
+/// analysed) is refused; with `force`, a warning.
+fn check_fresh(
+    path: &Path,
+    report: &Report,
+    force: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), LoadError> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let Ok(Some(m)) = crate::results::reader::read_manifest(dir) else {
+        return Ok(());
+    };
+    let (Some(updated), Some(generated)) = (
+        crate::results::parse_time(&m.updated),
+        crate::results::parse_time(&report.generated),
+    ) else {
+        return Ok(());
+    };
+    if updated <= generated {
+        return Ok(());
+    }
+    let err = LoadError::Stale {
+        path: path.display().to_string(),
+        generated: report.generated.clone(),
+        updated: m.updated.clone(),
+    };
+    if force {
+        warnings.push(format!("{err} (compared under --force)"));
+        return Ok(());
+    }
+    Err(err)
 }
 
 /// "A", "B", … "Z", "R27", …

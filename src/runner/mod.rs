@@ -33,6 +33,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     // Held until this function returns: a second run on the folder is refused.
     let _lock = lock::acquire(out)?;
     outdir::prepare(out, &mut manifest, plan.output)?;
+    // What was derived from the folder no longer holds once the run changes it.
+    outdir::remove_derived(out)?;
     let prompts = manifest.prompts.join("\n") + "\n";
     atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
     recorder::write_manifest(out, &mut manifest)?;

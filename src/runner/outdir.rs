@@ -65,3 +65,30 @@ fn keep_completed(manifest: &mut Manifest, old: &Manifest) {
         }
     }
 }
+
+/// Removes what `compat analyze` derived from the folder (report.json, the
+/// charts, the HTML page and its assets): a run that changes the folder makes
+/// them stale, and a stale report.json would be compared as if current.
+pub fn remove_derived(out: &Path) -> anyhow::Result<()> {
+    use crate::report::{charts, html};
+    let files = [
+        results::REPORT,
+        charts::QUALITY_FILE,
+        charts::SPEEDGAIN_FILE,
+        charts::TRADEOFF_FILE,
+        html::REPORT_FILE,
+    ];
+    for f in files {
+        let p = out.join(f);
+        if p.is_file() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("failed to remove {}", p.display()))?;
+        }
+    }
+    let assets = out.join(html::ASSETS_DIR);
+    if assets.is_dir() {
+        std::fs::remove_dir_all(&assets)
+            .with_context(|| format!("failed to remove {}", assets.display()))?;
+    }
+    Ok(())
+}
