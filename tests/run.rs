@@ -718,3 +718,23 @@ fn a_resumed_run_leaves_no_stale_report() {
     env.run(&args).arg("--resume").assert().success();
     assert!(!dir.join("report.json").exists());
 }
+
+/// `--force` replaces a compat run, never a folder of someone else's files.
+#[test]
+fn force_refuses_a_folder_that_holds_no_compat_run() {
+    let env = Env::new();
+    let dir = env.out("par");
+    std::fs::create_dir_all(dir.join("cfg_parallel")).expect("mkdir");
+    std::fs::write(dir.join("cfg_parallel/thesis.txt"), "years of work").expect("write");
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2", "--force"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no compat run") && err.contains("cfg_parallel/"),
+        "{err}"
+    );
+    assert!(dir.join("cfg_parallel/thesis.txt").is_file());
+}

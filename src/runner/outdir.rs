@@ -19,6 +19,15 @@ pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow:
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
     match (mode, &old) {
+        (OutputMode::Force, None) if has_content => {
+            // --force replaces a compat run, never someone's files.
+            return Err(usage(format!(
+                "{} holds files but no compat run ({} missing): {} — --force replaces only a compat run; choose another --output-dir",
+                out.display(),
+                results::MANIFEST,
+                some_entries(out)
+            )));
+        }
         (OutputMode::Force, _) => {
             if out.exists() {
                 std::fs::remove_dir_all(out)
@@ -91,4 +100,26 @@ pub fn remove_derived(out: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("failed to remove {}", assets.display()))?;
     }
     Ok(())
+}
+
+/// A few of the folder's entries, for a refusal: "thesis.txt, notes/, … (5 in all)".
+fn some_entries(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let slash = if e.path().is_dir() { "/" } else { "" };
+                    format!("{}{slash}", e.file_name().to_string_lossy())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let total = names.len();
+    let shown = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if total > 3 {
+        format!("{shown}, … ({total} in all)")
+    } else {
+        shown
+    }
 }
