@@ -882,3 +882,22 @@ fn snapshot_original_layout_table() {
     let (_, out, _) = analyze(tmp.path(), &[]);
     insta::assert_snapshot!("original_table", out);
 }
+
+/// A results folder that cannot be written to: the verdict still reaches
+/// stdout, and a note says report.json was not saved.
+#[test]
+fn a_read_only_folder_still_prints_the_verdict() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    original_fixture(tmp.path());
+    // A directory named report.json makes the write fail even as root.
+    std::fs::create_dir(tmp.path().join("report.json")).expect("mkdir");
+    let (code, out, err) = analyze(tmp.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("PASS") && out.contains("configs:"), "{out}");
+    assert!(
+        err.contains("report.json") && err.contains("not saved"),
+        "{err}"
+    );
+    let (_, json, _) = analyze(tmp.path(), &["--json"]);
+    assert!(json.contains("\"compat_status\""), "{json}");
+}

@@ -148,8 +148,16 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
         let templates = exports.templates.clone();
         plan.push((Box::new(Html { templates }), Sink::Dir));
     }
+    let report_json = dir.join(crate::results::REPORT);
     for (exporter, sink) in plan {
         match (exporter.export(report, dir)?, sink) {
+            // A read-only results folder must not cost the verdict: it still
+            // reaches stdout, with a note.
+            (Output::Bytes(b), Sink::File(path)) if path == report_json => {
+                if let Err(e) = atomic::write(&path, &b) {
+                    eprintln!("note: {e:#}; the verdict below is not saved");
+                }
+            }
             (Output::Bytes(b), Sink::Stdout) => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(&b)
