@@ -785,6 +785,12 @@ fn default_is_the_newest_run_under_compat_results() {
     );
     assert!(new.join("report.json").is_file());
     assert!(!old.join("report.json").exists());
+    // It says which run it picked.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("analyzing compat_results/cfg_parallel (the newest run"),
+        "{err}"
+    );
     let empty = tempfile::tempdir().expect("tmp");
     let out = compat_cmd(empty.path())
         .arg("analyze")

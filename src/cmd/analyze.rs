@@ -106,7 +106,15 @@ pub struct AnalyzeArgs {
 pub fn command(args: AnalyzeArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
     let dir = match args.results_dir {
         Some(d) => d,
-        None => analysis::newest_run(Path::new("compat_results"))?,
+        None => {
+            let dir = analysis::newest_run(Path::new("compat_results"))?;
+            // Several runs may be there: say which one is judged.
+            eprintln!(
+                "analyzing {} (the newest run under compat_results; --results-dir to choose)",
+                dir.display()
+            );
+            dir
+        }
     };
     let plan = args.flags.plan(dir)?;
     let registry = Registry::locate(features)?;

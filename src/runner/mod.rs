@@ -27,6 +27,12 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     let mut manifest = manifest(&plan, &exe, &out_abs);
     if plan.dry_run {
         print!("{}", summary::dry_run(&manifest, &plan.devices.detail));
+        if plan.output == OutputMode::Fresh && plan.out.join(results::MANIFEST).is_file() {
+            eprintln!(
+                "note: {} already holds a run: the real command needs --resume (keep what completed) or --force",
+                plan.out.display()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let out = &plan.out;
