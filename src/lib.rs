@@ -30,6 +30,7 @@
 //! compare/    several report.json → verdicts and a gate. Imports report.
 //! reference/  the embedded CPU engine, a backend like any other (reached
 //!             through the backend protocol, `compat generate`).
+//! text        backend text made safe and short (one line, no control chars).
 //! text_table  the aligned text table every terminal table is written with.
 //! ```
 //!
@@ -58,6 +59,7 @@ pub mod results;
 pub(crate) mod rng;
 pub(crate) mod runner;
 pub mod settings;
+pub(crate) mod text;
 pub(crate) mod text_table;
 
 pub use cmd::main;

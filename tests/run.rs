@@ -738,3 +738,35 @@ fn force_refuses_a_folder_that_holds_no_compat_run() {
     );
     assert!(dir.join("cfg_parallel/thesis.txt").is_file());
 }
+
+/// A backend whose error holds ESC, NUL and markup: the terminal, the
+/// Markdown and the HTML page show it as text, one line where a table is.
+#[test]
+fn hostile_backend_text_is_shown_as_text_everywhere() {
+    let env = Env::new();
+    let out = env
+        .run(&["--baseline", "par", "--addons", "hostile", "--gpus", "2"])
+        .args(["--analyze", "--markdown", "summary.md", "--html"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\0'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("RuntimeError: \u{FFFD}[31mred\u{FFFD}"),
+        "{stdout}"
+    );
+    // One line per config: the traceback's exception, not its frames.
+    assert!(!stdout.contains("File \"x\""), "{stdout}");
+    let md = std::fs::read_to_string(env.path().join("summary.md")).expect("md");
+    assert!(
+        !md.contains("<script>") && md.contains("&lt;script&gt;"),
+        "{md}"
+    );
+    assert!(!md.contains('\u{1b}') && !md.contains('\0'));
+    let html = std::fs::read_to_string(env.out("par").join("diff_report.html")).expect("html");
+    assert!(!html.contains("<script>alert(1)") && !html.contains('\0') && !html.contains('\u{1b}'));
+}

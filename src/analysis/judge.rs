@@ -531,27 +531,11 @@ fn memory_effect(
 
 /// The first three prompt errors as one line, "and N more".
 fn prompt_errors(rows: &[PromptResult]) -> Option<String> {
-    let errors: Vec<String> = rows
+    let failures: Vec<(usize, String)> = rows
         .iter()
-        .filter_map(|r| {
-            r.error
-                .as_ref()
-                .map(|e| format!("prompt {}: {e}", r.prompt))
-        })
+        .filter_map(|r| Some((r.prompt, r.error.clone()?)))
         .collect();
-    if errors.is_empty() {
-        return None;
-    }
-    let mut e = errors
-        .iter()
-        .take(3)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if errors.len() > 3 {
-        e.push_str(&format!("; and {} more", errors.len() - 3));
-    }
-    Some(e)
+    crate::text::prompt_failures(&failures, rows.len())
 }
 
 fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {

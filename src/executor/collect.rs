@@ -26,20 +26,11 @@ impl Collected {
         if self.missing.is_empty() {
             return None;
         }
-        let mut parts: Vec<String> = self
-            .missing
-            .iter()
-            .take(3)
-            .map(|(i, why)| format!("prompt {i}: {why}"))
-            .collect();
-        if self.missing.len() > 3 {
-            parts.push(format!("and {} more", self.missing.len() - 3));
-        }
+        let total = self.missing.len() + self.ok;
+        let why = crate::text::prompt_failures(&self.missing, total)?;
         Some(format!(
-            "{} of {} prompts have no image ({})",
-            self.missing.len(),
-            self.missing.len() + self.ok,
-            parts.join("; ")
+            "{} of {total} prompts have no image ({why})",
+            self.missing.len()
         ))
     }
 }

@@ -15,8 +15,15 @@ fn icon(s: Status) -> &'static str {
 }
 
 /// Escapes a table cell.
+/// Escapes a table cell: backend text is shown as text (HTML escaped, no
+/// control characters, one line).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::clean(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 /// The Markdown text.

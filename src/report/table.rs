@@ -77,10 +77,10 @@ pub fn render(report: &Report, color: bool) -> String {
         if let Some(reason) = &r.reason
             && r.compat_status != Status::Pass
         {
-            out.push_str(&format!("  └─ {reason}\n"));
+            out.push_str(&format!("  └─ {}\n", crate::text::one_line(reason)));
         }
         for note in &r.notes {
-            out.push_str(&format!("  └─ note: {note}\n"));
+            out.push_str(&format!("  └─ note: {}\n", crate::text::one_line(note)));
         }
     }
     let s = &report.summary;

@@ -9,6 +9,7 @@ use super::html::{
 };
 use super::model::{ConfigResult, Report, Status};
 use crate::results;
+use crate::text::clean;
 
 /// Draws the charts into `dir`; returns the files written and the errors of
 /// the charts that failed (one bad chart never stops the others).
@@ -42,7 +43,7 @@ fn chart_row(r: &ConfigResult) -> ChartRow {
         speedup_ci: r.speedup_ci.map(|i| (i.low, i.high)),
         psnr: r.psnr_avg,
         identical: r.all_identical(),
-        reason: r.reason.clone(),
+        reason: r.reason.as_deref().map(crate::text::one_line),
     }
 }
 
@@ -128,7 +129,7 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         speedup_lo: r.speedup_ci.map(|i| i.low),
         speedup_hi: r.speedup_ci.map(|i| i.high),
         speedup_note: speedup_note(r),
-        notes: r.notes.clone(),
+        notes: r.notes.iter().map(|n| clean(n)).collect(),
         mean_seconds: r.timing.as_ref().map(|t| t.mean),
         median_seconds: r.timing.as_ref().map(|t| t.median),
         p95_seconds: r.timing.as_ref().map(|t| t.p95),
@@ -141,8 +142,8 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         identical: r.all_identical(),
         worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
         thresholds_applied: super::thresholds_text(r),
-        reason: r.reason.clone(),
-        log_tail: r.log_tail.clone(),
+        reason: r.reason.as_deref().map(clean),
+        log_tail: r.log_tail.as_deref().map(clean),
         prompts: if r.compat_status == Status::Skip {
             vec![]
         } else {
@@ -174,7 +175,7 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
                 .unwrap_or_else(|| results::prompt_image(i));
             HtmlPrompt {
                 index: i,
-                text: report.run.prompts.get(i).cloned().unwrap_or_default(),
+                text: clean(report.run.prompts.get(i).map_or("", String::as_str)),
                 seconds: row.and_then(|p| p.seconds),
                 mean_diff: m.map(|m| m.mean_diff),
                 max_diff: m.map(|m| m.max_diff),
@@ -182,7 +183,7 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
                 ssim: m.map(|m| m.ssim),
                 changed: m.map(|m| m.changed_share),
                 identical: m.is_some_and(|m| m.identical),
-                error: row.and_then(|p| p.error.clone()),
+                error: row.and_then(|p| p.error.as_deref()).map(clean),
                 baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i))),
                 config_png: Some(dir.join(&r.name).join(image)),
                 images: HtmlImages::default(),

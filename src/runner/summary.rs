@@ -49,7 +49,7 @@ pub fn table(m: &Manifest, out: &Path) -> String {
             .skip_reason
             .as_deref()
             .or(e.error.as_deref())
-            .map(str::to_string)
+            .map(crate::text::one_line)
             .unwrap_or_else(|| format!("{}/{} prompts", e.prompts_ok, m.prompts.len()));
         vec![
             e.name.clone(),

@@ -58,6 +58,9 @@ args = ["--hang"]
 [features.slow]
 args = ["--slow", "0.4"]
 
+[features.hostile]
+args = ["--crash-after", "0", "--hostile"]
+
 [features.noop]
 args = ["--noop"]
 
