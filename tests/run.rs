@@ -770,3 +770,31 @@ fn hostile_backend_text_is_shown_as_text_everywhere() {
     let html = std::fs::read_to_string(env.out("par").join("diff_report.html")).expect("html");
     assert!(!html.contains("<script>alert(1)") && !html.contains('\0') && !html.contains('\u{1b}'));
 }
+
+/// On the reference engine a device is a CPU core: the dry run says so, and
+/// asking for more than the machine has is warned about.
+#[test]
+fn reference_engine_devices_are_cpu_cores() {
+    let bare = tempfile::tempdir().expect("tempdir");
+    let out = assert_cmd::Command::cargo_bin("compat")
+        .expect("binary")
+        .current_dir(bare.path())
+        .args([
+            "run",
+            "--baseline",
+            "cfg_parallel",
+            "--gpus",
+            "4096",
+            "--dry-run",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(2 CPU cores)"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: --gpus 4096 is more than"),
+        "{stderr}"
+    );
+}

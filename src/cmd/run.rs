@@ -251,6 +251,16 @@ impl RunArgs {
 
     /// The devices: discovered here, or the largest Slurm node's.
     fn devices(&self, backend: &crate::registry::Backend) -> anyhow::Result<DeviceInfo> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if backend.devices == crate::registry::DeviceSource::CpuCores
+            && let Some(n) = self.gpus.filter(|n| *n > cores)
+        {
+            eprintln!(
+                "warning: --gpus {n} is more than this machine's {cores} CPU cores, the {}'s devices: \
+                 configurations share cores and their timings are not comparable",
+                backend.name
+            );
+        }
         match self.executor {
             ExecutorKind::Local => Ok(crate::devices::discover(backend.devices, self.gpus)),
             ExecutorKind::Slurm => crate::devices::slurm(self.gpus).ok_or_else(|| {

@@ -26,7 +26,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot resolve {}", plan.out.display()))?;
     let mut manifest = manifest(&plan, &exe, &out_abs);
     if plan.dry_run {
-        print!("{}", summary::dry_run(&manifest, &plan.devices.detail));
+        let cpu = plan.backend.devices == crate::registry::DeviceSource::CpuCores;
+        print!("{}", summary::dry_run(&manifest, &plan.devices.detail, cpu));
         if plan.output == OutputMode::Fresh && plan.out.join(results::MANIFEST).is_file() {
             eprintln!(
                 "note: {} already holds a run: the real command needs --resume (keep what completed) or --force",

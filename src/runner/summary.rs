@@ -6,7 +6,7 @@ use crate::results::Manifest;
 use crate::text_table::{Rule, Table};
 
 /// The plan: every configuration, its GPUs, its SKIP reason or its argv.
-pub fn dry_run(m: &Manifest, devices: &str) -> String {
+pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
     let s = &m.settings;
     let mut out = format!(
         "compat run (dry run): {} configurations, backend {}, devices: {devices}\n",
@@ -26,7 +26,9 @@ pub fn dry_run(m: &Manifest, devices: &str) -> String {
     );
     let n = m.configs.len();
     for (i, e) in m.configs.iter().enumerate() {
-        let gpus = format!("{} GPU{}", e.gpus, if e.gpus == 1 { "" } else { "s" });
+        // On a CPU backend (the reference engine) a "GPU" is a CPU core.
+        let unit = if cpu { "CPU core" } else { "GPU" };
+        let gpus = format!("{} {unit}{}", e.gpus, if e.gpus == 1 { "" } else { "s" });
         match &e.skip_reason {
             Some(reason) => {
                 out += &format!("[{}/{n}] {}  ({gpus})  SKIP: {reason}\n", i + 1, e.name)
