@@ -798,3 +798,40 @@ fn reference_engine_devices_are_cpu_cores() {
         "{stderr}"
     );
 }
+
+/// `--resume` with changed settings says what changed and what reruns;
+/// `--dry-run --resume` shows it without running.
+#[test]
+fn resume_says_what_changed_and_what_reruns() {
+    let env = Env::new();
+    env.run(&["--baseline", "par", "--gpus", "2"])
+        .assert()
+        .success();
+    let out = env
+        .run(&[
+            "--baseline",
+            "par",
+            "--gpus",
+            "2",
+            "--resume",
+            "--dry-run",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("resume: keeping 0 completed configuration(s); seed 42 → 7: 2 completed configuration(s) rerun (baseline, par) (dry run)"),
+        "{stdout}"
+    );
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2", "--resume"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("resume: keeping 2 completed configuration(s) (baseline, par)"),
+        "{stderr}"
+    );
+}

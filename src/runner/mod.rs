@@ -28,6 +28,11 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     if plan.dry_run {
         let cpu = plan.backend.devices == crate::registry::DeviceSource::CpuCores;
         print!("{}", summary::dry_run(&manifest, &plan.devices.detail, cpu));
+        if plan.output == OutputMode::Resume
+            && let Ok(Some(old)) = results::reader::read_manifest(&plan.out)
+        {
+            println!("{} (dry run)", outdir::resume_plan(&manifest, &old));
+        }
         if plan.output == OutputMode::Fresh && plan.out.join(results::MANIFEST).is_file() {
             eprintln!(
                 "note: {} already holds a run: the real command needs --resume (keep what completed) or --force",

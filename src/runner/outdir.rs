@@ -34,7 +34,10 @@ pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow:
                     .with_context(|| format!("failed to remove {}", out.display()))?;
             }
         }
-        (OutputMode::Resume, Some(old)) => keep_completed(manifest, old),
+        (OutputMode::Resume, Some(old)) => {
+            eprintln!("{}", resume_plan(manifest, old));
+            keep_completed(manifest, old);
+        }
         (OutputMode::Resume, None) if has_content => {
             return Err(usage(format!(
                 "{} holds files but no {}; nothing to resume — use --force to start over",
@@ -62,6 +65,91 @@ pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow:
         (OutputMode::Fresh, None) => {}
     }
     std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))
+}
+
+/// What changed between the earlier run and this one, in words:
+/// "steps 4 → 5", "prompts (3 → 4)", "backend command".
+pub fn changes(old: &Manifest, new: &Manifest) -> Vec<String> {
+    let (a, b) = (&old.settings, &new.settings);
+    let mut out = Vec::new();
+    let mut check = |name: &str, x: String, y: String| {
+        if x != y {
+            out.push(format!("{name} {x} → {y}"));
+        }
+    };
+    check("model", a.model.clone(), b.model.clone());
+    check("steps", a.steps.to_string(), b.steps.to_string());
+    check("height", a.height.to_string(), b.height.to_string());
+    check("width", a.width.to_string(), b.width.to_string());
+    check(
+        "cfg scale",
+        a.cfg_scale.to_string(),
+        b.cfg_scale.to_string(),
+    );
+    check("seed", a.seed.to_string(), b.seed.to_string());
+    check("warm-up", a.warmup.to_string(), b.warmup.to_string());
+    if a.negative_prompt != b.negative_prompt {
+        out.push("negative prompt".into());
+    }
+    if old.prompts != new.prompts {
+        out.push(format!(
+            "prompts ({} → {})",
+            old.prompts.len(),
+            new.prompts.len()
+        ));
+    }
+    if old.backend != new.backend || old.backend_command != new.backend_command {
+        out.push("backend command".into());
+    }
+    out
+}
+
+/// What `--resume` will do, in one line: which completed configurations are
+/// kept and which rerun, and why.
+pub fn resume_plan(new: &Manifest, old: &Manifest) -> String {
+    let done = |e: &&crate::results::ConfigEntry| e.state.is_done();
+    let (kept, rerun): (Vec<&str>, Vec<&str>) = old
+        .configs
+        .iter()
+        .filter(done)
+        .map(|o| {
+            let same = new
+                .configs
+                .iter()
+                .any(|e| e.name == o.name && e.fingerprint == o.fingerprint);
+            (o.name.as_str(), same)
+        })
+        .fold((Vec::new(), Vec::new()), |(mut k, mut r), (n, same)| {
+            if same {
+                k.push(n)
+            } else {
+                r.push(n)
+            }
+            (k, r)
+        });
+    let why = changes(old, new);
+    let mut line = format!(
+        "resume: keeping {} completed configuration(s){}",
+        kept.len(),
+        if kept.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kept.join(", "))
+        }
+    );
+    if !rerun.is_empty() {
+        let why = if why.is_empty() {
+            "their arguments changed".to_string()
+        } else {
+            why.join(", ")
+        };
+        line.push_str(&format!(
+            "; {why}: {} completed configuration(s) rerun ({})",
+            rerun.len(),
+            rerun.join(", ")
+        ));
+    }
+    line
 }
 
 /// Keeps every configuration of `old` that completed with the same fingerprint.
