@@ -9,6 +9,9 @@ pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// Bad usage or input: a clear message, nothing written.
 pub const USAGE: u8 = 2;
+/// An output could not be written (JUnit, Markdown, charts, the page): the
+/// verdict itself is not the problem.
+pub const OUTPUT: u8 = 3;
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
 
@@ -46,13 +49,35 @@ where
     anyhow::Error::new(UsageError::Input(Box::new(err)))
 }
 
+/// Marks an error as an output that could not be written ([`OUTPUT`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputFailed;
+
+impl std::fmt::Display for OutputFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an output could not be written")
+    }
+}
+
+/// `err` as an output failure (exit [`OUTPUT`]), its causes kept.
+pub fn output_failed(err: anyhow::Error) -> anyhow::Error {
+    err.context(OutputFailed)
+}
+
 /// The exit code for an error: [`USAGE`] for usage errors and registry
-/// problems, [`FAILURE`] for everything else.
+/// problems, [`OUTPUT`] for an output that could not be written,
+/// [`FAILURE`] for everything else.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     let usage = err
         .chain()
         .any(|e| e.is::<UsageError>() || e.is::<crate::registry::RegistryError>());
-    ExitCode::from(if usage { USAGE } else { FAILURE })
+    if usage {
+        return ExitCode::from(USAGE);
+    }
+    if err.downcast_ref::<OutputFailed>().is_some() {
+        return ExitCode::from(OUTPUT);
+    }
+    ExitCode::from(FAILURE)
 }
 
 #[cfg(test)]

@@ -907,3 +907,22 @@ fn a_read_only_folder_still_prints_the_verdict() {
     let (_, json, _) = analyze(tmp.path(), &["--json"]);
     assert!(json.contains("\"compat_status\""), "{json}");
 }
+
+/// Exit 1 is a verdict, never an output problem: a bad output place is
+/// exit 2 before any work, an output that cannot be written exit 3.
+#[test]
+fn output_problems_have_their_own_exit_codes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    original_fixture(tmp.path());
+    let (code, _, err) = analyze(tmp.path(), &["--templates", "no-such-dir", "--html"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--templates"), "{err}");
+    assert!(!tmp.path().join("report.json").exists(), "nothing written");
+    let (code, _, err) = analyze(tmp.path(), &["--junit", "missing/j.xml"]);
+    assert_eq!(code, 2, "{err}");
+    // Written at the end, and refused by the system: exit 3, the verdict shown.
+    let (code, out, err) = analyze(tmp.path(), &["--junit", "/proc/self/j.xml"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.contains("configs:"), "{out}");
+    assert!(err.contains("an output could not be written"), "{err}");
+}

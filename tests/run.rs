@@ -835,3 +835,27 @@ fn resume_says_what_changed_and_what_reruns() {
         "{stderr}"
     );
 }
+
+/// `--output-dir` naming a file is bad usage, found before anything runs.
+#[test]
+fn output_dir_that_is_a_file_is_refused_up_front() {
+    let env = Env::new();
+    std::fs::write(env.path().join("results.txt"), "mine").expect("write");
+    let out = env
+        .run(&[
+            "--baseline",
+            "par",
+            "--gpus",
+            "2",
+            "--output-dir",
+            "results.txt",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a file"));
+    assert_eq!(
+        std::fs::read_to_string(env.path().join("results.txt")).expect("read"),
+        "mine"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::analysis::{self, AnalyzePlan, FailOn, Overrides};
-use crate::exit::bad_input;
+use crate::exit::{bad_input, usage};
 use crate::registry::Registry;
 use crate::report::export::Exports;
 
@@ -58,8 +58,30 @@ pub struct AnalyzeFlags {
 }
 
 impl AnalyzeFlags {
-    /// The plan for `dir`, validated.
+    /// The plan for `dir`, validated: thresholds, and the outputs' places
+    /// (checked before any work, so a typo never costs a whole analysis).
     pub fn plan(&self, dir: PathBuf) -> anyhow::Result<AnalyzePlan> {
+        if let Some(t) = self.templates.as_ref().filter(|t| !t.is_dir()) {
+            return Err(usage(format!(
+                "--templates {}: not a directory",
+                t.display()
+            )));
+        }
+        for (flag, path) in [("--junit", &self.junit), ("--markdown", &self.markdown)] {
+            let Some(path) = path else { continue };
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_some_and(|p| !p.is_dir()) || path.is_dir() {
+                return Err(usage(format!(
+                    "{flag} {}: {}",
+                    path.display(),
+                    if path.is_dir() {
+                        "is a directory"
+                    } else {
+                        "its folder does not exist"
+                    }
+                )));
+            }
+        }
         let overrides = Overrides::new([
             ("--lossless-mean-threshold", self.lossless_mean_threshold),
             ("--lossless-max-threshold", self.lossless_max_threshold),

@@ -226,6 +226,12 @@ impl RunArgs {
         backend: &crate::registry::Backend,
         s: &crate::settings::Settings,
     ) -> anyhow::Result<()> {
+        if self.output_dir.exists() && !self.output_dir.is_dir() {
+            return Err(usage(format!(
+                "--output-dir {} is a file, not a folder",
+                self.output_dir.display()
+            )));
+        }
         if self.timeout.is_zero() {
             return Err(usage("--timeout must be longer than 0 (e.g. 30m, 2h)"));
         }

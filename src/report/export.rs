@@ -150,7 +150,10 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
     }
     let report_json = dir.join(crate::results::REPORT);
     for (exporter, sink) in plan {
-        match (exporter.export(report, dir)?, sink) {
+        let output = exporter
+            .export(report, dir)
+            .map_err(crate::exit::output_failed)?;
+        match (output, sink) {
             // A read-only results folder must not cost the verdict: it still
             // reaches stdout, with a note.
             (Output::Bytes(b), Sink::File(path)) if path == report_json => {
@@ -164,7 +167,9 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
                     .and_then(|()| out.flush())
                     .context("failed to write to stdout")?;
             }
-            (Output::Bytes(b), Sink::File(path)) => atomic::write(&path, &b)?,
+            (Output::Bytes(b), Sink::File(path)) => {
+                atomic::write(&path, &b).map_err(crate::exit::output_failed)?
+            }
             (Output::Files(files), _) => {
                 for p in files {
                     eprintln!("wrote {}", p.display());
