@@ -391,7 +391,10 @@ fn fixture_run_gets_charts_and_an_escaped_report() {
             .join("02-cfg_parallel+ulysses/p03_diff.png")
             .is_file()
     );
-    assert!(!assets.join("00-baseline/p00_diff.png").exists());
+    assert!(
+        !assets.join("00-baseline").exists(),
+        "the baseline section reuses assets/baseline"
+    );
     // A pixel-identical pair says so instead of a black heatmap; a lossy
     // blob is boxed on the config's image.
     assert!(!assets.join("01-cfg_parallel/p00_diff.png").exists());

@@ -301,7 +301,13 @@ pub fn build(page: &mut HtmlPage, results_dir: &Path, assets: &Path) -> Vec<Stri
     let mut jobs = Vec::new();
     for (ci, config) in page.configs.iter_mut().enumerate() {
         let dir_name = slug(ci, &config.name);
+        // The baseline's section shows the baseline's images (assets/baseline):
+        // a second copy of them would be written and never shown.
+        let is_baseline = config.role == "baseline";
         for prompt in config.prompts.iter_mut() {
+            if is_baseline {
+                prompt.config_png = None;
+            }
             jobs.push((dir_name.clone(), prompt));
         }
     }
