@@ -15,7 +15,7 @@ pub enum LoadError {
     #[error("{path} holds several runs ({runs}); pass one of their report.json files")]
     SeveralRuns { path: String, runs: String },
     /// The path cannot be read.
-    #[error("failed to read {path}: {source}")]
+    #[error("failed to read {path}")]
     Read {
         path: String,
         source: std::io::Error,

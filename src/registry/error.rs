@@ -5,7 +5,7 @@ use std::fmt;
 /// A problem in `features.toml`.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("failed to read registry {path}: {source}")]
+    #[error("failed to read registry {path}")]
     Read {
         path: String,
         #[source]

@@ -242,3 +242,12 @@ proptest::proptest! {
         proptest::prop_assert_eq!(f.lossy, lossy);
     }
 }
+
+/// The OS error is printed once, as the cause, not twice.
+#[test]
+fn an_unreadable_registry_names_the_os_error_once() {
+    let err = Registry::locate(Some(std::path::Path::new("/no/such/features.toml")))
+        .expect_err("missing file");
+    let text = format!("{:#}", anyhow::Error::new(err));
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+}
