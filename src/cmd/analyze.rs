@@ -46,7 +46,7 @@ pub struct AnalyzeFlags {
     /// Print report.json to stdout instead of the table
     #[arg(long)]
     pub json: bool,
-    /// Draw chart_quality.png and chart_speedgain.png
+    /// Draw chart_quality.png, chart_speedgain.png and chart_tradeoff.png
     #[arg(long)]
     pub charts: bool,
     /// Write diff_report.html
