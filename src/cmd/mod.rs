@@ -8,6 +8,7 @@ mod compare;
 mod features;
 mod generate;
 mod run;
+mod run_resolve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
