@@ -279,7 +279,11 @@ impl BarLayout {
 /// Draws a one-line legend of (swatch, text) items at `(x, y)` on `area`.
 pub enum Swatch {
     Box(RGBColor),
+    /// A hollow box: how a bar that must not be read as a change is drawn.
+    Outline(RGBColor),
     Dash(RGBColor),
+    /// A solid line with end ticks: the interval whiskers.
+    Whisker(RGBColor),
     Dot(RGBColor),
 }
 
@@ -294,6 +298,18 @@ pub fn legend(
         match swatch {
             Swatch::Box(c) => {
                 area.draw(&Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()))?;
+            }
+            Swatch::Outline(c) => {
+                area.draw(&Rectangle::new(
+                    [(x, y - 6), (x + 16, y + 6)],
+                    c.stroke_width(2),
+                ))?;
+            }
+            Swatch::Whisker(c) => {
+                let s = c.stroke_width(2);
+                area.draw(&PathElement::new(vec![(x, y), (x + 16, y)], s))?;
+                area.draw(&PathElement::new(vec![(x, y - 4), (x, y + 4)], s))?;
+                area.draw(&PathElement::new(vec![(x + 16, y - 4), (x + 16, y + 4)], s))?;
             }
             Swatch::Dash(c) => {
                 for k in 0..3 {

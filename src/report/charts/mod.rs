@@ -39,9 +39,9 @@ pub struct ChartRow {
     pub gpus: u32,
     /// Mean over prompts of MeanDiff against the pure baseline (0..1).
     pub mean_diff: Option<f64>,
-    /// Baseline mean latency / config mean latency.
+    /// Speedup over the baseline (median of per-prompt time ratios).
     pub speedup: Option<f64>,
-    /// 95% bootstrap interval of the speedup.
+    /// 95% interval of the speedup.
     pub speedup_ci: Option<(f64, f64)>,
     /// Mean PSNR in dB; `None` when identical (infinite) or missing.
     pub psnr: Option<f64>,

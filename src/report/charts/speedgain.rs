@@ -132,17 +132,17 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
                 (Swatch::Box(FASTER), "faster than baseline".into()),
                 (Swatch::Box(SLOWER), "slower than baseline".into()),
                 (
-                    Swatch::Box(MUTED),
+                    Swatch::Outline(MUTED),
                     "not significant: interval holds 1×".into(),
                 ),
                 (Swatch::Dash(MUTED), "baseline (1×)".into()),
-                (Swatch::Dash(INK), "whiskers: 95% interval".into()),
+                (Swatch::Whisker(INK), "whiskers: 95% interval".into()),
             ],
         )?;
         let mut chart = layout.chart(root, lo..x_max, RIGHT_PX)?;
         draw::bar_axis(
             &mut chart,
-            "Speedup (× baseline mean latency; > 1 is faster)",
+            "Speedup (baseline time / config time; > 1 is faster)",
             10,
             &|v| format!("{v:.2}×"),
         )?;
