@@ -27,44 +27,48 @@ const NO_EFFECT: f64 = 1.1;
 /// Lines of `batch_generation.log` kept for a SKIP or ERROR configuration.
 const LOG_TAIL_LINES: usize = 40;
 
-/// What every config is judged against: the pure baseline's steady timings.
-pub(crate) struct Baseline {
-    pub times: Vec<f64>,
-}
-
-impl Baseline {
-    pub fn of(run: &RunDir) -> Baseline {
-        let times = run
-            .baseline
-            .map(|b| steady(&run.configs[b], run.num_prompts).0)
-            .unwrap_or_default();
-        Baseline { times }
-    }
-}
-
 /// A config's per-prompt seconds to time it by: a cold first prompt left
 /// out when the backend did no warm-up of its own (no `{"event": "warmup"}`).
-/// Returns them, where they came from, and the cold prompt.
-pub(crate) fn steady(c: &ConfigSource, n: usize) -> (Vec<f64>, &'static str, Option<ColdPrompt>) {
-    let (times, source) = c.timings(n);
-    let warmed = c
-        .records
-        .as_ref()
-        .is_some_and(|r| r.warmup_seconds.is_some());
-    let cold = if warmed {
-        None
-    } else {
-        timing::cold_first(&times)
-    };
-    let skip = usize::from(cold.is_some());
-    let secs = times.into_iter().skip(skip).flatten().collect();
-    (secs, source, cold)
+pub(crate) struct Steady {
+    pub secs: Vec<f64>,
+    /// Where they came from (results.jsonl or the log).
+    pub source: &'static str,
+    /// The cold first prompt left out, if any.
+    pub cold: Option<ColdPrompt>,
+}
+
+impl Steady {
+    /// Every config's, once: each is read against the baseline's and, for
+    /// "did it do anything?", against its parents'.
+    pub fn of_all(run: &RunDir) -> Vec<Steady> {
+        run.configs
+            .iter()
+            .map(|c| Steady::of(c, run.num_prompts))
+            .collect()
+    }
+
+    fn of(c: &ConfigSource, n: usize) -> Steady {
+        let (times, source) = c.timings(n);
+        let warmed = c
+            .records
+            .as_ref()
+            .is_some_and(|r| r.warmup_seconds.is_some());
+        let cold = if warmed {
+            None
+        } else {
+            timing::cold_first(&times)
+        };
+        let skip = usize::from(cold.is_some());
+        let secs = times.into_iter().skip(skip).flatten().collect();
+        Steady { secs, source, cold }
+    }
 }
 
 /// The per-config inputs that do not change from config to config.
 pub(crate) struct Judge<'a> {
     pub run: &'a RunDir,
-    pub baseline: &'a Baseline,
+    /// Every config's steady timings, by index.
+    pub steady: &'a [Steady],
     pub overrides: &'a Overrides,
     pub registry: &'a Registry,
     /// Each config's parents (see [`super::parents`]).
@@ -100,7 +104,7 @@ impl Judge<'_> {
         };
         let judged = c.skip_reason.is_none() && c.dir.is_some();
         let (rows, speed) = if judged {
-            (self.rows(c, compared), self.speed(c, is_baseline))
+            (self.rows(c, compared), self.speed(ci, is_baseline))
         } else {
             (Vec::new(), Speed::default())
         };
@@ -217,7 +221,7 @@ impl Judge<'_> {
                     .flatten()
                     .map(|m| m.mean_diff)
                     .max_by(f64::total_cmp);
-                let speed = timing::speedup(&steady(parent, n).0, &steady(c, n).0);
+                let speed = timing::speedup(&self.steady[p.index].secs, &self.steady[ci].secs);
                 let interval = speed.and_then(|s| s.interval);
                 let significant = interval.map(|i| !(i.low <= 1.0 && i.high >= 1.0));
                 // "No effect" must be shown, not assumed: the interval must
@@ -304,22 +308,26 @@ impl Judge<'_> {
             .collect()
     }
 
-    fn speed(&self, c: &ConfigSource, is_baseline: bool) -> Speed {
-        let (secs, source, cold) = steady(c, self.run.num_prompts);
-        let mut timing = timing::stats(&secs, source);
+    fn speed(&self, ci: usize, is_baseline: bool) -> Speed {
+        let own = &self.steady[ci];
+        let mut timing = timing::stats(&own.secs, own.source);
         if let Some(t) = &mut timing {
-            t.cold_first = cold;
+            t.cold_first = own.cold;
         }
         let mut speed = Speed {
             timing,
             ..Speed::default()
         };
-        if speed.timing.is_none() || self.baseline.times.is_empty() {
+        let base = self
+            .run
+            .baseline
+            .map_or(&[][..], |b| &self.steady[b].secs[..]);
+        if speed.timing.is_none() || base.is_empty() {
             return speed;
         }
         if is_baseline {
             speed.speedup = Some(1.0);
-        } else if let Some(s) = timing::speedup(&self.baseline.times, &secs) {
+        } else if let Some(s) = timing::speedup(base, &own.secs) {
             speed.speedup = Some(s.estimate);
             speed.interval = s.interval;
             speed.method = Some(s.method);

@@ -92,11 +92,11 @@ pub fn build_report(
     let run = reader::read(dir, registry).map_err(bad_input)?;
     let parents = parents::of(&run);
     let (compared, ssim_downsample) = images::compare_all(&run, &parents);
-    let baseline = judge::Baseline::of(&run);
+    let steady = judge::Steady::of_all(&run);
     let floor = noise::floor(&run, &compared);
     let judge = judge::Judge {
         run: &run,
-        baseline: &baseline,
+        steady: &steady,
         overrides,
         registry,
         parents: &parents,

@@ -26,23 +26,32 @@ pub(crate) fn psnr_cell(r: &ConfigResult) -> String {
     }
 }
 
+/// What must be said beside a speedup that cannot be read as a change:
+/// "not significant" (its interval holds 1) or "too few prompts" (none).
+pub(crate) fn speedup_note(r: &ConfigResult) -> Option<&'static str> {
+    r.speedup?;
+    match r.speedup_significant {
+        Some(false) => Some("not significant"),
+        None if r.speedup_method.as_deref() == Some(model::TOO_FEW) => Some(model::TOO_FEW),
+        _ => None,
+    }
+}
+
 /// "2.01× [1.95, 2.08]", with "not significant" when the interval holds 1,
 /// and "too few prompts" when there is none to tell.
 pub(crate) fn speedup_cell(r: &ConfigResult) -> String {
     let Some(s) = r.speedup else {
         return "—".to_string();
     };
-    match (r.speedup_ci, r.speedup_significant) {
-        (Some(ci), Some(sig)) => format!(
+    match (r.speedup_ci, speedup_note(r)) {
+        (Some(ci), note) => format!(
             "{s:.2}× [{:.2}, {:.2}]{}",
             ci.low,
             ci.high,
-            if sig { "" } else { " not significant" }
+            note.map_or(String::new(), |n| format!(" {n}"))
         ),
-        _ if r.speedup_method.as_deref() == Some(model::TOO_FEW) => {
-            format!("{s:.2}× (too few prompts)")
-        }
-        _ => format!("{s:.2}×"),
+        (None, Some(note)) => format!("{s:.2}× ({note})"),
+        (None, None) => format!("{s:.2}×"),
     }
 }
 

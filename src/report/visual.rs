@@ -128,7 +128,7 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         speedup: r.speedup,
         speedup_lo: r.speedup_ci.map(|i| i.low),
         speedup_hi: r.speedup_ci.map(|i| i.high),
-        speedup_note: speedup_note(r),
+        speedup_note: super::speedup_note(r).map(str::to_string),
         notes: r.notes.iter().map(|n| clean(n)).collect(),
         mean_seconds: r.timing.as_ref().map(|t| t.mean),
         median_seconds: r.timing.as_ref().map(|t| t.median),
@@ -149,18 +149,6 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         } else {
             prompts(report, r, dir, baseline_dir)
         },
-    }
-}
-
-/// What the HTML table says beside a speedup that cannot be read as a change.
-fn speedup_note(r: &ConfigResult) -> Option<String> {
-    r.speedup?;
-    match r.speedup_significant {
-        Some(false) => Some("not significant".into()),
-        None if r.speedup_method.as_deref() == Some(super::model::TOO_FEW) => {
-            Some("too few prompts".into())
-        }
-        _ => None,
     }
 }
 

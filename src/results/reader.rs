@@ -295,9 +295,7 @@ fn from_original(
         .iter()
         .map(|name| {
             let plan = planned.iter().find(|c| c.name == *name);
-            let mut c = from_folders(BTreeMap::from([(name.clone(), PathBuf::new())]), registry)
-                .pop()
-                .unwrap_or_default();
+            let mut c = by_name(name.clone(), registry);
             c.dir = folders.remove(name);
             if c.dir.is_none() {
                 match plan.and_then(|p| p.skip.clone()) {
@@ -321,27 +319,33 @@ fn from_folders(folders: BTreeMap<String, PathBuf>, registry: &Registry) -> Vec<
     extra.sort_by_key(|(n, _)| (n != results::BASELINE, n.matches('+').count(), n.clone()));
     extra
         .into_iter()
-        .map(|(name, path)| {
-            let features: Vec<String> =
-                if name == results::BASELINE || name == crate::matrix::BASELINE_REPEAT {
-                    Vec::new()
-                } else {
-                    name.split('+').map(str::to_string).collect()
-                };
-            let known: Vec<_> = features
-                .iter()
-                .filter_map(|f| registry.feature(f))
-                .collect();
-            ConfigSource {
-                gpus: known.iter().map(|f| f.gpus).product::<u32>().max(1),
-                lossy: known.iter().any(|f| f.lossy),
-                features,
-                name,
-                dir: Some(path),
-                ..ConfigSource::default()
-            }
+        .map(|(name, path)| ConfigSource {
+            dir: Some(path),
+            ..by_name(name, registry)
         })
         .collect()
+}
+
+/// A config known only by its name (feature ids joined by `+`): its features,
+/// and the GPUs and lossiness the registry gives them.
+fn by_name(name: String, registry: &Registry) -> ConfigSource {
+    let features: Vec<String> =
+        if name == results::BASELINE || name == crate::matrix::BASELINE_REPEAT {
+            Vec::new()
+        } else {
+            name.split('+').map(str::to_string).collect()
+        };
+    let known: Vec<_> = features
+        .iter()
+        .filter_map(|f| registry.feature(f))
+        .collect();
+    ConfigSource {
+        gpus: known.iter().map(|f| f.gpus).product::<u32>().max(1),
+        lossy: known.iter().any(|f| f.lossy),
+        features,
+        name,
+        ..ConfigSource::default()
+    }
 }
 
 /// What `config_info.json` adds to a config.
