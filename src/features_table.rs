@@ -3,9 +3,10 @@
 use crate::registry::Registry;
 use crate::text_table::{Rule, Table};
 
-/// The table as text (kept apart from printing so it can be tested).
-pub fn render(r: &Registry) -> String {
-    let backend = &r.default_backend;
+/// The table as text for `backend` running `model` (kept apart from
+/// printing so it can be tested). A feature the backend cannot do shows why
+/// in place of its flags: `run` would SKIP it with that reason.
+pub fn render(r: &Registry, backend: &str, model: &str) -> String {
     let header = [
         "feature",
         "label",
@@ -35,7 +36,10 @@ pub fn render(r: &Registry) -> String {
                 f.category.clone(),
                 f.exclusive.clone().unwrap_or_default(),
                 flags.join(","),
-                f.args_for(backend).join(" "),
+                match f.unsupported_on(backend, model) {
+                    Some(why) => format!("SKIP: {why}"),
+                    None => f.args_for(backend).join(" "),
+                },
             ]
         })
         .collect();
@@ -52,7 +56,11 @@ pub fn render(r: &Registry) -> String {
     }
     out += "\nbackends:\n";
     for b in r.backends.values() {
-        let default = if &b.name == backend { " (default)" } else { "" };
+        let default = if b.name == r.default_backend {
+            " (default)"
+        } else {
+            ""
+        };
         let devices = match b.devices {
             crate::registry::DeviceSource::Gpu => "GPUs",
             crate::registry::DeviceSource::CpuCores => "CPU cores",
@@ -71,7 +79,7 @@ mod tests {
     #[test]
     fn lists_every_feature_with_its_gpus() {
         let r = crate::registry::Registry::parse(crate::registry::EMBEDDED, "x").expect("registry");
-        let t = super::render(&r);
+        let t = super::render(&r, &r.default_backend, "m");
         for f in &r.features {
             assert!(t.contains(&f.id), "{t}");
         }

@@ -111,14 +111,22 @@ pub enum MatrixError {
     TooMany(usize, u64),
 }
 
-/// Expands the matrix for `backend` with `devices` available.
+/// What the matrix is expanded for: a backend running a model on so many
+/// devices. Each decides which configs can run.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub backend: &'a str,
+    pub model: &'a str,
+    pub devices: usize,
+}
+
+/// Expands the matrix for `target`.
 pub fn expand(
     registry: &Registry,
     baseline: &str,
     addons: &[String],
     combos: Combos,
-    backend: &str,
-    devices: usize,
+    target: Target,
 ) -> Result<Vec<Config>, MatrixError> {
     let base = registry
         .feature(baseline)
@@ -173,11 +181,11 @@ pub fn expand(
     }
     Ok(sets
         .into_iter()
-        .map(|(role, set)| build(registry, role, &set, backend, devices))
+        .map(|(role, set)| build(registry, role, &set, target))
         .collect())
 }
 
-fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: usize) -> Config {
+fn build(registry: &Registry, role: Role, set: &[&str], target: Target) -> Config {
     let mut feats: Vec<_> = set.iter().filter_map(|id| registry.feature(id)).collect();
     feats.sort_by_key(|f| registry.position(&f.id));
     let features: Vec<String> = feats.iter().map(|f| f.id.clone()).collect();
@@ -191,10 +199,10 @@ fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: 
     Config {
         args: feats
             .iter()
-            .flat_map(|f| f.args_for(backend).iter().cloned())
+            .flat_map(|f| f.args_for(target.backend).iter().cloned())
             .collect(),
         lossy: feats.iter().any(|f| f.lossy),
-        skip: skip_reason(registry, &features, gpus, devices),
+        skip: skip_reason(registry, &features, gpus, target),
         name,
         role,
         features,
@@ -202,18 +210,25 @@ fn build(registry: &Registry, role: Role, set: &[&str], backend: &str, devices: 
     }
 }
 
-/// Why a configuration cannot run, first reason wins: exclusive groups,
-/// declared conflicts, single-card-only features, then the GPU budget.
+/// Why a configuration cannot run, first reason wins: a feature the backend
+/// cannot do, exclusive groups, declared conflicts, single-card-only
+/// features, then the GPU budget.
 fn skip_reason(
     registry: &Registry,
     features: &[String],
     gpus: u32,
-    devices: usize,
+    target: Target,
 ) -> Option<String> {
     let feats: Vec<_> = features
         .iter()
         .filter_map(|id| registry.feature(id))
         .collect();
+    if let Some(reason) = feats
+        .iter()
+        .find_map(|f| f.unsupported_on(target.backend, target.model))
+    {
+        return Some(format!("{}: {reason}", target.backend));
+    }
     for (i, a) in feats.iter().enumerate() {
         for b in &feats[i + 1..] {
             if let (Some(ga), Some(gb)) = (&a.exclusive, &b.exclusive)
@@ -243,6 +258,7 @@ fn skip_reason(
             single.id, multi.id, multi.gpus
         ));
     }
+    let devices = target.devices;
     if gpus as usize > devices {
         return Some(format!(
             "requires {gpus} GPU{}, only {devices} available",
@@ -264,6 +280,14 @@ mod tests {
         Registry::parse(&text, "features.toml").expect("registry")
     }
 
+    fn on(devices: usize) -> Target<'static> {
+        Target {
+            backend: "reference",
+            model: "m",
+            devices,
+        }
+    }
+
     fn names(c: &[Config]) -> Vec<&str> {
         c.iter().map(|c| c.name.as_str()).collect()
     }
@@ -280,8 +304,7 @@ mod tests {
             "cfg_parallel",
             &addons(&["ulysses", "teacache"]),
             Combos::Pairs,
-            "reference",
-            2,
+            on(2),
         )
         .expect("expands");
         assert_eq!(
@@ -318,8 +341,7 @@ mod tests {
             "ulysses",
             &addons(&["teacache", "cache_dit", "ring"]),
             Combos::All,
-            "reference",
-            8,
+            on(8),
         )
         .expect("expands");
         assert_eq!(c.len(), 2 + 7);
@@ -353,8 +375,7 @@ mod tests {
             "cfg_parallel",
             &addons(&["teacache", "cache_dit"]),
             Combos::All,
-            "reference",
-            8,
+            on(8),
         )
         .expect("expands");
         let both = c
@@ -368,17 +389,43 @@ mod tests {
     }
 
     #[test]
-    fn declared_conflict_and_single_card_are_skipped() {
-        let r = registry();
+    fn a_feature_the_backend_cannot_do_is_skipped_first_with_its_reason() {
+        let text = EMBEDDED.replace(
+            "[features.ulysses.backend_args]",
+            "[features.ulysses.unsupported]\nreference = { \"m\" = \"m has no Ulysses\" }\n\n\
+             [features.ulysses.backend_args]",
+        );
+        let r = Registry::parse(&text, "features.toml").expect("registry");
         let c = expand(
             &r,
-            "ulysses",
-            &addons(&["offload"]),
+            "cfg_parallel",
+            &addons(&["ulysses"]),
             Combos::Pairs,
-            "reference",
-            8,
+            on(0),
         )
         .expect("expands");
+        // The engine's limit wins over the GPU budget: more GPUs would not help.
+        assert_eq!(c[2].skip.as_deref(), Some("reference: m has no Ulysses"));
+        let other = Target {
+            model: "other",
+            ..on(8)
+        };
+        let c = expand(
+            &r,
+            "cfg_parallel",
+            &addons(&["ulysses"]),
+            Combos::Pairs,
+            other,
+        )
+        .expect("expands");
+        assert_eq!(c[2].skip, None);
+    }
+
+    #[test]
+    fn declared_conflict_and_single_card_are_skipped() {
+        let r = registry();
+        let c =
+            expand(&r, "ulysses", &addons(&["offload"]), Combos::Pairs, on(8)).expect("expands");
         assert_eq!(
             c[2].skip.as_deref(),
             Some("conflict: ulysses + offload — test conflict")
@@ -388,8 +435,7 @@ mod tests {
             "cfg_parallel",
             &addons(&["offload"]),
             Combos::Pairs,
-            "reference",
-            8,
+            on(8),
         )
         .expect("expands");
         assert_eq!(
@@ -401,7 +447,7 @@ mod tests {
     #[test]
     fn budget_counts_the_baseline_too() {
         let r = registry();
-        let c = expand(&r, "cfg_parallel", &[], Combos::Pairs, "reference", 0).expect("expands");
+        let c = expand(&r, "cfg_parallel", &[], Combos::Pairs, on(0)).expect("expands");
         assert_eq!(
             c[0].skip.as_deref(),
             Some("requires 1 GPU, only 0 available")
@@ -416,7 +462,7 @@ mod tests {
     fn usage_errors() {
         let r = registry();
         assert_eq!(
-            expand(&r, "teacache", &[], Combos::Pairs, "reference", 2),
+            expand(&r, "teacache", &[], Combos::Pairs, on(2),),
             Err(MatrixError::AddonOnlyBaseline("teacache".into()))
         );
         let e = expand(
@@ -424,8 +470,7 @@ mod tests {
             "cfg_parallel",
             &addons(&["teacach"]),
             Combos::Pairs,
-            "reference",
-            2,
+            on(2),
         )
         .expect_err("unknown");
         assert!(e.to_string().contains("did you mean 'teacache'"), "{e}");
@@ -435,8 +480,7 @@ mod tests {
                 "cfg_parallel",
                 &addons(&["cfg_parallel"]),
                 Combos::Pairs,
-                "reference",
-                2
+                on(2),
             )
             .is_err()
         );
@@ -446,8 +490,7 @@ mod tests {
                 "cfg_parallel",
                 &addons(&["ring", "ring"]),
                 Combos::Pairs,
-                "reference",
-                2
+                on(2),
             )
             .is_err()
         );

@@ -40,7 +40,7 @@ enum Command {
     /// Run the matrix: one backend batch per configuration
     Run(Box<run::RunArgs>),
     /// Print the feature registry as a table, with GPU needs
-    Features,
+    Features(features::FeaturesArgs),
     /// The embedded reference engine (a CPU diffusion backend; started by `run`)
     Generate(generate::GenerateArgs),
     /// Judge a results directory: metrics, timing, PASS/WARN/FAIL/ERROR/SKIP
@@ -65,7 +65,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let features = cli.features.as_deref();
     match cli.command {
         Command::Run(args) => run::command(*args, features),
-        Command::Features => features::command(features),
+        Command::Features(args) => features::command(args, features),
         Command::Analyze(args) => analyze::command(args, features),
         Command::Compare(args) => compare::command(args),
         Command::Generate(args) => generate::command(args),

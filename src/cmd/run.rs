@@ -161,8 +161,11 @@ impl RunArgs {
             &self.baseline,
             &self.addons,
             combos,
-            &backend.name,
-            devices.count,
+            matrix::Target {
+                backend: &backend.name,
+                model: &settings.model,
+                devices: devices.count,
+            },
         )
         .map_err(bad_input)?;
         let mut configs = configs;

@@ -92,6 +92,10 @@ pub struct Feature {
     pub args: Vec<String>,
     /// Per-backend overrides of `args` (`[features.X.backend_args] xdit = [...]`).
     pub backend_args: BTreeMap<String, Vec<String>>,
+    /// Backends (per model where needed) that cannot do this feature:
+    /// `[features.X.unsupported] xdit = "reason"`. Such configs are SKIP with
+    /// the reason before anything starts, not ERROR after a model load.
+    pub unsupported: BTreeMap<String, Unsupported>,
     /// GPU multiplier: a configuration needs the product over its features.
     pub gpus: u32,
     pub lossy: bool,
@@ -121,11 +125,61 @@ pub enum Expect {
     None,
 }
 
+/// Why a backend cannot do a feature: for every model, or per model id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Unsupported {
+    Always(String),
+    /// Model id → reason; `"*"` stands for every model not named.
+    PerModel(BTreeMap<String, String>),
+}
+
 impl Feature {
     /// The arguments that turn this feature on for `backend`.
     pub fn args_for(&self, backend: &str) -> &[String] {
         self.backend_args.get(backend).unwrap_or(&self.args)
     }
+
+    /// Why `backend` cannot run this feature on `model`, if it cannot: a
+    /// declared `unsupported` entry, or a feature that has flags for other
+    /// backends only (running it with no flags would measure the baseline
+    /// and pass as "lossless" — the worst verdict compat could print).
+    pub fn unsupported_on(&self, backend: &str, model: &str) -> Option<String> {
+        match self.unsupported.get(backend) {
+            Some(Unsupported::Always(reason)) => return Some(reason.clone()),
+            Some(Unsupported::PerModel(models)) => {
+                let named = models
+                    .iter()
+                    .find(|(id, _)| model_matches(id, model))
+                    .or_else(|| models.get_key_value("*"));
+                if let Some((_, reason)) = named {
+                    return Some(reason.clone());
+                }
+            }
+            None => {}
+        }
+        if self.args.is_empty() && !self.backend_args.contains_key(backend) {
+            let with: Vec<&str> = self.backend_args.keys().map(String::as_str).collect();
+            return Some(format!(
+                "no flags for {} (features.toml has them for {} only)",
+                self.id,
+                with.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// A model id in the registry names `model` when equal to it, or when
+/// `model` is a local path ending in it (`/data/Qwen/Qwen-Image` is
+/// `Qwen/Qwen-Image`), so a downloaded copy keeps its limits.
+fn model_matches(id: &str, model: &str) -> bool {
+    id != "*"
+        && (model == id
+            || model
+                .trim_end_matches('/')
+                .strip_suffix(id)
+                .is_some_and(|head| head.ends_with('/')))
 }
 
 #[derive(Debug, Clone, Serialize)]

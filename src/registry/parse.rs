@@ -55,6 +55,8 @@ struct RawFeature {
     args: Vec<String>,
     #[serde(default)]
     backend_args: BTreeMap<Spanned<String>, Vec<String>>,
+    #[serde(default)]
+    unsupported: BTreeMap<Spanned<String>, RawUnsupported>,
     gpus: Option<Spanned<i64>>,
     #[serde(default)]
     lossy: bool,
@@ -69,6 +71,14 @@ struct RawFeature {
     expect: Expect,
     #[serde(default)]
     thresholds: RawFeatureThresholds,
+}
+
+/// `backend = "reason"` or `backend = { "model id" = "reason", "*" = "…" }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawUnsupported {
+    Always(String),
+    PerModel(BTreeMap<String, String>),
 }
 
 #[derive(Deserialize, Default)]
@@ -233,26 +243,43 @@ fn default_backend(
     }
 }
 
-/// backend_args may only name backends that exist. Checked after parsing,
-/// as features come before backends; the error points at the feature's
-/// table, since the parsed feature no longer carries spans.
+/// backend_args and unsupported may only name backends that exist, and a
+/// backend cannot be given flags for a feature it is declared unable to do.
+/// Checked after parsing, as features come before backends; the error points
+/// at the feature's table, since the parsed feature no longer carries spans.
 fn check_backend_args(
     cx: &Ctx,
     features: &[Feature],
     backends: &BTreeMap<String, Backend>,
 ) -> Result<(), RegistryError> {
     for f in features {
-        for b in f.backend_args.keys() {
+        let offset = cx.text.find(&format!("[features.{}", f.id)).unwrap_or(0);
+        let named = f
+            .backend_args
+            .keys()
+            .map(|b| (b, "backend_args"))
+            .chain(f.unsupported.keys().map(|b| (b, "unsupported")));
+        for (b, table) in named {
             if !backends.contains_key(b) {
-                let offset = cx.text.find(&format!("[features.{}", f.id)).unwrap_or(0);
                 let names: Vec<&str> = backends.keys().map(String::as_str).collect();
                 return Err(cx.err(
                     offset,
+                    format!("feature '{}' has {table} for unknown backend '{b}'", f.id),
+                    suggest(b, &names, "backends"),
+                ));
+            }
+        }
+        for (b, u) in &f.unsupported {
+            if matches!(u, Unsupported::Always(_)) && f.backend_args.contains_key(b) {
+                return Err(cx.err(
+                    offset,
                     format!(
-                        "feature '{}' has backend_args for unknown backend '{b}'",
+                        "feature '{}' has backend_args for '{b}' but is unsupported there",
                         f.id
                     ),
-                    suggest(b, &names, "backends"),
+                    format!(
+                        "remove one of them, or make `unsupported.{b}` a table of the models it does not support"
+                    ),
                 ));
             }
         }
@@ -410,6 +437,17 @@ fn feature(
             .backend_args
             .into_iter()
             .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
+        unsupported: raw
+            .unsupported
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    RawUnsupported::Always(r) => Unsupported::Always(r),
+                    RawUnsupported::PerModel(m) => Unsupported::PerModel(m),
+                };
+                (k.into_inner(), v)
+            })
             .collect(),
         gpus,
         lossy: raw.lossy,

@@ -140,6 +140,62 @@ fn per_backend_args_override() {
 }
 
 #[test]
+fn unsupported_per_backend_and_per_model() {
+    let text = format!(
+        "{MINI}\n[backends.eng]\ncommand = [\"eng\"]\n\n\
+         [features.cfg_parallel.unsupported]\n\
+         fake = \"fake has no CFG-parallel\"\n\
+         eng = {{ \"Qwen/Qwen-Image\" = \"Qwen-Image has no CFG-parallel\", \"*\" = \"only FLUX\" }}\n\
+         [features.magcache]\nbackend_args = {{ eng = [\"--cache\", \"magcache\"] }}\n"
+    );
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    let cfg = r.feature("cfg_parallel").expect("feature");
+    assert_eq!(
+        cfg.unsupported_on("fake", "any").as_deref(),
+        Some("fake has no CFG-parallel")
+    );
+    let qwen = Some("Qwen-Image has no CFG-parallel");
+    assert_eq!(
+        cfg.unsupported_on("eng", "Qwen/Qwen-Image").as_deref(),
+        qwen
+    );
+    // A local copy keeps the model's limits; a longer name is another model.
+    assert_eq!(
+        cfg.unsupported_on("eng", "/data/Qwen/Qwen-Image/")
+            .as_deref(),
+        qwen
+    );
+    assert_eq!(
+        cfg.unsupported_on("eng", "Qwen/Qwen-Image-2512").as_deref(),
+        Some("only FLUX")
+    );
+    // No `args`, flags for one backend: every other backend cannot run it,
+    // rather than run the baseline under its name.
+    let mag = r.feature("magcache").expect("feature");
+    assert_eq!(mag.unsupported_on("eng", "m"), None);
+    let e = mag
+        .unsupported_on("fake", "m")
+        .expect("unsupported on fake");
+    assert!(
+        e.contains("no flags for magcache") && e.contains("eng only"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_must_name_a_backend_and_not_contradict_backend_args() {
+    let e = err(&format!(
+        "{MINI}\n[features.cfg_parallel.unsupported]\nxdti = \"no\"\n"
+    ));
+    assert!(e.contains("unsupported for unknown backend 'xdti'"), "{e}");
+    let e = err(&MINI.replace(
+        "gpus = 2\n",
+        "gpus = 2\nbackend_args = { fake = [\"--x\"] }\nunsupported = { fake = \"no\" }\n",
+    ));
+    assert!(e.contains("but is unsupported there"), "{e}");
+}
+
+#[test]
 fn thresholds_precedence_feature_over_table() {
     let text = format!(
         "{}\n[thresholds]\nlossless = {{ mean = 0.05, max = 0.3 }}\nlossy = {{ mean = 0.1, fail_mean = 0.2 }}\n",

@@ -282,13 +282,22 @@ fn from_original(
     } else {
         m.gpu_count
     };
+    // The original framework drives vLLM-Omni: judge what it could run by
+    // that backend's limits where the registry has it.
+    let backend = match registry.backend("vllm-omni") {
+        Some(b) => b.name.as_str(),
+        None => registry.default_backend.as_str(),
+    };
     let planned = crate::matrix::expand(
         registry,
         &m.baseline_feature,
         &m.addons,
         crate::matrix::Combos::Pairs,
-        &registry.default_backend,
-        devices,
+        crate::matrix::Target {
+            backend,
+            model: &m.model,
+            devices,
+        },
     )
     .unwrap_or_default();
     m.configs
