@@ -890,7 +890,8 @@ fn snapshot_original_layout_table() {
 }
 
 /// A results folder that cannot be written to: the verdict still reaches
-/// stdout, and a note says report.json was not saved.
+/// stdout, a note says report.json was not saved, and the exit code is 3
+/// (an output is missing), not a verdict's 0 or 1.
 #[test]
 fn a_read_only_folder_still_prints_the_verdict() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -898,7 +899,7 @@ fn a_read_only_folder_still_prints_the_verdict() {
     // A directory named report.json makes the write fail even as root.
     std::fs::create_dir(tmp.path().join("report.json")).expect("mkdir");
     let (code, out, err) = analyze(tmp.path(), &[]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(out.contains("PASS") && out.contains("configs:"), "{out}");
     assert!(
         err.contains("report.json") && err.contains("not saved"),

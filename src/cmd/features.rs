@@ -18,7 +18,9 @@ pub struct FeaturesArgs {
 
 pub fn command(args: FeaturesArgs, features: Option<&Path>) -> anyhow::Result<ExitCode> {
     let registry = Registry::locate(features)?;
-    let name = args.backend.unwrap_or_else(|| registry.default_backend.clone());
+    let name = args
+        .backend
+        .unwrap_or_else(|| registry.default_backend.clone());
     let backend = registry
         .backend(&name)
         .ok_or_else(|| usage(registry.unknown_backend(&name)))?;

@@ -149,16 +149,19 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
         plan.push((Box::new(Html { templates }), Sink::Dir));
     }
     let report_json = dir.join(crate::results::REPORT);
+    let mut unsaved = None;
     for (exporter, sink) in plan {
         let output = exporter
             .export(report, dir)
             .map_err(crate::exit::output_failed)?;
         match (output, sink) {
             // A read-only results folder must not cost the verdict: it still
-            // reaches stdout, with a note.
+            // reaches stdout, with a note, and the exit code says an output
+            // is missing (a later `compare` must not read an older one).
             (Output::Bytes(b), Sink::File(path)) if path == report_json => {
                 if let Err(e) = atomic::write(&path, &b) {
                     eprintln!("note: {e:#}; the verdict below is not saved");
+                    unsaved = Some(e);
                 }
             }
             (Output::Bytes(b), Sink::Stdout) => {
@@ -178,5 +181,8 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
             (Output::Bytes(_), Sink::Dir) => {}
         }
     }
-    Ok(())
+    match unsaved {
+        Some(e) => Err(crate::exit::output_failed(e)),
+        None => Ok(()),
+    }
 }
