@@ -48,7 +48,7 @@ mod tests {
                 warmup: 1,
             },
             prompts: vec!["a".into(), "b".into()],
-            baseline_feature: "cfg_parallel".into(),
+            baseline_feature: Some("cfg_parallel".into()),
             addons: vec![],
             combos: "pairs".into(),
             devices: DeviceInfo {

@@ -123,23 +123,25 @@ pub struct Target<'a> {
 /// Expands the matrix for `target`.
 pub fn expand(
     registry: &Registry,
-    baseline: &str,
+    baseline: Option<&str>,
     addons: &[String],
     combos: Combos,
     target: Target,
 ) -> Result<Vec<Config>, MatrixError> {
-    let base = registry
-        .feature(baseline)
-        .ok_or_else(|| MatrixError::UnknownFeature(registry.unknown_feature(baseline)))?;
-    if base.addon_only {
-        return Err(MatrixError::AddonOnlyBaseline(baseline.to_string()));
+    if let Some(b) = baseline {
+        let base = registry
+            .feature(b)
+            .ok_or_else(|| MatrixError::UnknownFeature(registry.unknown_feature(b)))?;
+        if base.addon_only {
+            return Err(MatrixError::AddonOnlyBaseline(b.to_string()));
+        }
     }
     let mut seen = Vec::new();
     for a in addons {
         if registry.feature(a).is_none() {
             return Err(MatrixError::UnknownFeature(registry.unknown_feature(a)));
         }
-        if a == baseline {
+        if Some(a.as_str()) == baseline {
             return Err(MatrixError::BaselineAsAddon(a.clone()));
         }
         if seen.contains(&a) {
@@ -148,14 +150,18 @@ pub fn expand(
         seen.push(a);
     }
 
-    let mut sets: Vec<(Role, Vec<&str>)> = vec![
-        (Role::Baseline, vec![]),
-        (Role::BaselineFeature, vec![baseline]),
-    ];
+    // Without a baseline feature, each addon stands on the pure baseline.
+    fn on_base<'a>(baseline: Option<&'a str>, extra: &[&'a str]) -> Vec<&'a str> {
+        baseline.into_iter().chain(extra.iter().copied()).collect()
+    }
+    let mut sets: Vec<(Role, Vec<&str>)> = vec![(Role::Baseline, vec![])];
+    if let Some(b) = baseline {
+        sets.push((Role::BaselineFeature, vec![b]));
+    }
     match combos {
         Combos::Pairs => {
             for a in addons {
-                sets.push((Role::Addon, vec![baseline, a.as_str()]));
+                sets.push((Role::Addon, on_base(baseline, &[a.as_str()])));
             }
         }
         Combos::All => {
@@ -168,8 +174,8 @@ pub fn expand(
             let members = |m: u32| -> Vec<usize> { (0..n).filter(|i| m & (1 << i) != 0).collect() };
             masks.sort_by_key(|&m| (m.count_ones(), members(m)));
             for m in masks {
-                let mut set = vec![baseline];
-                set.extend(members(m).into_iter().map(|i| addons[i].as_str()));
+                let extra: Vec<&str> = members(m).into_iter().map(|i| addons[i].as_str()).collect();
+                let set = on_base(baseline, &extra);
                 let role = if m.count_ones() == 1 {
                     Role::Addon
                 } else {
@@ -301,7 +307,7 @@ mod tests {
         let r = registry();
         let c = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["ulysses", "teacache"]),
             Combos::Pairs,
             on(2),
@@ -338,7 +344,7 @@ mod tests {
         let r = registry();
         let c = expand(
             &r,
-            "ulysses",
+            Some("ulysses"),
             &addons(&["teacache", "cache_dit", "ring"]),
             Combos::All,
             on(8),
@@ -372,7 +378,7 @@ mod tests {
         let r = registry();
         let c = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["teacache", "cache_dit"]),
             Combos::All,
             on(8),
@@ -398,7 +404,7 @@ mod tests {
         let r = Registry::parse(&text, "features.toml").expect("registry");
         let c = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["ulysses"]),
             Combos::Pairs,
             on(0),
@@ -412,7 +418,7 @@ mod tests {
         };
         let c = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["ulysses"]),
             Combos::Pairs,
             other,
@@ -424,15 +430,21 @@ mod tests {
     #[test]
     fn declared_conflict_and_single_card_are_skipped() {
         let r = registry();
-        let c =
-            expand(&r, "ulysses", &addons(&["offload"]), Combos::Pairs, on(8)).expect("expands");
+        let c = expand(
+            &r,
+            Some("ulysses"),
+            &addons(&["offload"]),
+            Combos::Pairs,
+            on(8),
+        )
+        .expect("expands");
         assert_eq!(
             c[2].skip.as_deref(),
             Some("conflict: ulysses + offload — test conflict")
         );
         let c = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["offload"]),
             Combos::Pairs,
             on(8),
@@ -447,7 +459,7 @@ mod tests {
     #[test]
     fn budget_counts_the_baseline_too() {
         let r = registry();
-        let c = expand(&r, "cfg_parallel", &[], Combos::Pairs, on(0)).expect("expands");
+        let c = expand(&r, Some("cfg_parallel"), &[], Combos::Pairs, on(0)).expect("expands");
         assert_eq!(
             c[0].skip.as_deref(),
             Some("requires 1 GPU, only 0 available")
@@ -462,12 +474,12 @@ mod tests {
     fn usage_errors() {
         let r = registry();
         assert_eq!(
-            expand(&r, "teacache", &[], Combos::Pairs, on(2),),
+            expand(&r, Some("teacache"), &[], Combos::Pairs, on(2),),
             Err(MatrixError::AddonOnlyBaseline("teacache".into()))
         );
         let e = expand(
             &r,
-            "cfg_parallel",
+            Some("cfg_parallel"),
             &addons(&["teacach"]),
             Combos::Pairs,
             on(2),
@@ -477,7 +489,7 @@ mod tests {
         assert!(
             expand(
                 &r,
-                "cfg_parallel",
+                Some("cfg_parallel"),
                 &addons(&["cfg_parallel"]),
                 Combos::Pairs,
                 on(2),
@@ -487,7 +499,7 @@ mod tests {
         assert!(
             expand(
                 &r,
-                "cfg_parallel",
+                Some("cfg_parallel"),
                 &addons(&["ring", "ring"]),
                 Combos::Pairs,
                 on(2),

@@ -134,7 +134,7 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
             warmup: 1,
         },
         prompts: (0..prompts).map(|i| format!("prompt number {i}")).collect(),
-        baseline_feature: "cfg_parallel".into(),
+        baseline_feature: Some("cfg_parallel".into()),
         addons: vec!["teacache".into(), "ulysses".into()],
         combos: "pairs".into(),
         devices: DeviceInfo {

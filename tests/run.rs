@@ -859,3 +859,37 @@ fn output_dir_that_is_a_file_is_refused_up_front() {
         "mine"
     );
 }
+
+/// Without --baseline, each addon is tested alone on the pure baseline
+/// (diffusers' caches and compile have no parallel feature to stand on);
+/// with neither, there is nothing to test.
+#[test]
+fn addons_alone_on_the_pure_baseline() {
+    let env = Env::new();
+    env.run(&["--addons", "lossy", "par", "--gpus", "2", "--analyze"])
+        .assert()
+        .success();
+    let m = read_json(&env.out("baseline").join("manifest.json"));
+    assert!(m["baseline_feature"].is_null(), "{m}");
+    let names: Vec<&str> = m["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["baseline", "lossy", "par"]);
+    let r = read_json(&env.out("baseline").join("report.json"));
+    let roles: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|c| c["role"].as_str().unwrap_or(""))
+        .collect();
+    // No addon is promoted to "baseline feature" by guesswork.
+    assert_eq!(roles, ["baseline", "addon", "addon"]);
+    env.run(&["--output-dir", "none"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing to test"));
+    assert!(!env.path().join("none").exists());
+}

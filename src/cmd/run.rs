@@ -15,9 +15,10 @@ use crate::settings;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The feature every configuration is built on (e.g. cfg_parallel)
+    /// The feature every configuration is built on (e.g. cfg_parallel); without it,
+    /// each addon is tested on the pure baseline alone
     #[arg(long, alias = "baseline-feature", value_name = "FEATURE")]
-    pub baseline: String,
+    pub baseline: Option<String>,
     /// Features added to the baseline feature, one configuration each (or every subset)
     #[arg(long, num_args = 0.., value_name = "FEATURE")]
     pub addons: Vec<String>,
@@ -158,7 +159,7 @@ impl RunArgs {
         };
         let configs = matrix::expand(
             &registry,
-            &self.baseline,
+            self.baseline.as_deref(),
             &self.addons,
             combos,
             matrix::Target {
@@ -186,7 +187,7 @@ impl RunArgs {
             ExecutorKind::Slurm => ExecutorPlan::Slurm(self.slurm_options(&registry)),
         };
         let analysis = if self.analyze || self.analysis.wanted() {
-            Some(self.analysis.plan(self.output_dir.join(&self.baseline))?)
+            Some(self.analysis.plan(self.run_dir())?)
         } else {
             None
         };
@@ -194,7 +195,7 @@ impl RunArgs {
             backend,
             settings,
             prompts: prompts.prompts,
-            out: self.output_dir.join(&self.baseline),
+            out: self.run_dir(),
             baseline_feature: self.baseline,
             addons: self.addons,
             combos,

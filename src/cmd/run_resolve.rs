@@ -9,6 +9,13 @@ use crate::results::DeviceInfo;
 use crate::settings::Requested;
 
 impl RunArgs {
+    /// `<output-dir>/<baseline feature>/`, or `<output-dir>/baseline/` for
+    /// addons tested on the pure baseline alone.
+    pub(super) fn run_dir(&self) -> std::path::PathBuf {
+        let name = self.baseline.as_deref().unwrap_or(crate::matrix::BASELINE);
+        self.output_dir.join(name)
+    }
+
     /// Values no backend can run, refused before anything starts or is
     /// written (exit 2): a zero timeout or job count, sizes past 16384, and
     /// the reference engine's own limits (a multiple of 16, 16..=2048).
@@ -17,6 +24,12 @@ impl RunArgs {
         backend: &crate::registry::Backend,
         s: &crate::settings::Settings,
     ) -> anyhow::Result<()> {
+        if self.baseline.is_none() && self.addons.is_empty() {
+            return Err(usage(
+                "nothing to test: give --baseline FEATURE, or --addons FEATURE... to test \
+                 each on the pure baseline (see `compat features`)",
+            ));
+        }
         if self.output_dir.exists() && !self.output_dir.is_dir() {
             return Err(usage(format!(
                 "--output-dir {} is a file, not a folder",
@@ -100,7 +113,11 @@ impl RunArgs {
                 .or_else(|| Some(minutes())),
             gpu_flag: d.gpu_flag.clone().unwrap_or_else(|| "gres".into()),
             extra,
-            job_prefix: format!("compat-{}-{}", std::process::id(), self.baseline),
+            job_prefix: format!(
+                "compat-{}-{}",
+                std::process::id(),
+                self.baseline.as_deref().unwrap_or(crate::matrix::BASELINE)
+            ),
         }
     }
 }

@@ -33,7 +33,9 @@ pub struct Manifest {
     pub settings: Settings,
     /// The prompts actually used (also in prompts.txt).
     pub prompts: Vec<String>,
-    pub baseline_feature: String,
+    /// None: each addon tested on the pure baseline alone.
+    #[serde(default)]
+    pub baseline_feature: Option<String>,
     pub addons: Vec<String>,
     /// "pairs" or "all".
     pub combos: String,

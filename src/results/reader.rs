@@ -290,7 +290,7 @@ fn from_original(
     };
     let planned = crate::matrix::expand(
         registry,
-        &m.baseline_feature,
+        Some(m.baseline_feature.as_str()),
         &m.addons,
         crate::matrix::Combos::Pairs,
         crate::matrix::Target {
@@ -477,6 +477,9 @@ fn reattribute(c: &mut ConfigSource, dir: &Path, log: &BatchLog) {
 /// Gives every config a role (the original's layout has none); returns the
 /// indices of the pure baseline and of the baseline feature alone.
 fn assign_roles(configs: &mut [ConfigSource]) -> (Option<usize>, Option<usize>) {
+    // compat's manifest names every role; a run of addons on the pure
+    // baseline has no baseline feature, and none may be guessed for it.
+    let roles_known = configs.iter().any(|c| c.role.is_some());
     let baseline = configs.iter().position(|c| c.name == results::BASELINE);
     if let Some(b) = baseline {
         configs[b].role = Some(Role::Baseline);
@@ -484,7 +487,7 @@ fn assign_roles(configs: &mut [ConfigSource]) -> (Option<usize>, Option<usize>) 
     let mut baseline_feature = configs
         .iter()
         .position(|c| c.role == Some(Role::BaselineFeature));
-    if baseline_feature.is_none() {
+    if baseline_feature.is_none() && !roles_known {
         let names: Vec<&str> = configs
             .iter()
             .filter(|c| c.name != results::BASELINE)

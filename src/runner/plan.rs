@@ -39,7 +39,8 @@ pub struct RunPlan {
     pub settings: Settings,
     /// The prompts to run.
     pub prompts: Vec<String>,
-    pub baseline_feature: String,
+    /// None: each addon tested on the pure baseline alone.
+    pub baseline_feature: Option<String>,
     pub addons: Vec<String>,
     pub combos: Combos,
     /// The matrix, SKIPs included.
