@@ -1,9 +1,15 @@
 """Tests of backends/vllm_omni/batch_text_to_image.py against a STAND-IN vllm_omni.
 
-The stand-in (tests/python/standin/vllm_omni) is not vLLM-Omni: it records the
-calls the script makes (Omni kwargs, parallel config, cache config, sampling
-params, seeds) and returns tiny PNG-writing images. The script runs as a child
-process with the stand-in first on PYTHONPATH, exactly as compat would start it.
+The stand-in (tests/python/standin/vllm_omni) is not vLLM-Omni, but it has the
+real names and signatures of vLLM-Omni main bd4f9acf (2026-08-22): Omni(model,
+**kwargs) accepting only the keywords the real engine reads, the exact fields
+of OmniDiffusionSamplingParams and DiffusionParallelConfig, OmniRequestOutput
+with images in every place a release puts them (NumPy-like arrays whose truth
+value raises), Qwen-Image's rule for turning guidance on, and generate()
+closing the engine after a failure. It records the calls the script makes and
+what the engine would do with them (effective parallel config, guidance). The
+script runs as a child process with the stand-in first on PYTHONPATH, exactly
+as compat would start it.
 
 Run from the repository root (standard library only, no network):
     python3 -m unittest discover -s tests/python -v
@@ -16,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import struct
 import tempfile
 import unittest
 import zlib
@@ -72,7 +79,11 @@ class BackendCase(unittest.TestCase):
         env_extra: dict[str, str] | None = None,
         base: bool = True,
     ) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_OMNI_STANDIN")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("VLLM_OMNI_STANDIN") and k not in ("CUDA_VISIBLE_DEVICES", "COMPAT_DEVICES")
+        }
         env["PYTHONPATH"] = str(STANDIN) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONIOENCODING"] = "utf-8"
         env["VLLM_OMNI_STANDIN_RECORD"] = str(self.record)
@@ -121,6 +132,8 @@ class TestArguments(BackendCase):
             "--model", "--prompt-file", "--output", "--num-inference-steps", "--height", "--width",
             "--cfg-scale", "--seed", "--negative-prompt", "--cfg-parallel-size", "--cache-backend",
             "--ulysses-degree", "--ring-degree", "--tensor-parallel-size", "--warmup",
+            "--vae-patch-parallel-size", "--enable-cpu-offload", "--enable-layerwise-offload",
+            "--quantization", "--enforce-eager", "--fa-deterministic",
         ):
             self.assertIn(flag, help_text)
         self.assertIn("0.18", help_text)
@@ -160,15 +173,23 @@ class TestArguments(BackendCase):
         proc = self.run_script(pf, "--warmup", "0")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         (init,) = self.calls("init")
-        self.assertEqual(init["kwargs"]["model"], "stand-in/model")
+        self.assertEqual(init["model"], "stand-in/model")
         self.assertIsNone(init["kwargs"]["cache_backend"])
         self.assertIsNone(init["kwargs"]["cache_config"])
+        self.assertNotIn("parallel_config", init["kwargs"])
         pc = init["parallel_config"]
         self.assertEqual(
             (pc["ulysses_degree"], pc["ring_degree"], pc["cfg_parallel_size"], pc["tensor_parallel_size"]),
             (1, 1, 1, 1),
         )
-        self.assertEqual(init["parallel_config_type"], "vllm_omni.diffusion.data.DiffusionParallelConfig")
+        self.assertEqual(init["world_size"], 1)
+        # no feature flag: the engine's defaults
+        self.assertEqual(
+            init["engine_args"],
+            {"cache_backend": None, "cache_config": None, "enable_cpu_offload": False,
+             "enable_layerwise_offload": False, "enforce_eager": False, "fa_deterministic": False,
+             "quantization": None},
+        )
 
     def test_sampling_params(self) -> None:
         pf = self.write_prompts(["a cat"])
@@ -178,10 +199,13 @@ class TestArguments(BackendCase):
         sp = gen["sampling_params"]
         self.assertEqual(sp["num_inference_steps"], 7)
         self.assertEqual((sp["height"], sp["width"]), (64, 48))
+        # both scales: Qwen-Image reads true_cfg_scale, FLUX/SD3.5/Z-Image guidance_scale
         self.assertEqual(sp["true_cfg_scale"], 3.5)
+        self.assertEqual(sp["guidance_scale"], 3.5)
+        self.assertTrue(gen["guidance_scale_provided"])
         self.assertEqual(sp["num_outputs_per_prompt"], 1)
-        # no negative prompt given: the request carries none
-        self.assertEqual(gen["prompt"], {"prompt": "a cat"})
+        # an empty negative prompt is still sent: it keeps Qwen-Image's guidance on
+        self.assertEqual(gen["prompt"], {"prompt": "a cat", "negative_prompt": ""})
 
     def test_negative_prompt_reaches_request(self) -> None:
         pf = self.write_prompts(["a cat"])
@@ -214,40 +238,65 @@ class TestCacheConfigs(BackendCase):
 
 
 class TestParallelDegrees(BackendCase):
-    def test_each_degree_reaches_parallel_config(self) -> None:
-        cases = {
-            "--cfg-parallel-size": "cfg_parallel_size",
-            "--ulysses-degree": "ulysses_degree",
-            "--ring-degree": "ring_degree",
-            "--tensor-parallel-size": "tensor_parallel_size",
-        }
+    """The degrees must reach the workers on every path the engine has: passed as
+    plain Omni keywords. parallel_config=DiffusionParallelConfig(...) is dropped
+    on the registry path (vllm-omni #6312/#5804) and silently runs on one GPU."""
+
+    CASES = {
+        "--cfg-parallel-size": "cfg_parallel_size",
+        "--ulysses-degree": "ulysses_degree",
+        "--ring-degree": "ring_degree",
+        "--tensor-parallel-size": "tensor_parallel_size",
+    }
+
+    def test_each_degree_reaches_the_workers_on_both_stage_paths(self) -> None:
         pf = self.write_prompts(["a"])
-        for flag, key in cases.items():
-            with self.subTest(flag=flag):
-                self.record.unlink(missing_ok=True)
-                self.assertEqual(self.run_script(pf, flag, "2", "--warmup", "0").returncode, 0)
-                (init,) = self.calls("init")
-                pc = init["parallel_config"]
-                self.assertEqual(pc[key], 2)
-                for other in cases.values():
-                    if other != key:
-                        self.assertEqual(pc[other], 1, other)
-                # degrees go through the parallel config, not as loose kwargs
-                self.assertNotIn(key, init["kwargs"])
+        for path in ("default", "registry"):
+            for flag, key in self.CASES.items():
+                with self.subTest(path=path, flag=flag):
+                    self.record.unlink(missing_ok=True)
+                    proc = self.run_script(
+                        pf, flag, "2", "--warmup", "0", env_extra={"VLLM_OMNI_STANDIN_STAGE_PATH": path}
+                    )
+                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    (init,) = self.calls("init")
+                    pc = init["parallel_config"]
+                    self.assertEqual(pc[key], 2, f"{key} did not reach the workers on the {path} path")
+                    self.assertEqual(init["world_size"], 2)
+                    for other in self.CASES.values():
+                        if other != key:
+                            self.assertEqual(pc[other], 1, other)
+                    # plain keywords, never the object the registry path drops
+                    self.assertEqual(init["kwargs"][key], 2)
+                    self.assertNotIn("parallel_config", init["kwargs"])
 
     def test_combined_degrees(self) -> None:
         pf = self.write_prompts(["a"])
-        proc = self.run_script(
-            pf, "--cfg-parallel-size", "2", "--ulysses-degree", "2", "--ring-degree", "2",
-            "--tensor-parallel-size", "2", "--cache-backend", "tea_cache",
-        )
+        for path in ("default", "registry"):
+            with self.subTest(path=path):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_script(
+                    pf, "--cfg-parallel-size", "2", "--ulysses-degree", "2", "--ring-degree", "2",
+                    "--tensor-parallel-size", "2", "--cache-backend", "tea_cache",
+                    env_extra={"VLLM_OMNI_STANDIN_STAGE_PATH": path},
+                )
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                init = self.calls("init")[0]
+                pc = init["parallel_config"]
+                self.assertEqual(pc["sequence_parallel_size"], 4)
+                self.assertEqual(
+                    (pc["ulysses_degree"], pc["ring_degree"], pc["cfg_parallel_size"], pc["tensor_parallel_size"]),
+                    (2, 2, 2, 2),
+                )
+                self.assertEqual(init["world_size"], 16)
+
+    def test_vae_patch_parallel_rides_on_the_dit_group(self) -> None:
+        pf = self.write_prompts(["a"])
+        proc = self.run_script(pf, "--ulysses-degree", "2", "--vae-patch-parallel-size", "2", "--warmup", "0")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        pc = self.calls("init")[0]["parallel_config"]
-        self.assertEqual(pc["sequence_parallel_size"], 4)
-        self.assertEqual(
-            (pc["ulysses_degree"], pc["ring_degree"], pc["cfg_parallel_size"], pc["tensor_parallel_size"]),
-            (2, 2, 2, 2),
-        )
+        (init,) = self.calls("init")
+        self.assertEqual(init["parallel_config"]["vae_patch_parallel_size"], 2)
+        self.assertEqual(init["world_size"], 2)  # reuses the DiT GPUs
 
 
 class TestBatch(BackendCase):
@@ -290,8 +339,11 @@ class TestBatch(BackendCase):
         # different seeds, different images (the stand-in colours by seed)
         blobs = {(self.out / r["image"]).read_bytes() for r in lines}
         self.assertEqual(len(blobs), 3)
-        # no torch here: no memory events, and nothing else unexpected
-        self.assertEqual(set(events), {"load", "warmup"})
+        # the engine's own peak (peak_memory_mb = 1000 + seed MiB in the stand-in):
+        # warm-up seed 42, prompts 42..44 -> 1044 MiB on device 0, written once
+        self.assertEqual(set(events), {"load", "warmup", "memory"})
+        (mem,) = [r for r in rows if r.get("event") == "memory"]
+        self.assertEqual(mem, {"event": "memory", "device": 0, "peak_bytes": 1044 * 1024 * 1024})
 
     def test_summary_log_lines(self) -> None:
         pf = self.write_prompts(self.PROMPTS)
@@ -324,8 +376,17 @@ class TestFailures(BackendCase):
         self.assertIn("CUDA out of memory", bad["error"])
         self.assertFalse((self.out / "prompt_01.png").exists())
         self.assertTrue(png_ok(self.out / "prompt_02.png"))
+        # Omni.generate closes the engine on any exception (entrypoints/omni.py:91-94):
+        # the script loads it again, warms it up, and never calls the closed one
+        self.assertEqual(len(self.calls("init")), 2)
+        self.assertEqual(self.calls("generate_after_close"), [])
+        reload = [r for r in self.results() if r.get("event") == "reload"]
+        self.assertEqual(len(reload), 1)
+        self.assertEqual(reload[0]["after"], 1)
+        self.assertIsInstance(reload[0]["seconds"], float)
         # the failing prompt kept its seed: seeds never shift
-        self.assertEqual([g["sampling_params"]["seed"] for g in self.calls("generate")][1:], [42, 43, 44])
+        # (warm-up 42, prompts 42 and 43, warm-up after the reload 42, prompt 44)
+        self.assertEqual([g["sampling_params"]["seed"] for g in self.calls("generate")], [42, 42, 43, 42, 44])
         out = proc.stdout.decode()
         self.assertIn("  Prompt 1: ", out)
         self.assertIn("  Prompt 3: ", out)
@@ -369,6 +430,271 @@ class TestFailures(BackendCase):
         )
         self.assertEqual(proc.returncode, 1)
         self.assertIn(b"vllm_omni", proc.stderr)
+
+
+class TestNegativePrompt(BackendCase):
+    """Qwen-Image runs guidance only when the request has a negative_prompt that is
+    not None (pipeline_qwen_image.py:644-650, 706-709); compat's default negative
+    prompt is empty, so an empty one must still be sent."""
+
+    def test_empty_negative_prompt_keeps_guidance_on(self) -> None:
+        pf = self.write_prompts(["a cat", "a dog"])
+        proc = self.run_script(pf, "--cfg-parallel-size", "2")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        gens = self.calls("generate")
+        self.assertEqual(len(gens), 3)
+        for g in gens:
+            self.assertIn("negative_prompt", g["prompt"])
+            self.assertEqual(g["prompt"]["negative_prompt"], "")
+            self.assertTrue(g["do_true_cfg"], "guidance is off: the request has no negative_prompt")
+            self.assertFalse(g["cfg_parallel_idle"], "CFG-Parallel has no negative branch to run")
+
+    def test_missing_flag_means_empty_negative_prompt(self) -> None:
+        pf = self.write_prompts(["a cat"])
+        argv = ["--model", "m", "--prompt-file", str(pf), "--output", str(self.out), "--warmup", "0"]
+        proc = self.run_script(pf, *argv, base=False)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        (gen,) = self.calls("generate")
+        self.assertEqual(gen["prompt"], {"prompt": "a cat", "negative_prompt": ""})
+        self.assertTrue(gen["do_true_cfg"])
+
+
+class TestFeatureKeywords(BackendCase):
+    """Each feature flag becomes the Omni keyword vLLM-Omni reads
+    (async_omni_engine.py:1027-1085); the stand-in rejects any keyword the
+    engine does not read, as the newest vLLM-Omni does."""
+
+    FLAGS = {
+        "--enable-cpu-offload": ("enable_cpu_offload", True),
+        "--enable-layerwise-offload": ("enable_layerwise_offload", True),
+        "--enforce-eager": ("enforce_eager", True),
+        "--fa-deterministic": ("fa_deterministic", True),
+    }
+
+    def test_each_flag_reaches_the_engine(self) -> None:
+        pf = self.write_prompts(["a"])
+        for flag, (key, value) in self.FLAGS.items():
+            with self.subTest(flag=flag):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_script(pf, flag, "--warmup", "0")
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                (init,) = self.calls("init")
+                self.assertEqual(init["kwargs"][key], value)
+                self.assertEqual(init["engine_args"][key], value)
+
+    def test_quantization(self) -> None:
+        pf = self.write_prompts(["a"])
+        for method in ("fp8", "int8"):
+            with self.subTest(method=method):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_script(pf, "--quantization", method, "--warmup", "0")
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertEqual(self.calls("init")[0]["engine_args"]["quantization"], method)
+        self.assertEqual(self.run_script(pf, "--quantization", "fp4").returncode, 2)
+
+    def test_every_keyword_is_one_the_engine_reads(self) -> None:
+        # everything at once (the combination rules aside): no keyword is unknown
+        pf = self.write_prompts(["a"])
+        proc = self.run_script(
+            pf, "--ulysses-degree", "2", "--ring-degree", "2", "--cfg-parallel-size", "2",
+            "--tensor-parallel-size", "2", "--vae-patch-parallel-size", "2",
+            "--quantization", "fp8", "--enforce-eager", "--fa-deterministic", "--cache-backend", "cache_dit",
+            "--warmup", "0",
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn(b"Unknown diffusion config field", proc.stderr)
+        (init,) = self.calls("init")
+        self.assertEqual(
+            set(init["kwargs"]),
+            {"cache_backend", "cache_config", "ulysses_degree", "ring_degree", "cfg_parallel_size",
+             "tensor_parallel_size", "vae_patch_parallel_size", "enable_cpu_offload",
+             "enable_layerwise_offload", "quantization", "enforce_eager", "fa_deterministic"},
+        )
+
+    def test_unset_flags_are_not_sent(self) -> None:
+        pf = self.write_prompts(["a"])
+        self.assertEqual(self.run_script(pf, "--warmup", "0").returncode, 0)
+        kwargs = self.calls("init")[0]["kwargs"]
+        for key in ("tensor_parallel_size", "quantization", "enforce_eager", "fa_deterministic"):
+            self.assertNotIn(key, kwargs)
+
+
+class TestCombinations(BackendCase):
+    """Combinations vLLM-Omni silently drops or its compatibility table rules
+    out are usage errors, not runs that look fine."""
+
+    def test_rejected(self) -> None:
+        pf = self.write_prompts(["a"])
+        cases = {
+            "vae larger than the DiT group (clamped)": ["--vae-patch-parallel-size", "2"],
+            "vae larger than ulysses": ["--ulysses-degree", "2", "--vae-patch-parallel-size", "4"],
+            "layerwise on two GPUs": ["--enable-layerwise-offload", "--ulysses-degree", "2"],
+            "layerwise with tp": ["--enable-layerwise-offload", "--tensor-parallel-size", "2"],
+            "layerwise with cfg": ["--enable-layerwise-offload", "--cfg-parallel-size", "2"],
+            "layerwise plus model-level": ["--enable-layerwise-offload", "--enable-cpu-offload"],
+            "vae with cpu offload": ["--ulysses-degree", "2", "--vae-patch-parallel-size", "2",
+                                     "--enable-cpu-offload"],
+        }
+        for name, args in cases.items():
+            with self.subTest(name=name):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_script(pf, *args)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(self.calls("init"), [])
+
+    def test_accepted(self) -> None:
+        pf = self.write_prompts(["a"])
+        for args in (["--enable-layerwise-offload"], ["--enable-cpu-offload", "--ulysses-degree", "2"],
+                     ["--quantization", "fp8", "--ring-degree", "2"]):
+            with self.subTest(args=args):
+                self.assertEqual(self.run_script(pf, *args, "--warmup", "0").returncode, 0)
+
+
+class TestVersions(BackendCase):
+    """The script reads the installed version and refuses one that would drop a keyword."""
+
+    def run_version(self, version: str, *extra: str) -> subprocess.CompletedProcess:
+        pf = self.write_prompts(["a"])
+        return self.run_script(pf, "--warmup", "0", *extra, env_extra={"VLLM_OMNI_STANDIN_VERSION": version})
+
+    def test_older_than_0_18_is_refused(self) -> None:
+        for version in ("0.16.0", "0.17.1", "0.14.0rc1"):
+            with self.subTest(version=version):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_version(version)
+                self.assertEqual(proc.returncode, 1)
+                self.assertIn(b"not supported", proc.stderr)
+                self.assertEqual(self.calls("init"), [])
+                (load,) = self.results()
+                self.assertEqual(load["event"], "load")
+                self.assertIs(load["ok"], False)
+
+    def test_supported_versions_run(self) -> None:
+        for version in ("0.18.0", "0.22.1", "0.26.0", "0.27.0rc1", "0.28.1.dev12+gabcdef0", "1.0.0"):
+            with self.subTest(version=version):
+                self.record.unlink(missing_ok=True)
+                proc = self.run_version(version)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertIn(version.encode(), proc.stdout)
+
+    def test_fa_deterministic_needs_0_27(self) -> None:
+        proc = self.run_version("0.26.0", "--fa-deterministic")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"--fa-deterministic needs vLLM-Omni >= 0.27", proc.stderr)
+        self.assertEqual(self.calls("init"), [])
+        self.assertEqual(self.run_version("0.27.0", "--fa-deterministic").returncode, 0)
+
+    def test_untagged_checkout_is_checked_by_its_code(self) -> None:
+        # setuptools_scm without tags gives 0.1.devN (vllm_omni/version.py falls back to "dev")
+        for version in ("0.1.dev2142+g29dcdec66", "dev"):
+            with self.subTest(version=version):
+                self.record.unlink(missing_ok=True)
+                self.assertEqual(self.run_version(version).returncode, 0)
+        # the stand-in has no OmniDiffusionConfig to show the field: refused, not guessed
+        proc = self.run_version("dev", "--fa-deterministic")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"cannot tell whether", proc.stderr)
+
+
+class TestImageShapes(BackendCase):
+    """Images wherever current releases put them, as PIL images or NumPy arrays
+    (whose truth value raises)."""
+
+    KINDS = ("images", "array_images", "mm_image", "mm_images", "mm_model_outputs", "completion_mm",
+             "request_output")
+
+    def test_every_output_shape(self) -> None:
+        pf = self.write_prompts(["a", "b", "c"])
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                shutil.rmtree(self.out, ignore_errors=True)
+                proc = self.run_script(pf, env_extra={"VLLM_OMNI_STANDIN_OUTPUT": kind})
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                lines = self.prompt_lines()
+                self.assertEqual([r["ok"] for r in lines], [True, True, True], lines)
+                for r in lines:
+                    self.assertTrue(png_ok(self.out / r["image"]), r["image"])
+                blobs = {(self.out / r["image"]).read_bytes() for r in lines}
+                self.assertEqual(len(blobs), 3)
+                self.assertNotIn(b"truth value of an array", proc.stderr)
+
+    def test_array_pixels(self) -> None:
+        # seed 42 -> rgb (42*37 % 256, 42*91 % 256, 42*13 % 256) = (18, 238, 34); 64x48 capped to 8x8
+        pf = self.write_prompts(["a"])
+        proc = self.run_script(pf, "--warmup", "0", env_extra={"VLLM_OMNI_STANDIN_OUTPUT": "mm_image"})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        data = (self.out / "prompt_00.png").read_bytes()
+        width, height, depth, color = struct.unpack(">IIBB", data[16:26])
+        self.assertEqual((width, height, depth, color), (8, 8, 8, 2))
+        idat_at = data.index(b"IDAT")
+        length = int.from_bytes(data[idat_at - 4:idat_at], "big")
+        raw = zlib.decompress(data[idat_at + 4:idat_at + 4 + length])
+        self.assertEqual(raw[:4], bytes([0, 18, 238, 34]))
+
+    def test_legacy_output_memory(self) -> None:
+        pf = self.write_prompts(["a"])
+        proc = self.run_script(pf, "--warmup", "0", env_extra={"VLLM_OMNI_STANDIN_OUTPUT": "request_output"})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        (mem,) = [r for r in self.results() if r.get("event") == "memory"]
+        self.assertEqual(mem["peak_bytes"], 1042 * 1024 * 1024)
+
+
+class TestStandinFidelity(unittest.TestCase):
+    """The stand-in rejects what the real vLLM-Omni rejects (or, where the real one
+    drops a keyword silently, what its newest version rejects)."""
+
+    def setUp(self) -> None:
+        sys.path.insert(0, str(STANDIN))
+        for name in [m for m in sys.modules if m == "vllm_omni" or m.startswith("vllm_omni.")]:
+            del sys.modules[name]
+
+    def tearDown(self) -> None:
+        sys.path.remove(str(STANDIN))
+        for name in [m for m in sys.modules if m == "vllm_omni" or m.startswith("vllm_omni.")]:
+            del sys.modules[name]
+
+    def test_sampling_params_fields(self) -> None:
+        import dataclasses
+
+        from vllm_omni.inputs.data import OmniDiffusionSamplingParams
+
+        names = [f.name for f in dataclasses.fields(OmniDiffusionSamplingParams)]
+        self.assertEqual(len(names), 82)  # vllm_omni/inputs/data.py:208-344 at bd4f9acf
+        for name in ("height", "width", "num_inference_steps", "true_cfg_scale", "guidance_scale", "seed",
+                     "generator", "num_outputs_per_prompt", "extra_args"):
+            self.assertIn(name, names)
+        with self.assertRaisesRegex(TypeError, "unexpected keyword argument 'cfg_scale'"):
+            OmniDiffusionSamplingParams(cfg_scale=4.0)
+        with self.assertRaisesRegex(ValueError, "quality must be one of"):
+            OmniDiffusionSamplingParams(quality="best")
+
+    def test_parallel_config_fields(self) -> None:
+        import dataclasses
+
+        from vllm_omni.diffusion.data import DiffusionParallelConfig
+
+        self.assertEqual(len(dataclasses.fields(DiffusionParallelConfig)), 17)
+        self.assertEqual(DiffusionParallelConfig(ulysses_degree=2, cfg_parallel_size=2).world_size, 4)
+        with self.assertRaises(TypeError):
+            DiffusionParallelConfig(usp=2)
+
+    def test_omni_keywords(self) -> None:
+        from vllm_omni.entrypoints.omni import Omni
+
+        with self.assertRaisesRegex(ValueError, r"Unknown diffusion config field\(s\) for stage 0: 'enable_cpu_offloading'"):
+            Omni(model="m", enable_cpu_offloading=True)
+        with self.assertRaisesRegex(TypeError, "log_requests"):
+            Omni(model="m", log_requests=True)
+        with self.assertRaisesRegex(ValueError, "no longer supported"):
+            Omni(model="m", stage_configs_path="x.yaml")
+        with self.assertRaises(TypeError):
+            Omni(ulysses_degree=2)  # model is required
+
+    def test_array_truth_value_raises(self) -> None:
+        from vllm_omni.standin_arrays import solid_hwc
+
+        with self.assertRaisesRegex(ValueError, "truth value of an array"):
+            bool(solid_hwc(2, 2, (0.0, 0.0, 0.0)))
 
 
 class TestHostilePrompts(BackendCase):
@@ -415,7 +741,7 @@ class TestHostilePrompts(BackendCase):
                 (gen,) = self.calls("generate")
                 self.assertEqual(gen["prompt"]["negative_prompt"], neg)
                 self.assertEqual(gen["sampling_params"]["seed"], 42)
-                self.assertEqual(self.calls("init")[0]["kwargs"]["model"], "stand-in/model")
+                self.assertEqual(self.calls("init")[0]["model"], "stand-in/model")
 
     def test_hostile_negative_prompt_untouched(self) -> None:
         neg = "$(whoami) \"quoted\" <b>ü</b>"

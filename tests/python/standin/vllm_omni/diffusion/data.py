@@ -1,28 +1,80 @@
-"""STAND-IN for vllm_omni.diffusion.data: DiffusionParallelConfig only."""
+"""STAND-IN for vllm_omni.diffusion.data: DiffusionParallelConfig.
+
+The real class (vLLM-Omni ``main`` bd4f9acfd30456cb8fa98af53d32f7adc34e03a0,
+vllm_omni/diffusion/data.py:149-395) is a ``@config @dataclass`` (vLLM's config
+decorator, a pydantic dataclass: an unknown keyword is a pydantic
+``ValidationError``, "Unexpected keyword argument"); this stand-in is a plain
+dataclass with the same 17 fields, defaults and order, so an unknown keyword is
+a ``TypeError`` here. ``__post_init__`` derives ``sequence_parallel_size`` and
+``world_size`` as data.py:280-345 does (HSDP left out), and
+``_validate_parallel_config`` repeats the real assertions (data.py:242-278).
+
+It is still present upstream, but compat's backend does not use it: the
+degrees go to ``Omni(...)`` as keywords (see batch_text_to_image.py).
+"""
+
+from dataclasses import dataclass, fields
+from typing import Any
 
 
+@dataclass
 class DiffusionParallelConfig:
-    """Stand-in: keeps the degrees it is given, as the real dataclass does."""
+    pipeline_parallel_size: int = 1  # data.py:154
+    data_parallel_size: int | None = None  # data.py:157
+    tensor_parallel_size: int = 1  # data.py:160
+    enable_expert_parallel: bool = False  # data.py:163
+    sequence_parallel_size: int | None = None  # data.py:166
+    ulysses_degree: int = 1  # data.py:171
+    ring_degree: int = 1  # data.py:174
+    allgather_degree: int = 1  # data.py:177
+    ulysses_mode: str = "strict"  # data.py:180
+    cfg_parallel_size: int = 1  # data.py:194
+    vae_patch_parallel_size: int = 1  # data.py:197
+    text_encoder_tp_size: int = 1  # data.py:200
+    vae_parallel_mode: str = "tile"  # data.py:210
+    use_hsdp: bool = False  # data.py:225
+    mask_sp_padding: bool = False  # data.py:228
+    hsdp_shard_size: int = -1  # data.py:236
+    hsdp_replicate_size: int = 1  # data.py:239
 
-    def __init__(
-        self,
-        pipeline_parallel_size: int = 1,
-        data_parallel_size: int = 1,
-        tensor_parallel_size: int = 1,
-        sequence_parallel_size=None,
-        ulysses_degree: int = 1,
-        ring_degree: int = 1,
-        cfg_parallel_size: int = 1,
-    ) -> None:
-        self.pipeline_parallel_size = pipeline_parallel_size
-        self.data_parallel_size = data_parallel_size
-        self.tensor_parallel_size = tensor_parallel_size
-        self.ulysses_degree = ulysses_degree
-        self.ring_degree = ring_degree
-        self.cfg_parallel_size = cfg_parallel_size
-        self.sequence_parallel_size = (
-            sequence_parallel_size if sequence_parallel_size is not None else ulysses_degree * ring_degree
+    def __post_init__(self) -> None:
+        # data.py:280-345 (without HSDP)
+        if self.sequence_parallel_size is None:
+            self.sequence_parallel_size = (
+                self.allgather_degree if self.allgather_degree > 1 else self.ulysses_degree * self.ring_degree
+            )
+        data_parallel_size = self.data_parallel_size or 1
+        self.world_size = (
+            self.pipeline_parallel_size
+            * data_parallel_size
+            * self.tensor_parallel_size
+            * self.sequence_parallel_size
+            * self.cfg_parallel_size
+        )
+        self._validate_parallel_config()
+
+    def _validate_parallel_config(self) -> None:
+        # data.py:242-278 (the real one is a pydantic model_validator)
+        assert self.pipeline_parallel_size > 0, "Pipeline parallel size must be > 0"
+        assert self.tensor_parallel_size > 0, "Tensor parallel size must be > 0"
+        assert self.sequence_parallel_size > 0, "Sequence parallel size must be > 0"
+        assert self.ulysses_degree > 0, "Ulysses degree must be > 0"
+        assert self.ring_degree > 0, "Ring degree must be > 0"
+        assert self.cfg_parallel_size > 0, "CFG parallel size must be > 0"
+        assert self.vae_patch_parallel_size > 0, "VAE patch parallel size must be > 0"
+        expected_sp_size = (
+            self.allgather_degree if self.allgather_degree > 1 else self.ulysses_degree * self.ring_degree
+        )
+        assert self.sequence_parallel_size == expected_sp_size, (
+            f"Sequence parallel size must be {expected_sp_size}, but got {self.sequence_parallel_size}"
         )
 
-    def to_dict(self) -> dict:
-        return dict(vars(self))
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DiffusionParallelConfig":
+        # data.py:383-395
+        if not isinstance(data, dict):
+            raise TypeError(f"Expected parallel config dict, got {type(data)!r}")
+        return cls(**data)
+
+
+PARALLEL_FIELDS = frozenset(f.name for f in fields(DiffusionParallelConfig))
