@@ -1,0 +1,5 @@
+"""STAND-IN torch.compiler: reset() only (xFuserModelRunner.cleanup calls it)."""
+
+
+def reset() -> None:
+    pass
