@@ -492,6 +492,56 @@ fn dry_run_custom_backend() {
     insta::assert_snapshot!("dry_run_custom_backend", t.render());
 }
 
+/// Each real engine's dry run: its own flag spellings in the argv, and a
+/// SKIP with the engine's reason for what it cannot do (issue 14), decided
+/// before any model load.
+#[test]
+fn dry_run_each_engine() {
+    let s = Sandbox::new();
+    let engines: [(&str, &[&str]); 2] = [
+        (
+            "vllm-omni",
+            &[
+                "--baseline",
+                "cfg_parallel",
+                "--addons",
+                "teacache",
+                "ulysses",
+                "tp",
+                "cpu_offload",
+                "layerwise_offload",
+                "fp8",
+                "vae_patch_parallel",
+                "eager",
+                "fa_deterministic",
+                "compile",
+            ],
+        ),
+        (
+            "xdit",
+            &[
+                "--baseline",
+                "ulysses",
+                "--addons",
+                "cfg_parallel",
+                "teacache",
+                "cache_dit",
+                "ring",
+                "tp",
+                "compile",
+                "fp8",
+            ],
+        ),
+    ];
+    for (backend, args) in engines {
+        let mut argv = vec!["run", "--dry-run", "--backend", backend, "--gpus", "8"];
+        argv.extend_from_slice(args);
+        let t = s.compat(&argv);
+        assert_eq!(t.code, Some(0), "{}", t.render());
+        insta::assert_snapshot!(format!("dry_run_{backend}"), t.render());
+    }
+}
+
 // ----------------------------------------------------------------- real run --
 
 /// A real run on the embedded reference engine: the summary on stdout, the
