@@ -1,20 +1,22 @@
-//! What the charts share: the embedded font, the canvas, colours, and text
-//! measuring (labels are sized and shortened so they never overlap).
+//! What the charts share: the canvas, colours, text measuring (labels are
+//! sized and shortened so they never overlap), the bar charts' layout and
+//! the legend.
 
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
 
 use anyhow::{Context, anyhow};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{FontStyle, register_font};
 
-/// The family name the charts ask plotters for; mapped to the embedded font.
+use super::canvas::Canvas;
+use super::font;
+
+/// The family name the text styles carry. The canvas lays every string out
+/// with the embedded font whatever the family says.
 pub const FONT: &str = "sans-serif";
-static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Title, axis, label and small text sizes in pixels.
 pub const TITLE_SIZE: f64 = 22.0;
@@ -31,10 +33,9 @@ pub const SLOWER: RGBColor = RGBColor(205, 55, 64);
 pub const FAIL_LINE: RGBColor = RGBColor(205, 55, 64);
 
 /// The canvas every chart draws on.
-pub type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
+pub type Area<'b> = DrawingArea<Canvas<'b>, Shift>;
 /// A chart with linear `f64` axes on that canvas.
-pub type Chart<'c, 'b> =
-    ChartContext<'c, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub type Chart<'c, 'b> = ChartContext<'c, Canvas<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The colour of a status, as in the HTML report's chips.
 pub fn status_color(status: &str) -> RGBColor {
@@ -44,19 +45,6 @@ pub fn status_color(status: &str) -> RGBColor {
         "FAIL" => RGBColor(205, 55, 64),
         "ERROR" => RGBColor(138, 43, 150),
         _ => MUTED,
-    }
-}
-
-/// Registers the embedded font once per process. plotters keeps fonts in a
-/// global table, so a second registration would only replace the same bytes.
-pub fn ensure_font() -> anyhow::Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok =
-        *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be loaded"))
     }
 }
 
@@ -81,12 +69,12 @@ pub fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
 pub fn render(
     w: u32,
     h: u32,
-    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
+    draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<image::RgbImage> {
-    ensure_font()?;
+    font::font()?;
     let mut buf = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = Canvas(BitMapBackend::with_buffer(&mut buf, (w, h))).into_drawing_area();
         root.fill(&WHITE)?;
         draw(&root)?;
         root.present()?;
@@ -101,7 +89,7 @@ pub fn header(area: &Area<'_>, title: &str, items: &[(Swatch, String)]) -> anyho
     legend(area, 16, 58, items)
 }
 
-/// A text style of the embedded font.
+/// A text style at `size` pixels in `color`.
 pub fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
     // `TextStyle::color` ties the style to the colour's borrow; set the field.
     let mut style = TextStyle::from((FONT, size).into_font());
@@ -111,11 +99,7 @@ pub fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
 
 /// Width and height of `s` in pixels at `size` (0 when the font cannot say).
 pub fn measure(s: &str, size: f64) -> (u32, u32) {
-    // Layout is measured before anything is drawn: the font must be there.
-    if ensure_font().is_err() {
-        return (0, 0);
-    }
-    (FONT, size).into_font().box_size(s).unwrap_or((0, 0))
+    font::measure(s, size)
 }
 
 /// `s` shortened in the middle with "…" so that it fits `max_px`: config names
@@ -288,7 +272,7 @@ pub enum Swatch {
 }
 
 pub fn legend(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    area: &Area<'_>,
     mut x: i32,
     y: i32,
     items: &[(Swatch, String)],
@@ -363,70 +347,4 @@ where
         .light_line_style(WHITE)
         .draw()
         .map_err(|e| anyhow!("failed to draw the axes: {e}"))
-}
-
-/// A vertical dashed line at chart x `x` across the plot of `chart`.
-pub fn vdash<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-    x: f64,
-    y0: f64,
-    y1: f64,
-    color: RGBColor,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(x, y0), (x, y1)],
-            6,
-            4,
-            color.stroke_width(2),
-        ))
-        .map_err(|e| anyhow!("failed to draw a threshold line: {e}"))?;
-    Ok(())
-}
-
-/// The note of a row without a bar (its status and why), from the bar's start
-/// pixel `at`, shortened to the plot's width so it never runs off the canvas.
-pub fn row_note(
-    area: &Area<'_>,
-    label: &str,
-    at: (i32, i32),
-    plot_px: f64,
-    color: RGBColor,
-) -> anyhow::Result<()> {
-    let room = (plot_px as u32).saturating_sub(16);
-    let label = fit_end(label, SMALL_SIZE, room);
-    label_on_white(area, label, (at.0 + 8, at.1), SMALL_SIZE, color)
-}
-
-/// Draws `label` left-aligned and vertically centred at `at`, on a white box so
-/// that a threshold line running behind it does not cross the text.
-pub fn label_on_white(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
-    label: String,
-    at: (i32, i32),
-    size: f64,
-    color: RGBColor,
-) -> anyhow::Result<()> {
-    let (w, h) = measure(&label, size);
-    let (w, h) = (w as i32, h as i32);
-    area.draw(&Rectangle::new(
-        [
-            (at.0 - 2, at.1 - h / 2 - 2),
-            (at.0 + w + 3, at.1 + h / 2 + 2),
-        ],
-        WHITE.filled(),
-    ))?;
-    area.draw(&Text::new(
-        label,
-        at,
-        text(size, color).pos(Pos::new(HPos::Left, VPos::Center)),
-    ))?;
-    Ok(())
 }

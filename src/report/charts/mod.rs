@@ -5,12 +5,19 @@
 //! * `chart_speedgain.png` — speedup per config with its 95% interval;
 //! * `chart_tradeoff.png`  — speedup against PSNR, one labelled point per config.
 //!
-//! Text is drawn with DejaVu Sans compiled into the binary (plotters' `ab_glyph`
-//! backend), so a chart looks the same on a bare CI machine without system fonts.
+//! Text is drawn with DejaVu Sans compiled into the binary, laid out by our own
+//! `ab_glyph` code (`font`, used by the `canvas` backend for all text, plotters'
+//! tick labels included), so a chart looks the same on a bare CI machine
+//! without system fonts. Threshold and baseline lines stop short of labels.
 //! Each chart is rendered on its own and its failure (even a panic inside
 //! plotters) is returned, not raised: one bad chart must not cost the others.
 
+mod canvas;
 mod draw;
+mod font;
+mod geom;
+mod labels;
+mod psnr_axis;
 mod quality;
 mod speedgain;
 mod tradeoff;

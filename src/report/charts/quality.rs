@@ -4,7 +4,9 @@
 
 use plotters::prelude::*;
 
-use super::draw::{self, Area, BarLayout, Chart, LOSSLESS, LOSSY, MUTED, Swatch};
+use super::draw::{self, BarLayout, Chart, LOSSLESS, LOSSY, MUTED, Swatch};
+use super::geom::{Axis, Rect};
+use super::labels::{self, Label};
 use super::{ChartRow, ChartThresholds};
 
 const WIDTH: u32 = 1200;
@@ -125,37 +127,66 @@ fn legend(lines: &[Threshold]) -> Vec<(Swatch, String)> {
     legend
 }
 
-/// One config's row: its name, then its bar and value, or its note.
-fn draw_row(
-    root: &Area<'_>,
+/// The text at the end of row `i`: right of its bar, or from the axis when
+/// it has no bar (a run config without a MeanDiff is a gap in the analysis,
+/// not a verdict: muted, unlike the status colour of SKIP and ERROR).
+fn row_text(
+    chart: &Chart<'_, '_>,
+    layout: &BarLayout,
+    i: usize,
+    row: &ChartRow,
+    x_max: f64,
+) -> Label {
+    let (label, color) = row_label(row);
+    match bar_value(row) {
+        Some(v) => {
+            let (bx, by) = chart.backend_coord(&(v.clamp(0.0, x_max), layout.y(i)));
+            Label::new(label, (bx + 8, by), draw::SMALL_SIZE, color)
+        }
+        None => {
+            let color = if row.is_not_run() { color } else { MUTED };
+            let at = chart.backend_coord(&(0.0, layout.y(i)));
+            labels::row_note(&label, at, layout.plot_px(RIGHT_PX), color)
+        }
+    }
+}
+
+/// Every row's end text, in row order, moved right of a threshold line that
+/// would cut its first words.
+fn row_texts(
+    chart: &Chart<'_, '_>,
+    layout: &BarLayout,
+    rows: &[ChartRow],
+    (lines, x_max): (&[Threshold], f64),
+) -> Vec<Label> {
+    let columns: Vec<i32> = lines
+        .iter()
+        .map(|l| labels::plot_vline(chart, l.x).0)
+        .collect();
+    let right = chart.plotting_area().get_pixel_range().0.end;
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| row_text(chart, layout, i, row, x_max).right_of_lines(&columns, right))
+        .collect()
+}
+
+/// Row `i`'s bar, if it has one.
+fn draw_bar(
     chart: &mut Chart<'_, '_>,
     layout: &BarLayout,
     i: usize,
     row: &ChartRow,
     x_max: f64,
 ) -> anyhow::Result<()> {
-    let y = layout.y(i);
-    let (px, py) = layout.name(root, chart, i, 0.0)?;
-    let (label, color) = row_label(row);
-    match bar_value(row) {
-        Some(v) => {
-            let v = v.clamp(0.0, x_max);
-            let fill = if row.lossy { LOSSY } else { LOSSLESS };
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(0.0, y - 0.32), (v, y + 0.32)],
-                fill.filled(),
-            )))?;
-            let (bx, by) = chart.backend_coord(&(v, y));
-            draw::label_on_white(root, label, (bx + 8, by), draw::SMALL_SIZE, color)
-        }
-        None => {
-            // A run config without a MeanDiff is a gap in the analysis, not a
-            // verdict: muted, unlike the status colour of SKIP and ERROR.
-            let color = if row.is_not_run() { color } else { MUTED };
-            let plot_px = layout.plot_px(RIGHT_PX);
-            draw::row_note(root, &label, (px, py), plot_px, color)
-        }
+    if let Some(v) = bar_value(row) {
+        let y = layout.y(i);
+        let fill = if row.lossy { LOSSY } else { LOSSLESS };
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y - 0.32), (v.clamp(0.0, x_max), y + 0.32)],
+            fill.filled(),
+        )))?;
     }
+    Ok(())
 }
 
 pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
@@ -177,14 +208,108 @@ pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::
             &|v| format!("{v:.3}"),
         )?;
 
-        // Threshold lines first, so that bars and labels sit on top of them.
-        let n = layout.names.len().max(1) as f64;
+        // Threshold lines first, so that bars and labels sit on top of them;
+        // they stop short of every label instead of running through it.
+        let texts = row_texts(&chart, &layout, rows, (&lines, x_max));
+        let boxes: Vec<Rect> = texts.iter().map(Label::rect).collect();
         for line in &lines {
-            draw::vdash(&mut chart, line.x, 0.0, n, line.color)?;
+            let (at, span) = labels::plot_vline(&chart, line.x);
+            labels::dashed(root, (Axis::Vertical, at, span), &boxes, line.color, 2)?;
         }
         for (i, row) in rows.iter().enumerate() {
-            draw_row(root, &mut chart, &layout, i, row, x_max)?;
+            layout.name(root, &chart, i, 0.0)?;
+            draw_bar(&mut chart, &layout, i, row, x_max)?;
+        }
+        for text in &texts {
+            text.draw(root)?;
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, lossy: bool, mean_diff: Option<f64>, reason: Option<&str>) -> ChartRow {
+        ChartRow {
+            name: name.into(),
+            status: if reason.is_some() { "SKIP" } else { "PASS" }.into(),
+            lossy,
+            gpus: 1,
+            mean_diff,
+            speedup: Some(1.0),
+            speedup_ci: None,
+            psnr: None,
+            identical: mean_diff == Some(0.0),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    /// Every dash of the threshold lines, as a 3-pixel-wide stroke box.
+    fn strokes(chart: &Chart<'_, '_>, lines: &[Threshold], boxes: &[Rect]) -> Vec<Vec<Rect>> {
+        lines
+            .iter()
+            .map(|line| {
+                let (at, span) = labels::plot_vline(chart, line.x);
+                labels::dash_segments((Axis::Vertical, at, span), boxes, 2)
+                    .into_iter()
+                    .map(|d| Rect {
+                        x0: at - 1,
+                        y0: d.start,
+                        x1: at + 2,
+                        y1: d.end,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The run of issue 15: the lossless line at 0.02 ran through "PASS — no
+    /// MeanDiff", "0 (identical)  PASS" and the SKIP note. Now those labels
+    /// move right of it and it runs whole; a long note that the lossy lines
+    /// would cross far into it interrupts them instead.
+    #[test]
+    fn threshold_lines_never_cross_a_row_label() {
+        let long = "requires 4 GPUs, only 2 available, and a reason long enough to run \
+                    across both lossy thresholds";
+        let rows = vec![
+            row("baseline", false, None, None),
+            row("cfg_parallel", false, Some(0.0), None),
+            row("cfg_parallel+teacache", true, Some(1.58e-4), None),
+            row("cfg_parallel+ulysses", false, None, Some(long)),
+        ];
+        let th = ChartThresholds {
+            lossless_mean: 0.02,
+            lossy_mean: 0.15,
+            lossy_fail_mean: 0.3,
+            noise_floor: None,
+        };
+        let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
+        let lines = thresholds(&rows, &th);
+        let x_max = x_max(&rows, &lines, layout.plot_px(RIGHT_PX));
+        draw::render(layout.width, layout.height, |root| {
+            let chart = layout.chart(root, 0.0..x_max, RIGHT_PX)?;
+            let texts = row_texts(&chart, &layout, &rows, (&lines, x_max));
+            let boxes: Vec<Rect> = texts.iter().map(Label::rect).collect();
+            let strokes = strokes(&chart, &lines, &boxes);
+            for (line, dashes) in lines.iter().zip(&strokes) {
+                for d in dashes {
+                    assert!(boxes.iter().all(|b| b.overlap(d) == 0), "{}", line.label);
+                }
+            }
+            // The lossless line is whole: every label moved right of it.
+            let (at, span) = labels::plot_vline(&chart, th.lossless_mean);
+            assert!(boxes.iter().all(|b| b.x0 > at + 4), "{boxes:?}");
+            let dashes = &strokes[0];
+            assert!(dashes[0].y0 == span.start && dashes.last().unwrap().y1 >= span.end - 6);
+            // The long note still starts at the axis side of the lossy lines,
+            // which it interrupts: the test sees both ways of not crossing.
+            let lossy_at = labels::plot_vline(&chart, th.lossy_mean).0;
+            let note = boxes[3];
+            assert!(note.x0 < lossy_at && lossy_at < note.x1, "{note:?}");
+            Ok(())
+        })
+        .unwrap();
+    }
 }

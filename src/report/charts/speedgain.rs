@@ -7,7 +7,9 @@ use plotters::prelude::*;
 
 use super::ChartRow;
 use super::ChartThresholds;
-use super::draw::{self, Area, BarLayout, Chart, FASTER, INK, MUTED, SLOWER, Swatch};
+use super::draw::{self, BarLayout, Chart, FASTER, INK, MUTED, SLOWER, Swatch};
+use super::geom::{Axis, Rect};
+use super::labels::{self, Label};
 
 const WIDTH: u32 = 1200;
 const RIGHT_PX: u32 = 30;
@@ -71,10 +73,9 @@ fn x_range(rows: &[ChartRow], plot_px: f64) -> (f64, f64) {
     (lo, x_max + 0.02 * (x_max - lo))
 }
 
-/// A bar from 1× to the speedup, the interval's whiskers, and the value label.
-/// Everything is clamped to the x range so a wild interval cannot leave it.
+/// A bar from 1× to the speedup and the interval's whiskers. Everything is
+/// clamped to the x range so a wild interval cannot leave it.
 fn draw_bar(
-    root: &Area<'_>,
     chart: &mut Chart<'_, '_>,
     y: f64,
     (s, ci): (f64, Option<(f64, f64)>),
@@ -100,14 +101,7 @@ fn draw_bar(
             PathElement::new(vec![(b, y - 0.18), (b, y + 0.18)], whisker),
         ])?;
     }
-    let (bx, by) = chart.backend_coord(&(right_end(s, ci).min(x_max), y));
-    draw::label_on_white(
-        root,
-        value_label(s, ci),
-        (bx + 8, by),
-        draw::SMALL_SIZE,
-        INK,
-    )
+    Ok(())
 }
 
 /// Why a row has no bar.
@@ -119,10 +113,32 @@ fn no_bar_label(row: &ChartRow) -> String {
     }
 }
 
+/// The text at the end of row `i`: the value right of its bar or whisker,
+/// or why it has none, from the axis.
+fn row_text(
+    chart: &Chart<'_, '_>,
+    layout: &BarLayout,
+    i: usize,
+    row: &ChartRow,
+    (lo, x_max): (f64, f64),
+) -> Label {
+    let y = layout.y(i);
+    match values(row) {
+        Some((s, ci)) => {
+            let (bx, by) = chart.backend_coord(&(right_end(s, ci).min(x_max), y));
+            Label::new(value_label(s, ci), (bx + 8, by), draw::SMALL_SIZE, INK)
+        }
+        None => {
+            let color = draw::status_color(&row.status);
+            let at = chart.backend_coord(&(lo, y));
+            labels::row_note(&no_bar_label(row), at, layout.plot_px(RIGHT_PX), color)
+        }
+    }
+}
+
 pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
     let layout = BarLayout::new(rows.iter().map(|r| r.name.clone()), WIDTH);
-    let plot_px = layout.plot_px(RIGHT_PX);
-    let (lo, x_max) = x_range(rows, plot_px);
+    let (lo, x_max) = x_range(rows, layout.plot_px(RIGHT_PX));
 
     draw::render(layout.width, layout.height, |root| {
         draw::header(
@@ -147,17 +163,24 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
             &|v| format!("{v:.2}×"),
         )?;
 
-        let n = layout.names.len().max(1) as f64;
-        draw::vdash(&mut chart, 1.0, 0.0, n, MUTED)?;
+        // The 1× line goes under the bars; a note it would cut near its
+        // start moves right of it, and it stops short of any other label.
+        let (at, span) = labels::plot_vline(&chart, 1.0);
+        let right = chart.plotting_area().get_pixel_range().0.end;
+        let texts: Vec<Label> = (rows.iter().enumerate())
+            .map(|(i, row)| row_text(&chart, &layout, i, row, (lo, x_max)))
+            .map(|t| t.right_of_lines(&[at], right))
+            .collect();
+        let boxes: Vec<Rect> = texts.iter().map(Label::rect).collect();
+        labels::dashed(root, (Axis::Vertical, at, span), &boxes, MUTED, 2)?;
         for (i, row) in rows.iter().enumerate() {
-            let at = layout.name(root, &chart, i, lo)?;
-            match values(row) {
-                Some(v) => draw_bar(root, &mut chart, layout.y(i), v, (lo, x_max))?,
-                None => {
-                    let color = draw::status_color(&row.status);
-                    draw::row_note(root, &no_bar_label(row), at, plot_px, color)?;
-                }
+            layout.name(root, &chart, i, lo)?;
+            if let Some(v) = values(row) {
+                draw_bar(&mut chart, layout.y(i), v, (lo, x_max))?;
             }
+        }
+        for text in &texts {
+            text.draw(root)?;
         }
         Ok(())
     })

@@ -1,12 +1,19 @@
 //! `chart_tradeoff.png`: speedup against PSNR, one labelled point per config —
 //! where each feature sits on the speed/quality trade-off. Identical configs
-//! (PSNR = ∞) sit in their own column at the right; configs without both
-//! numbers are listed under the plot, never silently left out.
+//! (PSNR = ∞) sit at their own labelled position right of the PSNR ticks;
+//! configs without both numbers are listed under the plot, never silently
+//! left out.
 
+use std::ops::Range;
+
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::draw::{self, Area, Chart, INK, MUTED, Swatch};
+use super::canvas::Canvas;
+use super::draw::{self, Area, INK, MUTED, Swatch};
+use super::geom::{Axis, Rect};
+use super::labels::{self, Label};
+use super::psnr_axis::{PsnrRange, XAxis};
 use super::{ChartRow, ChartThresholds};
 
 const WIDTH: u32 = 1200;
@@ -15,26 +22,6 @@ const NOTE_TOP_PAD: u32 = 8;
 const NOTE_LINE_PX: u32 = 20;
 /// Names longer than this are shortened in the middle.
 const MAX_LABEL_PX: u32 = 280;
-
-/// A point in pixel space with its label box, for overlap-free placement.
-#[derive(Clone, Copy)]
-struct Rect {
-    x0: i32,
-    y0: i32,
-    x1: i32,
-    y1: i32,
-}
-
-impl Rect {
-    fn overlap(&self, o: &Rect) -> i64 {
-        let w = (self.x1.min(o.x1) - self.x0.max(o.x0)).max(0) as i64;
-        let h = (self.y1.min(o.y1) - self.y0.max(o.y0)).max(0) as i64;
-        w * h
-    }
-    fn inside(&self, o: &Rect) -> bool {
-        self.x0 >= o.x0 && self.y0 >= o.y0 && self.x1 <= o.x1 && self.y1 <= o.y1
-    }
-}
 
 /// Picks a box of `w`×`h` near `p` that overlaps neither a placed label nor a
 /// marker, trying nearby spots first and further ones (with a leader line)
@@ -83,8 +70,8 @@ fn place(p: (i32, i32), w: i32, h: i32, taken: &[Rect], bounds: &Rect) -> (Rect,
     ))
 }
 
-/// A config on the chart: its PSNR (`None`: identical, drawn in the ∞
-/// column) and its speedup.
+/// A config on the chart: its PSNR (`None`: identical, drawn at the axis's
+/// identical position) and its speedup.
 struct Point<'a> {
     row: &'a ChartRow,
     psnr: Option<f64>,
@@ -131,60 +118,17 @@ fn note_lines(missing: &[String]) -> Vec<String> {
     )
 }
 
-/// The axis ranges, in chart units.
-struct Axes {
-    x_lo: f64,
-    /// The largest PSNR tick; right of it lies the identical column, if any.
-    x_hi: f64,
-    x_max: f64,
-    /// Centre of the identical (∞) column, and the line separating it.
-    inf_x: f64,
-    sep_x: f64,
-    any_identical: bool,
-    y_lo: f64,
-    y_hi: f64,
+/// The chart of this module: PSNR across with the ticks chosen here,
+/// speedup up.
+type Chart<'c, 'b> = ChartContext<'c, Canvas<'b>, Cartesian2d<PsnrRange, RangedCoordf64>>;
+
+/// The speedup axis: always around 1× (the baseline speed).
+fn y_range(points: &[Point<'_>]) -> (f64, f64) {
+    let lo = points.iter().map(|p| p.speedup).fold(0.9_f64, f64::min);
+    let hi = points.iter().map(|p| p.speedup).fold(1.1_f64, f64::max);
+    let pad = (hi - lo) * 0.12;
+    ((lo - pad).max(0.0), hi + pad)
 }
-
-impl Axes {
-    fn new(points: &[Point<'_>]) -> Self {
-        // x: finite PSNRs, then a separate column for "identical" (∞).
-        let finite: Vec<f64> = points.iter().filter_map(|p| p.psnr).collect();
-        let (x_lo, x_hi) = match (
-            finite.iter().copied().reduce(f64::min),
-            finite.iter().copied().reduce(f64::max),
-        ) {
-            (Some(a), Some(b)) => (a, b),
-            _ => (20.0, 50.0),
-        };
-        let pad = ((x_hi - x_lo) * 0.12).max(3.0);
-        let (x_lo, x_hi) = ((x_lo - pad).floor(), (x_hi + pad).ceil());
-        let span = x_hi - x_lo;
-        let any_identical = points.iter().any(|p| p.psnr.is_none());
-        let inf_x = x_hi + span * 0.16;
-        let x_max = if any_identical {
-            inf_x + span * 0.1
-        } else {
-            x_hi
-        };
-
-        // y: always around 1× (the baseline speed).
-        let y_lo = points.iter().map(|p| p.speedup).fold(0.9_f64, f64::min);
-        let y_hi = points.iter().map(|p| p.speedup).fold(1.1_f64, f64::max);
-        let y_pad = (y_hi - y_lo) * 0.12;
-        Axes {
-            x_lo,
-            x_hi,
-            x_max,
-            inf_x,
-            sep_x: x_hi + span * 0.06,
-            any_identical,
-            y_lo: (y_lo - y_pad).max(0.0),
-            y_hi: y_hi + y_pad,
-        }
-    }
-}
-
-const IDENTICAL_CAPTION: &str = "identical (PSNR ∞)";
 
 fn draw_header(area: &Area<'_>) -> anyhow::Result<()> {
     draw::header(
@@ -203,55 +147,50 @@ fn draw_header(area: &Area<'_>) -> anyhow::Result<()> {
     )
 }
 
-/// The chart with its axes, the 1× line and the identical column.
-fn draw_axes<'c, 'b>(area: &Area<'b>, ax: &Axes) -> anyhow::Result<Chart<'c, 'b>> {
+/// The chart with its axes: a tick (and a grid line) at every PSNR tick and
+/// at the identical position, each one labelled.
+fn draw_axes<'c, 'b>(area: &Area<'b>, x: &XAxis, y: (f64, f64)) -> anyhow::Result<Chart<'c, 'b>> {
     let mut chart = ChartBuilder::on(area)
         .margin_top(draw::TOP_PX)
         .margin_right(30)
         .x_label_area_size(56)
         .y_label_area_size(80)
-        .build_cartesian_2d(ax.x_lo..ax.x_max, ax.y_lo..ax.y_hi)?;
+        .build_cartesian_2d(x.range(), y.0..y.1)?;
     chart
         .configure_mesh()
-        .x_desc("PSNR vs baseline (dB, higher = closer)")
+        .x_desc(x.desc())
         .y_desc("Speedup (×)")
         .axis_desc_style(draw::text(draw::LABEL_SIZE, INK))
         .label_style(draw::text(draw::SMALL_SIZE, INK))
-        // No PSNR ticks over the identical column: ∞ has no number.
-        .x_label_formatter(&|v| {
-            if *v > ax.x_hi {
-                String::new()
-            } else {
-                format!("{v:.0}")
-            }
-        })
+        .x_label_formatter(&|v| x.label(*v))
         .y_label_formatter(&|v| format!("{v:.2}×"))
         .bold_line_style(draw::GRID)
         .light_line_style(WHITE)
         .draw()?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(ax.x_lo, 1.0), (ax.x_max, 1.0)],
-            6,
-            4,
-            MUTED.stroke_width(1),
-        ))
-        .map_err(|e| anyhow::anyhow!("failed to draw the 1× line: {e}"))?;
-    if ax.any_identical {
-        draw::vdash(&mut chart, ax.sep_x, ax.y_lo, ax.y_hi, draw::GRID)?;
-        let (ix, iy) = chart.backend_coord(&(ax.inf_x, ax.y_hi));
-        area.draw(&Text::new(
-            IDENTICAL_CAPTION,
-            (ix, iy + 8),
-            draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Center, VPos::Top)),
-        ))?;
-    }
     Ok(chart)
 }
 
-/// What no label may cover: every marker (not only the label's own), the 1×
-/// line so that it reads as one line, and the identical column's caption.
-fn obstacles(chart: &Chart<'_, '_>, ax: &Axes, pixels: &[(i32, i32)], bounds: &Rect) -> Vec<Rect> {
+/// A dashed line: where it runs, its colour and width.
+type Line = ((Axis, i32, Range<i32>), RGBColor, u32);
+
+/// The 1× line, and the axis break before the identical position.
+fn lines(chart: &Chart<'_, '_>, x: &XAxis) -> Vec<Line> {
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let mut lines = Vec::new();
+    let (_, one) = chart.backend_coord(&(x.lo, 1.0));
+    if ys.contains(&one) {
+        lines.push(((Axis::Horizontal, one, xs), MUTED, 1));
+    }
+    if let Some(b) = x.break_at {
+        let (at, _) = chart.backend_coord(&(b, 1.0));
+        lines.push(((Axis::Vertical, at, ys), draw::GRID, 2));
+    }
+    lines
+}
+
+/// What no label may cover: every marker (not only the label's own) and the
+/// 1× line, so that it reads as one line.
+fn obstacles(chart: &Chart<'_, '_>, x: &XAxis, pixels: &[(i32, i32)], bounds: &Rect) -> Vec<Rect> {
     let mut taken: Vec<Rect> = pixels
         .iter()
         .map(|&(x, y)| Rect {
@@ -261,24 +200,13 @@ fn obstacles(chart: &Chart<'_, '_>, ax: &Axes, pixels: &[(i32, i32)], bounds: &R
             y1: y + 7,
         })
         .collect();
-    let (_, one_y) = chart.backend_coord(&(ax.x_lo, 1.0));
+    let (_, one_y) = chart.backend_coord(&(x.lo, 1.0));
     taken.push(Rect {
         x0: bounds.x0,
         y0: one_y - 1,
         x1: bounds.x1,
         y1: one_y + 1,
     });
-    if ax.any_identical {
-        let (ix, iy) = chart.backend_coord(&(ax.inf_x, ax.y_hi));
-        let (w, h) = draw::measure(IDENTICAL_CAPTION, draw::SMALL_SIZE);
-        let (w, h) = (w as i32, h as i32);
-        taken.push(Rect {
-            x0: ix - w / 2 - 4,
-            y0: iy,
-            x1: ix + w / 2 + 4,
-            y1: iy + h + 12,
-        });
-    }
     taken
 }
 
@@ -302,47 +230,65 @@ fn draw_markers(
     Ok(())
 }
 
+/// A point's name where it was placed, and whether it needs a leader line.
+struct Placed {
+    label: Label,
+    rect: Rect,
+    leader: bool,
+}
+
 /// The name of each point, placed in turn (each placed label is an obstacle
-/// for the next), with a leader line when it had to move away.
-fn draw_labels(
-    area: &Area<'_>,
+/// for the next).
+fn place_labels(
     points: &[Point<'_>],
     pixels: &[(i32, i32)],
     mut taken: Vec<Rect>,
     bounds: &Rect,
-) -> anyhow::Result<()> {
+) -> Vec<Placed> {
+    let mut placed = Vec::with_capacity(points.len());
     for (p, &(x, y)) in points.iter().zip(pixels) {
-        let label = draw::fit(&p.row.name, draw::SMALL_SIZE, MAX_LABEL_PX);
-        let (w, h) = draw::measure(&label, draw::SMALL_SIZE);
-        let (w, h) = (w as i32 + 4, h as i32 + 4);
-        let (r, leader) = place((x, y), w, h, &taken, bounds);
-        if leader {
-            let cx = (r.x0 + r.x1) / 2;
-            let cy = (r.y0 + r.y1) / 2;
-            let tx = cx.clamp(r.x0, r.x1).clamp(x.min(r.x1), x.max(r.x0));
-            let ty = if cy < y { r.y1 } else { r.y0 };
+        let text = draw::fit(&p.row.name, draw::SMALL_SIZE, MAX_LABEL_PX);
+        let (w, h) = draw::measure(&text, draw::SMALL_SIZE);
+        let (w, h) = (w as i32 + 6, h as i32 + 4);
+        let (rect, leader) = place((x, y), w, h, &taken, bounds);
+        let at = (rect.x0 + 2, (rect.y0 + rect.y1) / 2);
+        let label = Label::new(text, at, draw::SMALL_SIZE, INK);
+        taken.push(rect);
+        placed.push(Placed {
+            label,
+            rect,
+            leader,
+        });
+    }
+    placed
+}
+
+/// Leader lines (from a point to its label when it had to move away), then
+/// the labels on top.
+fn draw_labels(area: &Area<'_>, placed: &[Placed], pixels: &[(i32, i32)]) -> anyhow::Result<()> {
+    for (p, &(x, y)) in placed.iter().zip(pixels) {
+        if p.leader {
+            let r = p.rect;
+            let tx = ((r.x0 + r.x1) / 2).clamp(x.min(r.x1), x.max(r.x0));
+            let ty = if (r.y0 + r.y1) / 2 < y { r.y1 } else { r.y0 };
             area.draw(&PathElement::new(
                 vec![(x, y), (tx, ty)],
                 MUTED.stroke_width(1),
             ))?;
         }
-        area.draw(&Text::new(
-            label,
-            (r.x0 + 2, (r.y0 + r.y1) / 2),
-            draw::text(draw::SMALL_SIZE, INK).pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-        taken.push(r);
+    }
+    for p in placed {
+        p.label.draw(area)?;
     }
     Ok(())
 }
 
-/// Points, markers and labels inside the plotting area of `chart`.
-fn draw_points(
-    area: &Area<'_>,
+/// Each point's pixel and its placed name.
+fn layout_points(
     chart: &Chart<'_, '_>,
-    ax: &Axes,
+    x: &XAxis,
     points: &[Point<'_>],
-) -> anyhow::Result<()> {
+) -> (Vec<(i32, i32)>, Vec<Placed>) {
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     let bounds = Rect {
         x0: xr.start + 2,
@@ -352,24 +298,42 @@ fn draw_points(
     };
     let pixels: Vec<(i32, i32)> = points
         .iter()
-        .map(|p| chart.backend_coord(&(p.psnr.unwrap_or(ax.inf_x), p.speedup)))
+        .map(|p| chart.backend_coord(&(x.x(p.psnr), p.speedup)))
         .collect();
-    let taken = obstacles(chart, ax, &pixels, &bounds);
+    let taken = obstacles(chart, x, &pixels, &bounds);
+    let placed = place_labels(points, &pixels, taken, &bounds);
+    (pixels, placed)
+}
+
+/// Points, markers, labels, and the lines, which stop short of the labels.
+fn draw_plot(
+    area: &Area<'_>,
+    chart: &Chart<'_, '_>,
+    x: &XAxis,
+    points: &[Point<'_>],
+) -> anyhow::Result<()> {
+    let (pixels, placed) = layout_points(chart, x, points);
+    let boxes: Vec<Rect> = placed.iter().map(|p| p.label.rect()).collect();
+    for (run, color, width) in lines(chart, x) {
+        labels::dashed(area, run, &boxes, color, width)?;
+    }
     draw_markers(area, points, &pixels)?;
-    draw_labels(area, points, &pixels, taken, &bounds)
+    draw_labels(area, &placed, &pixels)
 }
 
 pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
     let (points, missing) = split(rows);
     let note = note_lines(&missing);
     let height = PLOT_HEIGHT + NOTE_TOP_PAD + note.len() as u32 * NOTE_LINE_PX + 8;
-    let ax = Axes::new(&points);
+    let psnrs: Vec<Option<f64>> = points.iter().map(|p| p.psnr).collect();
+    let x = XAxis::new(&psnrs);
+    let y = y_range(&points);
 
     draw::render(WIDTH, height, |root| {
         let (plot_area, note_area) = root.split_vertically(PLOT_HEIGHT);
         draw_header(&plot_area)?;
-        let chart = draw_axes(&plot_area, &ax)?;
-        draw_points(&plot_area, &chart, &ax, &points)?;
+        let chart = draw_axes(&plot_area, &x, y)?;
+        draw_plot(&plot_area, &chart, &x, &points)?;
         for (i, line) in note.iter().enumerate() {
             note_area.draw(&Text::new(
                 line.clone(),
@@ -379,4 +343,80 @@ pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image:
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, psnr: Option<f64>, speedup: f64) -> ChartRow {
+        ChartRow {
+            name: name.into(),
+            status: "PASS".into(),
+            lossy: psnr.is_some(),
+            gpus: 2,
+            mean_diff: None,
+            speedup: Some(speedup),
+            speedup_ci: None,
+            psnr,
+            identical: psnr.is_none(),
+            reason: None,
+        }
+    }
+
+    /// The run that showed the defect: identical configs bunched at the right
+    /// push a name left over the axis break, and names sit near the 1× line.
+    #[test]
+    fn the_1x_line_and_the_axis_break_never_cross_a_name() {
+        let rows = [
+            row("cfg_parallel+cache_dit", Some(57.03), 1.23),
+            row("cfg_parallel+teacache", Some(66.23), 1.01),
+            row("cfg_parallel", None, 0.64),
+            row("cfg_parallel+ulysses", None, 0.23),
+            row("cfg_parallel+ring", None, 0.29),
+            row("cfg_parallel+tp", None, 0.21),
+        ];
+        let (points, _) = split(&rows);
+        let psnrs: Vec<Option<f64>> = points.iter().map(|p| p.psnr).collect();
+        let x = XAxis::new(&psnrs);
+        draw::render(WIDTH, PLOT_HEIGHT, |root| {
+            let chart = draw_axes(root, &x, y_range(&points))?;
+            let (_, placed) = layout_points(&chart, &x, &points);
+            let boxes: Vec<Rect> = placed.iter().map(|p| p.label.rect()).collect();
+            let mut straddled = 0;
+            for ((axis, at, span), _, width) in lines(&chart, &x) {
+                straddled += boxes
+                    .iter()
+                    .filter(|b| match axis {
+                        Axis::Vertical => b.x0 <= at && at < b.x1,
+                        Axis::Horizontal => b.y0 <= at && at < b.y1,
+                    })
+                    .count();
+                let half = width as i32;
+                for d in labels::dash_segments((axis, at, span), &boxes, width) {
+                    let stroke = match axis {
+                        Axis::Vertical => Rect {
+                            x0: at - half,
+                            y0: d.start,
+                            x1: at + half + 1,
+                            y1: d.end,
+                        },
+                        Axis::Horizontal => Rect {
+                            x0: d.start,
+                            y0: at - half,
+                            x1: d.end,
+                            y1: at + half + 1,
+                        },
+                    };
+                    assert!(
+                        boxes.iter().all(|b| b.overlap(&stroke) == 0),
+                        "{axis:?} {d:?}"
+                    );
+                }
+            }
+            assert!(straddled >= 1, "no name lies across a line: {boxes:?}");
+            Ok(())
+        })
+        .unwrap();
+    }
 }
