@@ -1,0 +1,902 @@
+#!/usr/bin/env python3
+"""compat backend: a text-to-image batch on Hugging Face diffusers (one model load, many prompts).
+
+Targets **diffusers 0.42.1** (torch 2.15.0, transformers 5.24.0; see
+requirements.txt). Any ``DiffusionPipeline`` loads (``--model`` is a hub id or a
+local directory); the feature flags use diffusers' own APIs on the pipeline's
+denoiser (``pipe.transformer``, or ``pipe.unet``):
+
+* ``--cache NAME``: ``denoiser.enable_cache(config)`` with
+  ``FirstBlockCacheConfig``, ``TaylorSeerCacheConfig``, ``MagCacheConfig``
+  (calibrated first, see below), ``PyramidAttentionBroadcastConfig``,
+  ``FasterCacheConfig`` or ``SeaCacheConfig``;
+* ``--compile``: ``denoiser.compile_repeated_blocks(fullgraph=True)`` (regional
+  torch.compile; the first generation compiles, so keep ``--warmup`` >= 1);
+* ``--group-offload [block_level|leaf_level]``: ``pipe.enable_group_offload(
+  onload_device, offload_device=cpu, ...)`` (on a CPU-only machine onload and
+  offload device are both the CPU: the hooks run, nothing moves);
+* ``--ulysses-degree N`` / ``--ring-degree N``: ``ContextParallelConfig`` and
+  ``--tp-degree N``: ``TensorParallelConfig``, applied with
+  ``denoiser.enable_parallelism(config=...)``, one process per GPU: started
+  outside torchrun with a degree > 1, the script re-executes itself as
+  ``python3 -m torch.distributed.run --standalone --nproc_per_node <product of
+  the degrees> batch_text_to_image.py <same arguments>`` (``--no-torchrun``: exit
+  2 instead); every rank loads the pipeline and runs every prompt, only rank 0
+  writes images and results.jsonl. torchrun reports a failed worker as exit 1.
+  Context and tensor parallelism cannot be combined (diffusers'
+  ``ParallelConfig`` refuses it): a usage error here.
+
+Guidance: the negative prompt is always passed (an empty one as ``" "``), because
+Qwen-Image turns true CFG on only when a negative prompt is given
+(``do_true_cfg = true_cfg_scale > 1 and has_neg_prompt`` in
+``pipeline_qwenimage.py``). ``true_cfg_scale`` and ``guidance_scale`` are both
+passed when the pipeline's ``__call__`` accepts them (checked with ``inspect``).
+
+MagCache needs magnitude ratios per model. Unless ``--mag-ratios`` gives them,
+the script runs one untimed calibration generation of prompt 0
+(``MagCacheConfig(calibrate=True)``), reads the ratios diffusers prints for the
+conditional branch, and re-enables MagCache with them (a ``calibration`` event
+in results.jsonl).
+
+Protocol (compat DESIGN.md §4): prompt ``i`` (0-based) uses seed ``seed + i``
+(a CPU ``torch.Generator``) and is written to ``prompt_{i:02d}.png``;
+``results.jsonl`` gets one line per prompt plus ``settings`` (threads, device,
+dtype, versions, the applied feature configs, the keyword arguments passed to the
+pipeline), ``load``, ``calibration`` (MagCache), ``warmup`` and ``memory``
+(CUDA only) events, flushed as they happen; the log gets ``  Prompt N: X
+seconds`` (1-based) per prompt.
+
+Exit codes:
+  0  setup succeeded and at least one prompt produced an image
+  1  setup failed (prompt file unreadable, torch/diffusers missing, model load
+     or a feature's setup raised) -- or every prompt failed
+  2  bad usage: argparse errors, empty prompt file, flags that do not fit
+     together, or a feature this script or machine cannot do (parallel degrees
+     without CUDA or with --no-torchrun outside torchrun, a cache the installed
+     diffusers lacks, a pipeline without a transformer/unet)
+A single failing prompt (an exception) is recorded as ``ok: false`` with the
+exception's one-line message (full traceback on stderr) and the batch goes on.
+
+Nothing from torch or diffusers is imported at module level: argument parsing,
+validation and the cache-config mapping are plain functions the tests import
+without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+TARGET_DIFFUSERS_VERSION = "0.42.1"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# --cache NAME -> (diffusers config class, the knob --cache-threshold sets,
+# the knob --cache-interval sets). None: the cache has no such knob.
+CACHES: dict[str, tuple[str, str | None, str | None]] = {
+    "first_block_cache": ("FirstBlockCacheConfig", "threshold", None),
+    "taylorseer": ("TaylorSeerCacheConfig", None, "cache_interval"),
+    "magcache": ("MagCacheConfig", "threshold", "max_skip_steps"),
+    "pyramid_attention_broadcast": ("PyramidAttentionBroadcastConfig", None, "spatial_attention_block_skip_range"),
+    "faster_cache": ("FasterCacheConfig", None, "spatial_attention_block_skip_range"),
+    "seacache": ("SeaCacheConfig", "threshold", None),
+}
+
+# Flags of the other backends' scripts that compat may pass when a feature has
+# no diffusers arguments: rejected with the reason instead of argparse's
+# "unrecognized arguments".
+FOREIGN_FLAGS: dict[str, str] = {
+    "--cfg-parallel-size": "diffusers has no CFG-parallel API",
+    "--cache-backend": "diffusers has no TeaCache or Cache-DiT; use --cache "
+    + "{" + ",".join(CACHES) + "}",
+    "--tensor-parallel-size": "this script spells tensor parallelism --tp-degree N",
+}
+
+
+NO_CUDA_PARALLEL = (
+    "parallelism needs one CUDA device per rank: diffusers' enable_parallelism places rank r on "
+    "accelerator r % torch.accelerator.device_count(), and there is no accelerator here"
+)
+
+
+class UsageError(Exception):
+    """Flags that do not fit together, or a feature that cannot run here: exit 2."""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=(
+            "Generate one image per prompt with a diffusers pipeline, loading it once "
+            f"(targets diffusers {TARGET_DIFFUSERS_VERSION}). Writes prompt_NN.png and "
+            "results.jsonl into --output."
+        ),
+    )
+    p.add_argument("--model", required=True, help="hub id or local directory of a diffusers pipeline")
+    p.add_argument("--prompt-file", required=True, help="UTF-8 text file, one prompt per line")
+    p.add_argument("--output", required=True, help="output directory (created if missing)")
+    p.add_argument("--num-inference-steps", type=positive_int, default=50)
+    p.add_argument("--height", type=positive_int, default=1024)
+    p.add_argument("--width", type=positive_int, default=1024)
+    p.add_argument(
+        "--cfg-scale",
+        type=float,
+        default=4.0,
+        help="guidance scale: passed as true_cfg_scale and as guidance_scale where the pipeline takes them",
+    )
+    p.add_argument(
+        "--guidance-scale",
+        type=float,
+        default=None,
+        help="guidance_scale when it should differ from --cfg-scale (e.g. a guidance-distilled model)",
+    )
+    p.add_argument("--seed", type=int, default=42, help="prompt i uses seed + i")
+    p.add_argument(
+        "--negative-prompt",
+        default="",
+        help='always passed; empty is sent as " " so that true CFG stays on (Qwen-Image)',
+    )
+    p.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=1,
+        help="untimed generations of the first prompt before the batch (default 1)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch.set_num_threads(N); default 1 on CPU (timings stable under load), torch's own on CUDA",
+    )
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: cuda if available")
+    p.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        default="auto",
+        help="default: bfloat16 on CUDA, float32 on CPU",
+    )
+    # Features.
+    p.add_argument("--cache", choices=list(CACHES), default=None, help="one of diffusers' caches")
+    p.add_argument(
+        "--cache-threshold",
+        type=positive_float,
+        default=None,
+        help="first_block_cache / magcache / seacache: their `threshold` (default: diffusers')",
+    )
+    p.add_argument(
+        "--cache-interval",
+        type=positive_int,
+        default=None,
+        help=(
+            "taylorseer: cache_interval; magcache: max_skip_steps; pyramid_attention_broadcast, "
+            "faster_cache: spatial_attention_block_skip_range (default: diffusers' or its documented example)"
+        ),
+    )
+    p.add_argument(
+        "--mag-ratios",
+        default=None,
+        help="magcache: comma-separated ratios, or 'flux' for diffusers' FLUX_MAG_RATIOS; default: calibrate",
+    )
+    p.add_argument("--compile", action="store_true", help="denoiser.compile_repeated_blocks(fullgraph=True)")
+    p.add_argument(
+        "--group-offload",
+        nargs="?",
+        const="block_level",
+        choices=["block_level", "leaf_level"],
+        default=None,
+        help="pipe.enable_group_offload(...) (default type block_level, one block per group; CUDA streams on GPU)",
+    )
+    p.add_argument("--ulysses-degree", type=positive_int, default=1)
+    p.add_argument("--ring-degree", type=positive_int, default=1)
+    p.add_argument("--tp-degree", type=positive_int, default=1)
+    p.add_argument(
+        "--attention-backend",
+        default=None,
+        help="denoiser.set_attention_backend(NAME); default for context parallel: _native_cudnn for ring, "
+        "native for Ulysses",
+    )
+    p.add_argument(
+        "--no-torchrun",
+        action="store_true",
+        help="with a parallel degree > 1 outside torchrun: fail (exit 2) instead of re-launching under torchrun",
+    )
+    p.add_argument(
+        "--no-cp-anything",
+        action="store_true",
+        help="context parallel without ulysses_anything / ring_anything (then every sequence length, "
+        "text included, must divide by the degree)",
+    )
+    return p
+
+
+def read_prompts(path: str) -> list[str]:
+    """One prompt per line, UTF-8, passed through untouched (as the vLLM-Omni
+    script): split on "\\n" only, a "\\r" before it and the empty piece after a
+    final newline dropped, a UTF-8 BOM dropped."""
+    text = Path(path).read_bytes().decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def sent_negative_prompt(negative_prompt: str) -> str:
+    """The negative prompt handed to the pipeline: never empty, so that true CFG
+    stays on (diffusers' Qwen-Image docstring: 'even an empty negative prompt
+    like " "')."""
+    return negative_prompt if negative_prompt.strip() else " "
+
+
+def parallel_plan(args: argparse.Namespace) -> dict[str, Any] | None:
+    """None, or {"kind": "context"|"tensor", "world_size": N, ...}."""
+    cp = args.ulysses_degree * args.ring_degree
+    if cp > 1 and args.tp_degree > 1:
+        raise UsageError(
+            "context parallelism (--ulysses-degree/--ring-degree) and tensor parallelism (--tp-degree) "
+            "cannot be combined: diffusers' ParallelConfig accepts only one of them"
+        )
+    if cp > 1:
+        plan: dict[str, Any] = {
+            "kind": "context",
+            "world_size": cp,
+            "ulysses_degree": args.ulysses_degree,
+            "ring_degree": args.ring_degree,
+        }
+        if not args.no_cp_anything and (args.ulysses_degree == 1 or args.ring_degree == 1):
+            # diffusers allows the "anything" modes only with one of the two degrees at 1.
+            plan["ulysses_anything"] = args.ulysses_degree > 1
+            plan["ring_anything"] = args.ring_degree > 1
+        else:
+            plan["ulysses_anything"] = plan["ring_anything"] = False
+        return plan
+    if args.tp_degree > 1:
+        return {"kind": "tensor", "world_size": args.tp_degree, "tp_degree": args.tp_degree}
+    return None
+
+
+def world_from_env(env: dict[str, str]) -> tuple[int, int, int]:
+    """(world_size, rank, local_rank) as torchrun sets them; (1, 0, 0) outside it."""
+
+    def num(name: str, default: int) -> int:
+        try:
+            return int(env.get(name, default))
+        except ValueError:
+            return default
+
+    return num("WORLD_SIZE", 1), num("RANK", 0), num("LOCAL_RANK", 0)
+
+
+def cache_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
+    """(diffusers config class name, plain keyword arguments) for --cache, or None.
+
+    Values that need torch or the pipeline (the current-timestep callback, the
+    MagCache ratios) are added at run time; see make_cache_config."""
+    if args.cache is None:
+        return None
+    cls, threshold_key, interval_key = CACHES[args.cache]
+    kwargs: dict[str, Any] = {}
+    if args.cache == "pyramid_attention_broadcast":
+        # diffusers' documented example (CacheMixin.enable_cache docstring).
+        kwargs.update(spatial_attention_block_skip_range=2, spatial_attention_timestep_skip_range=(100, 800))
+    elif args.cache == "faster_cache":
+        # diffusers' documented example (apply_faster_cache docstring), with true CFG (not distilled).
+        kwargs.update(
+            spatial_attention_block_skip_range=2,
+            spatial_attention_timestep_skip_range=(-1, 681),
+            low_frequency_weight_update_timestep_range=(99, 641),
+            high_frequency_weight_update_timestep_range=(-1, 301),
+            spatial_attention_block_identifiers=["transformer_blocks"],
+            tensor_format="BFCHW",
+            is_guidance_distilled=False,
+        )
+    elif args.cache == "magcache":
+        kwargs["num_inference_steps"] = args.num_inference_steps
+    if args.cache_threshold is not None:
+        kwargs[threshold_key] = args.cache_threshold  # validated: threshold_key is not None
+    if args.cache_interval is not None:
+        kwargs[interval_key] = args.cache_interval
+    return cls, kwargs
+
+
+def parse_mag_ratios(text: str) -> list[float] | str:
+    if text.strip().lower() == "flux":
+        return "flux"
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--mag-ratios: expected comma-separated numbers or 'flux', got {text!r}") from None
+    if not values:
+        raise UsageError("--mag-ratios is empty")
+    return values
+
+
+def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Checks that need no torch. Returns the plan (parallel, world, cache);
+    raises UsageError with a message naming the fix."""
+    env = dict(os.environ if env is None else env)
+    if args.cache is None:
+        for flag, value in (
+            ("--cache-threshold", args.cache_threshold),
+            ("--cache-interval", args.cache_interval),
+            ("--mag-ratios", args.mag_ratios),
+        ):
+            if value is not None:
+                raise UsageError(f"{flag} needs --cache")
+    else:
+        _, threshold_key, interval_key = CACHES[args.cache]
+        if args.cache_threshold is not None and threshold_key is None:
+            raise UsageError(
+                f"--cache-threshold does not apply to --cache {args.cache} "
+                "(it sets first_block_cache, magcache and seacache's threshold)"
+            )
+        if args.cache_interval is not None and interval_key is None:
+            raise UsageError(
+                f"--cache-interval does not apply to --cache {args.cache} "
+                "(taylorseer, magcache, pyramid_attention_broadcast and faster_cache take it)"
+            )
+        if args.mag_ratios is not None and args.cache != "magcache":
+            raise UsageError("--mag-ratios needs --cache magcache")
+    mag_ratios = parse_mag_ratios(args.mag_ratios) if args.mag_ratios is not None else None
+
+    plan = parallel_plan(args)
+    world_size, rank, local_rank = world_from_env(env)
+    if plan is not None:
+        if "WORLD_SIZE" not in env:
+            raise UsageError(
+                f"{plan['kind']} parallelism of degree {plan['world_size']} needs one process per GPU: run under "
+                f"torchrun --nproc_per_node {plan['world_size']} (python3 -m torch.distributed.run --standalone "
+                f"--nproc_per_node {plan['world_size']} {Path(sys.argv[0]).name} ...), or without --no-torchrun"
+            )
+        if world_size != plan["world_size"]:
+            raise UsageError(
+                f"{plan['kind']} parallelism of degree {plan['world_size']} needs WORLD_SIZE={plan['world_size']}, "
+                f"torchrun started {world_size} processes (--nproc_per_node must equal the product of the degrees)"
+            )
+    elif world_size > 1:
+        raise UsageError(
+            f"started as {world_size} processes (WORLD_SIZE={world_size}) but no --ulysses-degree, "
+            "--ring-degree or --tp-degree asks for them: use --nproc_per_node 1"
+        )
+    return {
+        "parallel": plan,
+        "world_size": world_size,
+        "rank": rank,
+        "local_rank": local_rank,
+        "cache": cache_spec(args),
+        "mag_ratios": mag_ratios,
+    }
+
+
+def error_line(exc: BaseException) -> str:
+    """'TypeError: message', the first non-empty line of the message only."""
+    name = type(exc).__name__
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line:
+            return f"{name}: {line}"[:500]
+    return name
+
+
+def join_text_values(argv: list[str]) -> list[str]:
+    """`--negative-prompt VALUE` -> `--negative-prompt=VALUE` (and the other
+    free-text options) so a value starting with "-" is never taken for an option."""
+    text_options = ("--negative-prompt", "--model", "--prompt-file", "--output")
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in text_options and i + 1 < len(argv):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def foreign_flag(argv: list[str]) -> str | None:
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if flag in FOREIGN_FLAGS:
+            return f"{flag} is not supported by the diffusers backend: {FOREIGN_FLAGS[flag]}"
+    return None
+
+
+# --------------------------------------------------------------------------
+# Everything below imports torch / diffusers inside functions.
+
+
+class Results:
+    """results.jsonl, one JSON object per line, flushed after every line.
+    On ranks other than 0 it writes nothing."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._f = open(path, "w", encoding="utf-8") if path is not None else None
+
+    def write(self, obj: dict[str, Any]) -> None:
+        if self._f is None:
+            return
+        self._f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+        self._f.flush()
+        try:
+            os.fsync(self._f.fileno())
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if callable(value):
+        return "<callable>"
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def config_summary(config: Any) -> dict[str, Any]:
+    """The public fields of a diffusers dataclass config, JSON-ready."""
+    fields = getattr(config, "__dataclass_fields__", None)
+    names = list(fields) if fields else list(vars(config))
+    return {n: _jsonable(getattr(config, n, None)) for n in names if not n.startswith("_") and n != "mesh"}
+
+
+def denoiser_of(pipe: Any) -> Any:
+    for name in ("transformer", "unet"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            return module
+    raise UsageError(
+        f"{type(pipe).__name__} has no `transformer` or `unet`: caches, compile and parallelism cannot be applied"
+    )
+
+
+def make_cache_config(spec: tuple[str, dict[str, Any]], pipe: Any, mag_ratios: Any) -> Any:
+    import diffusers
+
+    cls_name, kwargs = spec
+    cls = getattr(diffusers, cls_name, None)
+    if cls is None:
+        raise UsageError(f"the installed diffusers {diffusers.__version__} has no {cls_name}")
+    kwargs = dict(kwargs)
+    if cls_name in ("PyramidAttentionBroadcastConfig", "FasterCacheConfig"):
+        kwargs["current_timestep_callback"] = lambda: pipe.current_timestep
+    if cls_name == "FasterCacheConfig":
+        kwargs["attention_weight_callback"] = lambda _: 0.3
+    if cls_name == "MagCacheConfig":
+        if mag_ratios == "flux":
+            from diffusers.hooks.mag_cache import FLUX_MAG_RATIOS
+
+            kwargs["mag_ratios"] = FLUX_MAG_RATIOS
+        elif mag_ratios is not None:
+            kwargs["mag_ratios"] = mag_ratios
+        else:
+            kwargs["calibrate"] = True
+    return cls(**kwargs)
+
+
+_CALIBRATION_RE = re.compile(r"\[MagCache\] Calibration Complete[^\n]*\n\s*(\[[^\]]*\])")
+
+
+def parse_calibration(stdout: str) -> list[float]:
+    """The first ratio list diffusers printed (the conditional branch: the pipeline
+    runs it before the unconditional one in every step)."""
+    m = _CALIBRATION_RE.search(stdout)
+    if m is None:
+        raise RuntimeError("MagCache calibration printed no ratios")
+    return [float(x) for x in json.loads(m.group(1))]
+
+
+def call_kwargs(pipe: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments every generation passes, filtered by the pipeline's
+    __call__ signature (prompt and generator are added per call)."""
+    import inspect
+
+    params = inspect.signature(pipe.__call__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+    def accepts(name: str) -> bool:
+        return name in params or takes_any
+
+    kw: dict[str, Any] = {
+        "height": args.height,
+        "width": args.width,
+        "num_inference_steps": args.num_inference_steps,
+    }
+    if accepts("negative_prompt"):
+        kw["negative_prompt"] = sent_negative_prompt(args.negative_prompt)
+    if "true_cfg_scale" in params:
+        kw["true_cfg_scale"] = args.cfg_scale
+    if "guidance_scale" in params:
+        kw["guidance_scale"] = args.guidance_scale if args.guidance_scale is not None else args.cfg_scale
+    if "output_type" in params:
+        kw["output_type"] = "pil"
+    return kw
+
+
+def generate(pipe: Any, kw: dict[str, Any], prompt: str, seed: int) -> Any:
+    import torch
+
+    out = pipe(prompt=prompt, generator=torch.Generator("cpu").manual_seed(seed), **kw)
+    images = getattr(out, "images", None)
+    if images is None and isinstance(out, (list, tuple)) and out:
+        images = out[0]
+    if images is None or len(images) == 0:
+        raise RuntimeError("the pipeline returned no image")
+    image = images[0]
+    if not hasattr(image, "save"):
+        from diffusers.utils import numpy_to_pil
+
+        image = numpy_to_pil(image)[0]
+    return image
+
+
+def _synchronize(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def memory_events(device: str, world_size: int, rank: int) -> list[dict[str, Any]]:
+    """Peak allocation per device (torch.cuda.max_memory_allocated); under
+    torchrun every rank's own device, gathered to rank 0, labelled by rank."""
+    if device != "cuda":
+        return []
+    import torch
+
+    if world_size > 1:
+        import torch.distributed as dist
+
+        mine = int(torch.cuda.max_memory_allocated(torch.cuda.current_device()))
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, mine)
+        return [{"event": "memory", "device": r, "peak_bytes": int(b)} for r, b in enumerate(gathered)]
+    return [
+        {"event": "memory", "device": d, "peak_bytes": int(torch.cuda.max_memory_allocated(d))}
+        for d in range(torch.cuda.device_count())
+    ]
+
+
+def setup(args: argparse.Namespace, plan: dict[str, Any], results: Results, log) -> tuple[Any, dict[str, Any], dict]:
+    """Load the pipeline once and apply the features. Returns (pipe, call kwargs,
+    settings). Raises UsageError for what cannot run here, anything else for a
+    failed setup."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    device = args.device if args.device != "auto" else ("cuda" if cuda else "cpu")
+    if device == "cuda" and not cuda:
+        raise UsageError("--device cuda, but torch sees no CUDA device")
+    par = plan["parallel"]
+    world_size, rank, local_rank = plan["world_size"], plan["rank"], plan["local_rank"]
+    if par is not None and device != "cuda":
+        raise UsageError(f"{par['kind']} {NO_CUDA_PARALLEL}")
+
+    threads = args.threads if args.threads is not None else (1 if device == "cpu" else None)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dtype_name = args.dtype if args.dtype != "auto" else ("bfloat16" if device == "cuda" else "float32")
+    dtype = getattr(torch, dtype_name)
+
+    if world_size > 1:
+        import torch.distributed as dist
+
+        torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl", device_id=torch.device("cuda", local_rank))
+    target = torch.device("cuda", local_rank) if device == "cuda" else torch.device("cpu")
+
+    import diffusers
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(args.model, dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    denoiser = denoiser_of(pipe)
+
+    applied: dict[str, Any] = {}
+    if args.group_offload:
+        onload = target
+        pipe.enable_group_offload(
+            onload_device=onload,
+            offload_device=torch.device("cpu"),
+            offload_type=args.group_offload,
+            num_blocks_per_group=1 if args.group_offload == "block_level" else None,
+            use_stream=device == "cuda",
+        )
+        applied["group_offload"] = {
+            "offload_type": args.group_offload,
+            "onload_device": str(onload),
+            "offload_device": "cpu",
+            "num_blocks_per_group": 1 if args.group_offload == "block_level" else None,
+            "use_stream": device == "cuda",
+        }
+    else:
+        pipe.to(target)
+
+    if par is not None:
+        from diffusers import ContextParallelConfig, TensorParallelConfig
+
+        if par["kind"] == "context":
+            backend = args.attention_backend or ("_native_cudnn" if par["ring_degree"] > 1 else "native")
+            denoiser.set_attention_backend(backend)
+            config = ContextParallelConfig(
+                ulysses_degree=par["ulysses_degree"],
+                ring_degree=par["ring_degree"],
+                ulysses_anything=par["ulysses_anything"],
+                ring_anything=par["ring_anything"],
+            )
+            applied["attention_backend"] = backend
+        else:
+            if args.attention_backend:
+                denoiser.set_attention_backend(args.attention_backend)
+                applied["attention_backend"] = args.attention_backend
+            config = TensorParallelConfig(tp_degree=par["tp_degree"])
+        denoiser.enable_parallelism(config=config)
+        applied["parallel"] = {"config": type(config).__name__, **config_summary(config)}
+    elif args.attention_backend:
+        denoiser.set_attention_backend(args.attention_backend)
+        applied["attention_backend"] = args.attention_backend
+
+    kw = call_kwargs(pipe, args)
+
+    if plan["cache"] is not None:
+        if not hasattr(denoiser, "enable_cache"):
+            raise UsageError(f"{type(denoiser).__name__} has no enable_cache (diffusers' CacheMixin)")
+        config = make_cache_config(plan["cache"], pipe, plan["mag_ratios"])
+        denoiser.enable_cache(config)
+        if getattr(config, "calibrate", False):
+            t0 = time.perf_counter()
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                generate(pipe, kw, read_prompts(args.prompt_file)[0], args.seed)
+            _synchronize(device)
+            ratios = parse_calibration(buf.getvalue())
+            seconds = time.perf_counter() - t0
+            results.write({"event": "calibration", "seconds": round(seconds, 4), "mag_ratios": ratios})
+            log(f"MagCache calibrated in {seconds:.2f} seconds: {ratios}")
+            denoiser.disable_cache()
+            config = make_cache_config(plan["cache"], pipe, ratios)
+            denoiser.enable_cache(config)
+        applied["cache"] = {"name": args.cache, "config": type(config).__name__, **config_summary(config)}
+
+    if args.compile:
+        denoiser.compile_repeated_blocks(fullgraph=True)
+        applied["compile"] = {"call": "compile_repeated_blocks", "fullgraph": True}
+
+    settings = {
+        "event": "settings",
+        "backend": "diffusers",
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "pipeline": type(pipe).__name__,
+        "denoiser": type(denoiser).__name__,
+        "device": str(target),
+        "dtype": dtype_name,
+        "threads": torch.get_num_threads(),
+        "world_size": world_size,
+        "call_kwargs": _jsonable(kw),
+        "features": applied,
+    }
+    return pipe, kw, settings
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = validate(args)
+    except UsageError as exc:
+        if os.environ.get("RANK", "0") == "0":  # under torchrun: said once, not once per rank
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        prompts = read_prompts(args.prompt_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read prompt file {args.prompt_file}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not prompts:
+        print(f"error: prompt file {args.prompt_file} has no prompts", file=sys.stderr)
+        return EXIT_USAGE
+
+    writer = plan["rank"] == 0
+    out_dir = Path(args.output)
+    if writer:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    results = Results(out_dir / "results.jsonl" if writer else None)
+
+    def log(msg: str) -> None:
+        if writer:
+            print(msg, flush=True)
+
+    try:
+        log(f"diffusers batch (targets diffusers {TARGET_DIFFUSERS_VERSION})")
+        log(
+            f"  model={args.model} prompts={len(prompts)} steps={args.num_inference_steps} "
+            f"size={args.width}x{args.height} cfg_scale={args.cfg_scale} seed={args.seed} warmup={args.warmup}"
+        )
+        t0 = time.perf_counter()
+        try:
+            try:
+                import torch  # noqa: F401
+                import diffusers  # noqa: F401
+            except ImportError as exc:
+                print(f"error: {error_line(exc)} (install backends/diffusers/requirements.txt)", file=sys.stderr)
+                results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
+                return EXIT_FAILED
+            pipe, kw, settings = setup(args, plan, results, log)
+        except UsageError as exc:
+            if writer:
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+            results.write({"event": "load", "seconds": None, "ok": False, "error": f"usage: {exc}"})
+            return EXIT_USAGE
+        except Exception as exc:  # noqa: BLE001 - any load/setup failure is a setup failure
+            traceback.print_exc()
+            print(f"error: setup failed: {error_line(exc)}", file=sys.stderr, flush=True)
+            results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
+            return EXIT_FAILED
+        load_seconds = time.perf_counter() - t0
+        results.write(settings)
+        log("settings: " + json.dumps(settings, default=str))
+        results.write({"event": "load", "seconds": round(load_seconds, 4)})
+        log(f"Model loaded in {load_seconds:.2f} seconds")
+        device = "cuda" if settings["device"].startswith("cuda") else "cpu"
+        world_size = plan["world_size"]
+
+        if args.warmup > 0:
+            t0 = time.perf_counter()
+            try:
+                for _ in range(args.warmup):
+                    generate(pipe, kw, prompts[0], args.seed)
+                _synchronize(device)
+                results.write({"event": "warmup", "seconds": round(time.perf_counter() - t0, 4)})
+                log(f"Warm-up ({args.warmup}) in {time.perf_counter() - t0:.2f} seconds")
+            except Exception as exc:  # noqa: BLE001 - the batch still runs
+                traceback.print_exc()
+                results.write({"event": "warmup", "seconds": None, "ok": False, "error": error_line(exc)})
+                log(f"Warm-up failed: {error_line(exc)}")
+
+        ok_count = 0
+        first_error = None
+        for i, prompt in enumerate(prompts):
+            name = f"prompt_{i:02d}.png"
+            _barrier(world_size)
+            t0 = time.perf_counter()
+            try:
+                image = generate(pipe, kw, prompt, args.seed + i)
+                _synchronize(device)
+                seconds = time.perf_counter() - t0
+                if writer:
+                    image.save(str(out_dir / name))
+            except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
+                traceback.print_exc()
+                first_error = first_error or error_line(exc)
+                results.write({"prompt": i, "image": None, "seconds": None, "ok": False, "error": error_line(exc)})
+                log(f"  Prompt {i + 1}: failed ({error_line(exc)})")
+                continue
+            ok_count += 1
+            results.write({"prompt": i, "image": name, "seconds": round(seconds, 4), "ok": True})
+            log(f"  Prompt {i + 1}: {seconds:.4f} seconds")
+
+        try:
+            for event in memory_events(device, world_size, plan["rank"]):
+                results.write(event)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+
+        # The last line is what a runner shows for a failed backend: name the cause.
+        tail = f"; first error: {first_error}" if ok_count == 0 and first_error else ""
+        log(f"Done: {ok_count}/{len(prompts)} prompts produced an image{tail}")
+        return EXIT_OK if ok_count > 0 else EXIT_FAILED
+    finally:
+        results.close()
+        if plan["world_size"] > 1:
+            try:
+                import torch.distributed as dist
+
+                if dist.is_initialized():
+                    dist.destroy_process_group()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """argparse on the joined argv; exits 2 (argparse's own exit) on bad usage,
+    with the reason for another backend's flag."""
+    joined = join_text_values(argv)
+    problem = foreign_flag(joined)
+    if problem is not None:
+        build_parser().error(problem)
+    return build_parser().parse_args(joined)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def torchrun_argv(args: argparse.Namespace, raw: list[str], env: dict[str, str]) -> list[str] | None:
+    """The command that re-launches this script under torchrun, one process per
+    device, when a parallel degree > 1 asks for it and we are not under torchrun
+    yet; None otherwise (also when the flags are unusable: validate() says why)."""
+    if args.no_torchrun or "WORLD_SIZE" in env:
+        return None
+    try:
+        plan = parallel_plan(args)
+    except UsageError:
+        return None
+    if plan is None:
+        return None
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc_per_node", str(plan["world_size"]), str(Path(__file__).resolve()), *raw,
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
+    relaunch = torchrun_argv(args, raw, dict(os.environ))
+    if relaunch is not None:
+        if args.device == "cpu" or not _cuda_available():
+            # Said here, once, with exit 2 -- not by every rank under torchrun (which exits 1).
+            kind = parallel_plan(args)["kind"]  # not None: torchrun_argv checked
+            print(f"error: {kind} {NO_CUDA_PARALLEL}", file=sys.stderr)
+            return EXIT_USAGE
+        # Same process (exec): compat's timeout and interrupt reach torchrun and its workers.
+        print("launching: " + " ".join(relaunch), flush=True)
+        sys.stderr.flush()
+        os.execv(relaunch[0], relaunch)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""Tests of backends/diffusers/batch_text_to_image.py and make_tiny_pipeline.py.
+
+Two kinds:
+
+* Pure tests (always run, standard library only): argument parsing, flag
+  validation, the cache-config mapping and the usage errors, by importing the
+  script's plain functions (the module imports no torch) or by running it as a
+  child process that stops before importing torch.
+* Real runs (skipped unless diffusers imports): a tiny random-weight Qwen-Image
+  pipeline is built with make_tiny_pipeline.py and the script is run on it on
+  the CPU. The interpreter is $COMPAT_DIFFUSERS_PYTHON if set (e.g. a venv made
+  from backends/diffusers/requirements.txt), else the one running the tests.
+
+Run from the repository root:
+    python3 -m unittest discover -s tests/python -v
+    COMPAT_DIFFUSERS_PYTHON=/path/to/venv/bin/python python3 -m unittest tests/python/test_diffusers_backend.py -v
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+BACKEND = REPO / "backends" / "diffusers"
+SCRIPT = BACKEND / "batch_text_to_image.py"
+MAKE_TINY = BACKEND / "make_tiny_pipeline.py"
+PYTHON = os.environ.get("COMPAT_DIFFUSERS_PYTHON") or sys.executable
+
+
+def load_module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+bt = load_module(SCRIPT, "diffusers_batch_text_to_image")
+
+
+@functools.lru_cache(maxsize=None)
+def diffusers_importable(python: str) -> bool:
+    try:
+        r = subprocess.run(
+            [python, "-c", "import torch, diffusers, transformers"],
+            capture_output=True,
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def base_args(*extra: str) -> argparse.Namespace:
+    return bt.parse_args(["--model", "m", "--prompt-file", "p.txt", "--output", "o", *extra])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["HF_HUB_OFFLINE"] = "1"
+    env.update(extra)
+    return env
+
+
+class ParsingTests(unittest.TestCase):
+    def test_module_imports_no_torch(self) -> None:
+        code = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('m', {str(SCRIPT)!r})\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+            f"spec = importlib.util.spec_from_file_location('t', {str(MAKE_TINY)!r})\n"
+            "t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)\n"
+            "print(sorted(n for n in ('torch', 'diffusers', 'transformers') if n in sys.modules))\n"
+        )
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        self.assertEqual(r.stdout.strip(), "[]")
+
+    def test_defaults(self) -> None:
+        a = base_args()
+        self.assertEqual(a.num_inference_steps, 50)
+        self.assertEqual(a.warmup, 1)
+        self.assertIsNone(a.threads)
+        self.assertIsNone(a.cache)
+        self.assertFalse(a.compile)
+        self.assertIsNone(a.group_offload)
+        self.assertEqual((a.ulysses_degree, a.ring_degree, a.tp_degree), (1, 1, 1))
+        self.assertEqual(a.negative_prompt, "")
+
+    def test_group_offload_optional_value(self) -> None:
+        self.assertEqual(base_args("--group-offload").group_offload, "block_level")
+        self.assertEqual(base_args("--group-offload", "leaf_level").group_offload, "leaf_level")
+        self.assertEqual(base_args("--group-offload", "--compile").group_offload, "block_level")
+
+    def test_negative_prompt_starting_with_dash(self) -> None:
+        a = base_args("--negative-prompt", "-blurry --seed 9")
+        self.assertEqual(a.negative_prompt, "-blurry --seed 9")
+        self.assertEqual(a.seed, 42)
+
+    def test_sent_negative_prompt_never_empty(self) -> None:
+        self.assertEqual(bt.sent_negative_prompt(""), " ")
+        self.assertEqual(bt.sent_negative_prompt("  "), " ")
+        self.assertEqual(bt.sent_negative_prompt("blurry"), "blurry")
+
+    def test_error_line(self) -> None:
+        self.assertEqual(bt.error_line(TypeError("\n\n  bad thing  \nmore\n")), "TypeError: bad thing")
+        self.assertEqual(bt.error_line(RuntimeError()), "RuntimeError")
+
+    def test_read_prompts(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "p.txt"
+            p.write_bytes("\ufeffa cat\r\nb\x0cdog\n\n".encode("utf-8"))
+            self.assertEqual(bt.read_prompts(str(p)), ["a cat", "b\x0cdog", ""])
+
+
+class ValidationTests(unittest.TestCase):
+    def check_usage(self, *extra: str, env: dict[str, str] | None = None, contains: str = "") -> None:
+        with self.assertRaises(bt.UsageError) as cm:
+            bt.validate(base_args(*extra), env or {})
+        self.assertIn(contains, str(cm.exception))
+
+    def test_cache_knobs_need_a_cache(self) -> None:
+        self.check_usage("--cache-threshold", "0.1", contains="needs --cache")
+        self.check_usage("--cache-interval", "2", contains="needs --cache")
+        self.check_usage("--mag-ratios", "1,1", contains="needs --cache")
+
+    def test_cache_knobs_must_fit_the_cache(self) -> None:
+        self.check_usage("--cache", "taylorseer", "--cache-threshold", "0.1", contains="does not apply")
+        self.check_usage("--cache", "first_block_cache", "--cache-interval", "2", contains="does not apply")
+        self.check_usage("--cache", "taylorseer", "--mag-ratios", "1", contains="needs --cache magcache")
+        self.check_usage("--cache", "magcache", "--mag-ratios", "a,b", contains="comma-separated")
+
+    def test_cache_spec(self) -> None:
+        self.assertIsNone(bt.cache_spec(base_args()))
+        self.assertEqual(
+            bt.cache_spec(base_args("--cache", "first_block_cache", "--cache-threshold", "0.3")),
+            ("FirstBlockCacheConfig", {"threshold": 0.3}),
+        )
+        self.assertEqual(bt.cache_spec(base_args("--cache", "first_block_cache")), ("FirstBlockCacheConfig", {}))
+        self.assertEqual(
+            bt.cache_spec(base_args("--cache", "taylorseer", "--cache-interval", "3")),
+            ("TaylorSeerCacheConfig", {"cache_interval": 3}),
+        )
+        cls, kw = bt.cache_spec(base_args("--cache", "magcache", "--num-inference-steps", "10"))
+        self.assertEqual((cls, kw), ("MagCacheConfig", {"num_inference_steps": 10}))
+        cls, kw = bt.cache_spec(base_args("--cache", "pyramid_attention_broadcast"))
+        self.assertEqual(cls, "PyramidAttentionBroadcastConfig")
+        self.assertEqual(kw["spatial_attention_block_skip_range"], 2)
+        cls, kw = bt.cache_spec(base_args("--cache", "faster_cache"))
+        self.assertEqual(cls, "FasterCacheConfig")
+        self.assertFalse(kw["is_guidance_distilled"])
+        self.assertEqual(bt.cache_spec(base_args("--cache", "seacache")), ("SeaCacheConfig", {}))
+
+    def test_mag_ratios(self) -> None:
+        plan = bt.validate(base_args("--cache", "magcache", "--mag-ratios", "1.0, 0.9,0.8"), {})
+        self.assertEqual(plan["mag_ratios"], [1.0, 0.9, 0.8])
+        plan = bt.validate(base_args("--cache", "magcache", "--mag-ratios", "FLUX"), {})
+        self.assertEqual(plan["mag_ratios"], "flux")
+
+    def test_context_and_tensor_parallel_do_not_combine(self) -> None:
+        self.check_usage("--ulysses-degree", "2", "--tp-degree", "2", contains="cannot be combined")
+        self.check_usage("--ring-degree", "2", "--tp-degree", "2", contains="cannot be combined")
+
+    def test_parallel_needs_torchrun(self) -> None:
+        self.check_usage("--ulysses-degree", "2", contains="torchrun --nproc_per_node 2")
+        self.check_usage("--tp-degree", "2", contains="torchrun --nproc_per_node 2")
+        self.check_usage(
+            "--ulysses-degree", "2", "--ring-degree", "2",
+            env={"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"},
+            contains="WORLD_SIZE=4",
+        )
+        self.check_usage(env={"WORLD_SIZE": "2"}, contains="no --ulysses-degree")
+
+    def test_parallel_plan(self) -> None:
+        env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}
+        plan = bt.validate(base_args("--ulysses-degree", "2"), env)
+        self.assertEqual(plan["parallel"]["kind"], "context")
+        self.assertTrue(plan["parallel"]["ulysses_anything"])
+        self.assertFalse(plan["parallel"]["ring_anything"])
+        self.assertEqual((plan["world_size"], plan["rank"], plan["local_rank"]), (2, 1, 1))
+        plan = bt.validate(base_args("--ring-degree", "2", "--no-cp-anything"), env)
+        self.assertFalse(plan["parallel"]["ring_anything"])
+        plan = bt.validate(base_args("--ring-degree", "2"), env)
+        self.assertTrue(plan["parallel"]["ring_anything"])
+        plan = bt.validate(base_args("--tp-degree", "2"), env)
+        self.assertEqual(plan["parallel"], {"kind": "tensor", "world_size": 2, "tp_degree": 2})
+        # torchrun with one process and no degree: a plain run.
+        plan = bt.validate(base_args(), {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0"})
+        self.assertIsNone(plan["parallel"])
+
+
+class TorchrunTests(unittest.TestCase):
+    def test_relaunch_command(self) -> None:
+        raw = ["--model", "m", "--prompt-file", "p.txt", "--output", "o", "--ulysses-degree", "2", "--ring-degree", "2"]
+        argv = bt.torchrun_argv(bt.parse_args(raw), raw, {})
+        self.assertEqual(argv[1:6], ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4"])
+        self.assertEqual(Path(argv[6]).name, "batch_text_to_image.py")
+        self.assertEqual(argv[7:], raw)
+
+    def test_no_relaunch(self) -> None:
+        for extra, env in (
+            ([], {}),  # no parallelism
+            (["--tp-degree", "2"], {"WORLD_SIZE": "2"}),  # already under torchrun
+            (["--tp-degree", "2", "--no-torchrun"], {}),
+            (["--tp-degree", "2", "--ulysses-degree", "2"], {}),  # unusable: validate() reports it
+        ):
+            raw = ["--model", "m", "--prompt-file", "p", "--output", "o", *extra]
+            self.assertIsNone(bt.torchrun_argv(bt.parse_args(raw), raw, env), extra)
+
+
+class UsageExitTests(unittest.TestCase):
+    """The script as a child process; all of these stop before torch is imported."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="compat-diffusers-"))
+        self.prompts = self.tmp / "prompts.txt"
+        self.prompts.write_text("a cat\n", encoding="utf-8")
+
+    def tearDown(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_script(self, *extra: str, prompts: Path | None = None) -> subprocess.CompletedProcess:
+        argv = [
+            sys.executable, str(SCRIPT), "--model", "m", "--prompt-file", str(prompts or self.prompts),
+            "--output", str(self.tmp / "out"), *extra,
+        ]
+        return subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=60)
+
+    def test_help_without_torch(self) -> None:
+        r = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
+        for flag in ("--cache", "--compile", "--group-offload", "--ulysses-degree", "--tp-degree", "--threads"):
+            self.assertIn(flag, r.stdout)
+        r = subprocess.run([sys.executable, str(MAKE_TINY), "--help"], capture_output=True, text=True, check=True)
+        self.assertIn("outdir", r.stdout)
+
+    def test_foreign_flags_exit_2_with_reason(self) -> None:
+        r = self.run_script("--cfg-parallel-size", "2")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("diffusers has no CFG-parallel API", r.stderr)
+        r = self.run_script("--cache-backend", "tea_cache")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no TeaCache", r.stderr)
+        # The same words inside a negative prompt are text, not a flag.
+        r = self.run_script("--negative-prompt", "--cfg-parallel-size", "--ulysses-degree", "2", "--no-torchrun")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("torchrun", r.stderr)
+
+    def test_unknown_cache_exit_2(self) -> None:
+        r = self.run_script("--cache", "teacache")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid choice", r.stderr)
+
+    def test_usage_errors_exit_2(self) -> None:
+        for extra, words in (
+            (("--ulysses-degree", "2", "--tp-degree", "2"), "cannot be combined"),
+            (("--ring-degree", "2", "--no-torchrun"), "torchrun --nproc_per_node 2"),
+            (("--ring-degree", "2", "--device", "cpu"), "context parallelism needs one CUDA device per rank"),
+            (("--cache-threshold", "0.2"), "needs --cache"),
+        ):
+            r = self.run_script(*extra)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(words, r.stderr)
+            self.assertFalse((self.tmp / "out" / "results.jsonl").exists())
+
+    def test_empty_prompt_file_exit_2(self) -> None:
+        empty = self.tmp / "empty.txt"
+        empty.write_bytes(b"")
+        r = self.run_script(prompts=empty)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no prompts", r.stderr)
+
+    def test_unreadable_prompt_file_exit_1(self) -> None:
+        r = self.run_script(prompts=self.tmp / "missing.txt")
+        self.assertEqual(r.returncode, 1)
+
+    @unittest.skipIf(diffusers_importable(sys.executable), "this interpreter has torch and diffusers")
+    def test_missing_diffusers_is_a_setup_failure(self) -> None:
+        r = self.run_script()
+        self.assertEqual(r.returncode, 1)
+        lines = [json.loads(x) for x in (self.tmp / "out" / "results.jsonl").read_text().splitlines()]
+        self.assertEqual(lines[0]["event"], "load")
+        self.assertFalse(lines[0]["ok"])
+        self.assertIn("ModuleNotFoundError", lines[0]["error"])
+
+
+@unittest.skipUnless(
+    diffusers_importable(PYTHON),
+    f"torch/diffusers/transformers not importable by {PYTHON} (set COMPAT_DIFFUSERS_PYTHON to a venv's python)",
+)
+class RealRunTests(unittest.TestCase):
+    """The script on a tiny random-weight Qwen-Image pipeline, on the CPU."""
+
+    tmp: Path
+    model: Path
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = Path(tempfile.mkdtemp(prefix="compat-diffusers-real-"))
+        cls.model = cls.tmp / "tiny-qwen-image"
+        r = subprocess.run(
+            [PYTHON, str(MAKE_TINY), str(cls.model)], capture_output=True, text=True, env=clean_env(), timeout=600
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"make_tiny_pipeline.py failed:\n{r.stdout}\n{r.stderr}")
+        cls.prompts = cls.tmp / "prompts.txt"
+        cls.prompts.write_text("a red cat on a chair\na castle at sunset, watercolor\n", encoding="utf-8")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_script(self, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, Path, list[dict]]:
+        out = self.tmp / name
+        argv = [
+            PYTHON, str(SCRIPT), "--model", str(self.model), "--prompt-file", str(self.prompts),
+            "--output", str(out), "--num-inference-steps", "4", "--height", "64", "--width", "64",
+            "--cfg-scale", "4", "--seed", "7", "--negative-prompt", "", "--warmup", "1", *extra,
+        ]
+        r = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=600)
+        path = out / "results.jsonl"
+        lines = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        return r, out, lines
+
+    def test_tiny_pipeline_is_deterministic(self) -> None:
+        again = self.tmp / "tiny-again"
+        r = subprocess.run([PYTHON, str(MAKE_TINY), str(again)], capture_output=True, text=True, env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for f in sorted(p for p in self.model.rglob("*") if p.is_file()):
+            self.assertEqual(f.read_bytes(), (again / f.relative_to(self.model)).read_bytes(), str(f))
+
+    def test_baseline(self) -> None:
+        r, out, lines = self.run_script("baseline")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        settings = next(x for x in lines if x.get("event") == "settings")
+        self.assertEqual(settings["threads"], 1)
+        self.assertEqual(settings["device"], "cpu")
+        self.assertEqual(settings["call_kwargs"]["negative_prompt"], " ")
+        self.assertEqual(settings["call_kwargs"]["true_cfg_scale"], 4.0)
+        self.assertEqual(settings["pipeline"], "QwenImagePipeline")
+        events = [x["event"] for x in lines if "event" in x]
+        self.assertEqual(events, ["settings", "load", "warmup"])  # no memory lines on CPU
+        prompts = [x for x in lines if "prompt" in x]
+        self.assertEqual([p["prompt"] for p in prompts], [0, 1])
+        for p in prompts:
+            self.assertTrue(p["ok"])
+            self.assertGreater(p["seconds"], 0)
+            self.assertTrue((out / p["image"]).read_bytes().startswith(b"\x89PNG"))
+        self.assertIn("  Prompt 2: ", r.stdout)
+
+        # Same seeds, same bytes.
+        r2, out2, _ = self.run_script("baseline-again")
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        for name in ("prompt_00.png", "prompt_01.png"):
+            self.assertEqual((out / name).read_bytes(), (out2 / name).read_bytes())
+
+    def test_taylorseer_runs(self) -> None:
+        r, out, lines = self.run_script("taylorseer", "--cache", "taylorseer", "--cache-interval", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        settings = next(x for x in lines if x.get("event") == "settings")
+        self.assertEqual(settings["features"]["cache"]["config"], "TaylorSeerCacheConfig")
+        self.assertEqual(settings["features"]["cache"]["cache_interval"], 2)
+        self.assertTrue(all(x["ok"] for x in lines if "prompt" in x))
+
+    def test_magcache_calibrates_first(self) -> None:
+        r, out, lines = self.run_script("magcache", "--cache", "magcache")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        calibration = next(x for x in lines if x.get("event") == "calibration")
+        self.assertEqual(len(calibration["mag_ratios"]), 4)  # one per step
+        settings = next(x for x in lines if x.get("event") == "settings")
+        self.assertFalse(settings["features"]["cache"]["calibrate"])
+        self.assertEqual(len(settings["features"]["cache"]["mag_ratios"]), 4)
+
+    def test_failing_prompts_are_recorded_and_the_batch_goes_on(self) -> None:
+        # PyramidAttentionBroadcast reuses the conditional branch's attention for the
+        # unconditional one, whose text length differs: every generation raises.
+        r, out, lines = self.run_script("pab", "--cache", "pyramid_attention_broadcast")
+        self.assertEqual(r.returncode, 1)
+        warmup = next(x for x in lines if x.get("event") == "warmup")
+        self.assertFalse(warmup["ok"])
+        prompts = [x for x in lines if "prompt" in x]
+        self.assertEqual([p["prompt"] for p in prompts], [0, 1])
+        for p in prompts:
+            self.assertFalse(p["ok"])
+            self.assertIsNone(p["image"])
+            self.assertRegex(p["error"], r"^RuntimeError: The size of tensor a \(\d+\) must match")
+            self.assertNotIn("\n", p["error"])
+        self.assertIn("Traceback", r.stderr)
+        last = r.stdout.strip().splitlines()[-1]
+        self.assertRegex(last, r"^Done: 0/2 prompts produced an image; first error: RuntimeError: The size of tensor")
+
+    def test_parallel_without_cuda_exit_2(self) -> None:
+        out = self.tmp / "ulysses"
+        argv = [
+            PYTHON, str(SCRIPT), "--model", str(self.model), "--prompt-file", str(self.prompts),
+            "--output", str(out), "--ulysses-degree", "2", "--device", "cpu",
+        ]
+        env = clean_env(WORLD_SIZE="2", RANK="0", LOCAL_RANK="0")
+        r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("needs one CUDA device per rank", r.stderr)
+
+    def test_parallel_outside_torchrun_without_cuda_exit_2(self) -> None:
+        # Without CUDA the script says so itself (exit 2) instead of re-launching
+        # under torchrun, whose workers would each fail and turn 2 into 1.
+        argv = [
+            PYTHON, str(SCRIPT), "--model", str(self.model), "--prompt-file", str(self.prompts),
+            "--output", str(self.tmp / "tp"), "--tp-degree", "2",
+        ]
+        r = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("tensor parallelism needs one CUDA device per rank", r.stderr)
+        self.assertNotIn("launching:", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
