@@ -51,7 +51,12 @@ pub fn render(r: &Registry, backend: &str, model: &str) -> String {
     if !r.conflicts.is_empty() {
         out += "\nconflicts:\n";
         for c in &r.conflicts {
-            out += &format!("  {} — {}\n", c.features.join(" + "), c.reason);
+            let only = if c.backends.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} only)", c.backends.join(", "))
+            };
+            out += &format!("  {}{only} — {}\n", c.features.join(" + "), c.reason);
         }
     }
     out += "\nbackends:\n";

@@ -248,7 +248,7 @@ fn skip_reason(
         }
     }
     for c in &registry.conflicts {
-        if c.features.iter().all(|f| features.contains(f)) {
+        if c.holds(features, target.backend) {
             return Some(format!(
                 "conflict: {} — {}",
                 c.features.join(" + "),

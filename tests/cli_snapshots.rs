@@ -498,7 +498,7 @@ fn dry_run_custom_backend() {
 #[test]
 fn dry_run_each_engine() {
     let s = Sandbox::new();
-    let engines: [(&str, &[&str]); 2] = [
+    let engines: [(&str, &[&str]); 3] = [
         (
             "vllm-omni",
             &[
@@ -530,6 +530,22 @@ fn dry_run_each_engine() {
                 "tp",
                 "compile",
                 "fp8",
+            ],
+        ),
+        (
+            "diffusers",
+            &[
+                "--baseline",
+                "ulysses",
+                "--addons",
+                "tp",
+                "cfg_parallel",
+                "teacache",
+                "first_block_cache",
+                "taylorseer",
+                "compile",
+                "group_offload",
+                "eager",
             ],
         ),
     ];

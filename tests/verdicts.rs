@@ -351,3 +351,64 @@ fn a_parallel_feature_with_an_idle_device_is_not_applied() {
     assert_eq!(par["vs_parents"][0]["verdict"], "not_applied");
     assert_eq!(par["vs_parents"][0]["idle_devices"], json!(["1"]));
 }
+
+/// A cache that never engages, on a machine whose timings cannot show it
+/// (every other prompt 30% slower): the engine's work counters, equal to
+/// the baseline's, and identical images make it WARN "no effect"; a cache
+/// that did less work is not, even with the same noisy clock and pixels.
+/// Work counters say nothing about features other than caches.
+#[test]
+fn a_cache_that_did_the_baselines_work_had_no_effect() {
+    let env = common::Env::new();
+    let registry = env.path().join("features.toml");
+    let mut text = std::fs::read_to_string(&registry).expect("registry");
+    text += r#"
+[features.idle_cache]
+args = ["--wobble", "0.3"]
+category = "cache"
+lossy = true
+
+[features.busy_cache]
+args = ["--wobble", "0.3", "--work", "40"]
+category = "cache"
+lossy = true
+
+[features.idle_other]
+args = ["--wobble", "0.3"]
+"#;
+    std::fs::write(&registry, text).expect("registry");
+    let out = env
+        .run(&[
+            "--addons",
+            "idle_cache",
+            "busy_cache",
+            "idle_other",
+            "--gpus",
+            "1",
+            "--num-prompts",
+            "4",
+            "--analyze",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r = common::read_json(&env.out("baseline").join("report.json"));
+    let idle = config(&r, "idle_cache");
+    assert_eq!(idle["compat_status"], "WARN", "{stdout}");
+    assert_eq!(idle["vs_parents"][0]["same_work"], true);
+    assert!(
+        idle["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("the engine did the same work")),
+        "{idle}"
+    );
+    for name in ["busy_cache", "idle_other"] {
+        let c = config(&r, name);
+        assert_eq!(c["compat_status"], "PASS", "{name}: {c}");
+        assert_ne!(c["vs_parents"][0]["verdict"], "no_effect", "{name}");
+    }
+    assert_eq!(
+        config(&r, "busy_cache")["vs_parents"][0]["same_work"],
+        false
+    );
+}

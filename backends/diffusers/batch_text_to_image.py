@@ -606,9 +606,51 @@ def memory_events(device: str, world_size: int, rank: int) -> list[dict[str, Any
     ]
 
 
-def setup(args: argparse.Namespace, plan: dict[str, Any], results: Results, log) -> tuple[Any, dict[str, Any], dict]:
+class WorkCounter:
+    """Counts the denoiser's repeated blocks and their attention modules as
+    they really run: each instance's ``forward`` is wrapped *before* a cache
+    is enabled, so diffusers' cache hooks wrap the counted forward and a
+    skipped block is not counted. compat compares the counts with the parent
+    config's (``{"event": "work"}``): a cache that computed exactly what the
+    baseline computed never engaged, which timings on a busy machine cannot
+    show. Not installed with ``--compile``: a Python counter inside a
+    ``fullgraph=True`` region would break the graph."""
+
+    def __init__(self, denoiser: Any) -> None:
+        self.counts = {"transformer_block": 0, "attention": 0}
+        names = set(getattr(denoiser, "_repeated_blocks", None) or [])
+        for block in denoiser.modules():
+            if type(block).__name__ not in names:
+                continue
+            self._wrap(block, "transformer_block")
+            for sub in block.modules():
+                if sub is not block and "Attention" in type(sub).__name__:
+                    self._wrap(sub, "attention")
+
+    def _wrap(self, module: Any, unit: str) -> None:
+        inner = module.forward
+
+        def counted(*a: Any, **k: Any) -> Any:
+            self.counts[unit] += 1
+            return inner(*a, **k)
+
+        module.forward = counted
+
+    def reset(self) -> None:
+        for unit in self.counts:
+            self.counts[unit] = 0
+
+    def event(self) -> dict[str, Any] | None:
+        if not self.counts["transformer_block"]:
+            return None
+        return {"event": "work", "counts": dict(self.counts)}
+
+
+def setup(
+    args: argparse.Namespace, plan: dict[str, Any], results: Results, log
+) -> tuple[Any, dict[str, Any], dict, WorkCounter | None]:
     """Load the pipeline once and apply the features. Returns (pipe, call kwargs,
-    settings). Raises UsageError for what cannot run here, anything else for a
+    settings, work counter). Raises UsageError for what cannot run here, anything else for a
     failed setup."""
     import torch
 
@@ -686,6 +728,7 @@ def setup(args: argparse.Namespace, plan: dict[str, Any], results: Results, log)
         applied["attention_backend"] = args.attention_backend
 
     kw = call_kwargs(pipe, args)
+    counter = None if args.compile else WorkCounter(denoiser)
 
     if plan["cache"] is not None:
         if not hasattr(denoiser, "enable_cache"):
@@ -725,7 +768,7 @@ def setup(args: argparse.Namespace, plan: dict[str, Any], results: Results, log)
         "call_kwargs": _jsonable(kw),
         "features": applied,
     }
-    return pipe, kw, settings
+    return pipe, kw, settings, counter
 
 
 def run(args: argparse.Namespace) -> int:
@@ -769,7 +812,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {error_line(exc)} (install backends/diffusers/requirements.txt)", file=sys.stderr)
                 results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
                 return EXIT_FAILED
-            pipe, kw, settings = setup(args, plan, results, log)
+            pipe, kw, settings, counter = setup(args, plan, results, log)
         except UsageError as exc:
             if writer:
                 print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -803,6 +846,8 @@ def run(args: argparse.Namespace) -> int:
 
         ok_count = 0
         first_error = None
+        if counter is not None:
+            counter.reset()  # the timed prompts only: not calibration or warm-up
         for i, prompt in enumerate(prompts):
             name = f"prompt_{i:02d}.png"
             _barrier(world_size)
@@ -823,6 +868,9 @@ def run(args: argparse.Namespace) -> int:
             results.write({"prompt": i, "image": name, "seconds": round(seconds, 4), "ok": True})
             log(f"  Prompt {i + 1}: {seconds:.4f} seconds")
 
+        work = counter.event() if counter is not None else None
+        if work is not None and writer:
+            results.write(work)
         try:
             for event in memory_events(device, world_size, plan["rank"]):
                 results.write(event)

@@ -243,11 +243,23 @@ impl Judge<'_> {
                 } else {
                     Vec::new()
                 };
+                // A cache that did exactly its parent's work (the engine's own
+                // counters) and changed no pixel never engaged: that needs no
+                // clock, which on a busy machine cannot tell. Other features
+                // (compile, parallelism) change speed without changing work,
+                // so for them the counters say nothing.
+                let same_work = if feature.is_some_and(|f| f.category == "cache") {
+                    same_work(parent, c)
+                } else {
+                    None
+                };
+                let never_engaged = same_work == Some(true);
                 // unchanged: Some(Some(true)) faster or slower, Some(Some(false))
                 // shown unchanged, otherwise cannot tell.
                 let verdict = match (expect, all, identical, unchanged.flatten()) {
                     (Expect::None, ..) | (_, false, ..) => Effect::Unknown,
                     (_, true, false, _) => Effect::Applied,
+                    (Expect::Speed, true, true, _) if never_engaged => Effect::NoEffect,
                     (_, true, true, Some(true)) => Effect::Applied,
                     (_, true, true, None) => Effect::Unknown,
                     (Expect::Speed, true, true, Some(false)) => Effect::NoEffect,
@@ -270,6 +282,7 @@ impl Judge<'_> {
                     compared: metrics.iter().flatten().count(),
                     max_mean_diff,
                     idle_devices,
+                    same_work,
                     verdict,
                 }
             })
@@ -454,6 +467,13 @@ fn no_effect_reason(p: &ParentResult) -> Option<String> {
         (Some(s), None) => format!("{s:.2}×"),
         _ => "no timing".into(),
     };
+    if p.same_work == Some(true) {
+        return Some(format!(
+            "{} had no effect: images identical to {}'s and the engine did the same work \
+             (its work counters equal); {speed}",
+            p.feature, p.parent
+        ));
+    }
     Some(format!(
         "{} had no effect: images identical to {}'s, {speed} over {}",
         p.feature, p.parent, p.parent
@@ -515,6 +535,16 @@ fn idle_devices(c: &ConfigSource) -> Vec<String> {
 
 /// The peak memory a memory feature is judged on: the device's (NVML), else
 /// the engine's own report.
+/// Whether `c` did the same work as `parent` by the engine's counters; None
+/// when either reported none.
+fn same_work(parent: &ConfigSource, c: &ConfigSource) -> Option<bool> {
+    let work = |c: &ConfigSource| c.records.as_ref().map(|r| r.work.clone());
+    match (work(parent)?, work(c)?) {
+        (p, w) if p.is_empty() || w.is_empty() => None,
+        (p, w) => Some(p == w),
+    }
+}
+
 fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
     if !c.gpu_memory_peak_bytes.is_empty() {
         return c.gpu_memory_peak_bytes.clone();

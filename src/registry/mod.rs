@@ -186,6 +186,16 @@ fn model_matches(id: &str, model: &str) -> bool {
 pub struct Conflict {
     pub features: Vec<String>,
     pub reason: String,
+    /// The backends it holds on; empty: every backend.
+    pub backends: Vec<String>,
+}
+
+impl Conflict {
+    /// Whether `features` together hit this conflict on `backend`.
+    pub fn holds(&self, features: &[String], backend: &str) -> bool {
+        (self.backends.is_empty() || self.backends.iter().any(|b| b == backend))
+            && self.features.iter().all(|f| features.contains(f))
+    }
 }
 
 /// Per-feature threshold overrides; any left out fall back to `[thresholds]`.

@@ -93,6 +93,9 @@ struct RawFeatureThresholds {
 #[serde(deny_unknown_fields)]
 struct RawConflict {
     features: Vec<Spanned<String>>,
+    /// Only on these backends (default: every backend).
+    #[serde(default)]
+    backends: Vec<Spanned<String>>,
     reason: Option<String>,
 }
 
@@ -166,7 +169,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
     let backends = backends(&cx, raw.backends)?;
     let default_backend = default_backend(&cx, raw.default_backend, &backends)?;
     check_backend_args(&cx, &features, &backends)?;
-    let conflicts = conflicts(&cx, raw.conflicts, &features)?;
+    let conflicts = conflicts(&cx, raw.conflicts, &features, &backends)?;
     let thresholds = thresholds(&cx, raw.thresholds)?;
     let slurm = slurm(&cx, raw.slurm)?;
     Ok(Registry {
@@ -292,6 +295,7 @@ fn conflicts(
     cx: &Ctx,
     raw: Vec<Spanned<RawConflict>>,
     features: &[Feature],
+    backends: &BTreeMap<String, Backend>,
 ) -> Result<Vec<Conflict>, RegistryError> {
     let ids: Vec<&str> = features.iter().map(|f| f.id.as_str()).collect();
     let mut conflicts = Vec::new();
@@ -314,11 +318,26 @@ fn conflicts(
                 ));
             }
         }
+        let names: Vec<&str> = backends.keys().map(String::as_str).collect();
+        for b in &c.backends {
+            if !backends.contains_key(b.get_ref()) {
+                return Err(cx.err(
+                    b.span().start,
+                    format!("unknown backend '{}' in [[conflicts]]", b.get_ref()),
+                    suggest(b.get_ref(), &names, "backends"),
+                ));
+            }
+        }
         let features: Vec<String> = c.features.into_iter().map(Spanned::into_inner).collect();
         let reason = c
             .reason
             .unwrap_or_else(|| format!("{} are declared incompatible", features.join(" and ")));
-        conflicts.push(Conflict { features, reason });
+        let backends = c.backends.into_iter().map(Spanned::into_inner).collect();
+        conflicts.push(Conflict {
+            features,
+            reason,
+            backends,
+        });
     }
     Ok(conflicts)
 }

@@ -215,6 +215,21 @@ fn unsupported_must_name_a_backend_and_not_contradict_backend_args() {
 }
 
 #[test]
+fn a_conflict_may_hold_on_some_backends_only() {
+    let text = format!(
+        "{MINI}\n[backends.eng]\ncommand = [\"eng\"]\n\n\
+         [[conflicts]]\nfeatures = [\"cfg_parallel\", \"teacache\"]\nbackends = [\"eng\"]\n"
+    );
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    let both = ["cfg_parallel".to_string(), "teacache".to_string()];
+    assert!(r.conflicts[0].holds(&both, "eng"));
+    assert!(!r.conflicts[0].holds(&both, "fake"));
+    assert!(!r.conflicts[0].holds(&both[..1], "eng"));
+    let e = err(&text.replace("backends = [\"eng\"]", "backends = [\"egn\"]"));
+    assert!(e.contains("unknown backend 'egn' in [[conflicts]]"), "{e}");
+}
+
+#[test]
 fn thresholds_precedence_feature_over_table() {
     let text = format!(
         "{}\n[thresholds]\nlossless = {{ mean = 0.05, max = 0.3 }}\nlossy = {{ mean = 0.1, fail_mean = 0.2 }}\n",

@@ -374,6 +374,12 @@ pub struct ParentResult {
     /// peak within 256 MiB of the level before the config started).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idle_devices: Vec<String>,
+    /// The engine's work counters (`{"event": "work"}`, e.g. transformer
+    /// block calls) equal to the parent's: a cache that never engaged.
+    /// None when either side reported none, or for a feature that is no
+    /// cache (compile and parallelism change speed, not work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_work: Option<bool>,
     /// applied | no effect | not applied | unknown.
     pub verdict: Effect,
 }

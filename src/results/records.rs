@@ -33,6 +33,11 @@ pub struct BatchRecords {
     pub warmup_seconds: Option<f64>,
     /// Peak memory per device (`{"event": "memory"}`).
     pub peak_memory: BTreeMap<String, u64>,
+    /// Work the engine did over the timed prompts, by unit, summed over
+    /// `{"event": "work", "counts": {"transformer_block": 240, ...}}` lines:
+    /// a cache that computed exactly what its parent computed never engaged,
+    /// whatever the clock says.
+    pub work: BTreeMap<String, u64>,
     /// Lines that could not be read: (1-based line, why). A backend killed
     /// mid-write leaves one; it costs that line, not the file.
     pub malformed: Vec<(usize, String)>,
@@ -100,6 +105,15 @@ impl BatchRecords {
                             *slot = (*slot).max(b);
                         }
                     }
+                    "work" => {
+                        let counts = value.get("counts").and_then(|c| c.as_object());
+                        for (unit, n) in counts.into_iter().flatten() {
+                            if let Some(n) = n.as_u64() {
+                                let slot = out.work.entry(unit.clone()).or_insert(0);
+                                *slot = slot.saturating_add(n);
+                            }
+                        }
+                    }
                     _ => {} // unknown events are allowed: the protocol grows
                 }
                 continue;
@@ -137,6 +151,9 @@ impl BatchRecords {
         for (d, b) in &self.peak_memory {
             push(serde_json::json!({"event": "memory", "device": d, "peak_bytes": b}));
         }
+        if !self.work.is_empty() {
+            push(serde_json::json!({"event": "work", "counts": self.work}));
+        }
         for r in self.prompts.values() {
             push(serde_json::to_value(r).unwrap_or_default());
         }
@@ -155,6 +172,8 @@ mod tests {
             "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1.5, \"ok\": true, \"skipped_evals\": 3}\n",
             "{\"prompt\": 1, \"image\": null, \"seconds\": null, \"ok\": false, \"error\": \"CUDA out of memory\"}\n",
             "{\"event\": \"memory\", \"device\": 0, \"peak_bytes\": 123}\n",
+            "{\"event\": \"work\", \"counts\": {\"block\": 40, \"attention\": 40}}\n",
+            "{\"event\": \"work\", \"counts\": {\"block\": 40, \"bad\": -1}}\n",
             "{\"prompt\": 2, \"ima"
         );
         let r = BatchRecords::parse_jsonl(text);
@@ -164,7 +183,10 @@ mod tests {
         assert_eq!(r.prompts[&1].error.as_deref(), Some("CUDA out of memory"));
         assert_eq!(r.peak_memory["0"], 123);
         assert_eq!(r.malformed.len(), 1);
-        assert_eq!(r.malformed[0].0, 5);
+        assert_eq!(r.malformed[0].0, 7);
+        assert_eq!(r.work["block"], 80);
+        assert_eq!(r.work["attention"], 40);
+        assert!(!r.work.contains_key("bad"), "not a count");
         let again = BatchRecords::parse_jsonl(&r.to_jsonl());
         assert_eq!(again.prompts, r.prompts);
     }

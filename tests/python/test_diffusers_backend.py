@@ -349,7 +349,11 @@ class RealRunTests(unittest.TestCase):
         self.assertEqual(settings["call_kwargs"]["true_cfg_scale"], 4.0)
         self.assertEqual(settings["pipeline"], "QwenImagePipeline")
         events = [x["event"] for x in lines if "event" in x]
-        self.assertEqual(events, ["settings", "load", "warmup"])  # no memory lines on CPU
+        self.assertEqual(events, ["settings", "load", "warmup", "work"])  # no memory lines on CPU
+        # The timed prompts' work only (not the warm-up): 2 prompts x 4 steps x
+        # 2 guidance branches x 4 blocks, each with one attention module.
+        work = next(x for x in lines if x.get("event") == "work")
+        self.assertEqual(work["counts"], {"transformer_block": 64, "attention": 64})
         prompts = [x for x in lines if "prompt" in x]
         self.assertEqual([p["prompt"] for p in prompts], [0, 1])
         for p in prompts:
@@ -371,6 +375,11 @@ class RealRunTests(unittest.TestCase):
         self.assertEqual(settings["features"]["cache"]["config"], "TaylorSeerCacheConfig")
         self.assertEqual(settings["features"]["cache"]["cache_interval"], 2)
         self.assertTrue(all(x["ok"] for x in lines if "prompt" in x))
+        # TaylorSeer predicts attention between full steps: the skipped calls
+        # are not counted (the counter sits under diffusers' cache hooks).
+        work = next(x for x in lines if x.get("event") == "work")
+        self.assertEqual(work["counts"]["transformer_block"], 64)
+        self.assertLess(work["counts"]["attention"], 64)
 
     def test_magcache_calibrates_first(self) -> None:
         r, out, lines = self.run_script("magcache", "--cache", "magcache")
