@@ -234,44 +234,14 @@ impl Judge<'_> {
                         significant.filter(|s| *s)
                     }
                 });
-                let feature = self.registry.feature(&p.feature);
-                let expect = feature.map_or(Expect::Speed, |f| f.expect);
-                // A feature that multiplies the GPUs (the config needs more
-                // than its parent) must use every one of them.
-                let idle_devices = if c.gpus > parent.gpus {
-                    idle_devices(c)
-                } else {
-                    Vec::new()
-                };
-                // A cache that did exactly its parent's work (the engine's own
-                // counters) and changed no pixel never engaged: that needs no
-                // clock, which on a busy machine cannot tell. Other features
-                // (compile, parallelism) change speed without changing work,
-                // so for them the counters say nothing.
-                let same_work = if feature.is_some_and(|f| f.category == "cache") {
-                    same_work(parent, c)
-                } else {
-                    None
-                };
-                let never_engaged = same_work == Some(true);
-                // unchanged: Some(Some(true)) faster or slower, Some(Some(false))
-                // shown unchanged, otherwise cannot tell.
-                let verdict = match (expect, all, identical, unchanged.flatten()) {
-                    (Expect::None, ..) | (_, false, ..) => Effect::Unknown,
-                    (_, true, false, _) => Effect::Applied,
-                    (Expect::Speed, true, true, _) if never_engaged => Effect::NoEffect,
-                    (_, true, true, Some(true)) => Effect::Applied,
-                    (_, true, true, None) => Effect::Unknown,
-                    (Expect::Speed, true, true, Some(false)) => Effect::NoEffect,
-                    (Expect::Memory, true, true, Some(false)) => {
-                        memory_effect(&peak_memory(parent), &peak_memory(c))
-                    }
-                };
-                let verdict = if idle_devices.is_empty() {
-                    verdict
-                } else {
-                    Effect::NotApplied
-                };
+                let (verdict, idle_devices, same_work) = self.effect(
+                    &p.feature,
+                    parent,
+                    c,
+                    all && identical,
+                    all,
+                    unchanged.flatten(),
+                );
                 ParentResult {
                     feature: p.feature.clone(),
                     parent: parent.name.clone(),
@@ -287,6 +257,57 @@ impl Judge<'_> {
                 }
             })
             .collect()
+    }
+
+    /// Did `feature` do anything in `c` over `parent`? The verdict, the
+    /// devices that stayed idle, and whether the engine did the same work.
+    /// `unchanged`: Some(true) faster or slower, Some(false) shown
+    /// unchanged, None cannot tell.
+    fn effect(
+        &self,
+        feature_id: &str,
+        parent: &ConfigSource,
+        c: &ConfigSource,
+        identical: bool,
+        all: bool,
+        unchanged: Option<bool>,
+    ) -> (Effect, Vec<String>, Option<bool>) {
+        let feature = self.registry.feature(feature_id);
+        let expect = feature.map_or(Expect::Speed, |f| f.expect);
+        // A feature that multiplies the GPUs (the config needs more than its
+        // parent) must use every one of them.
+        let idle_devices = if c.gpus > parent.gpus {
+            idle_devices(c)
+        } else {
+            Vec::new()
+        };
+        // A cache that did exactly its parent's work (the engine's own
+        // counters) and changed no pixel never engaged: that needs no clock,
+        // which on a busy machine cannot tell. Other features (compile,
+        // parallelism) change speed without changing work, so for them the
+        // counters say nothing.
+        let same_work = if feature.is_some_and(|f| f.category == "cache") {
+            same_work(parent, c)
+        } else {
+            None
+        };
+        let never_engaged = same_work == Some(true);
+        let verdict = match (expect, all, identical, unchanged) {
+            (Expect::None, ..) | (_, false, ..) => Effect::Unknown,
+            (_, true, false, _) => Effect::Applied,
+            (Expect::Speed, true, true, _) if never_engaged => Effect::NoEffect,
+            (_, true, true, Some(true)) => Effect::Applied,
+            (_, true, true, None) => Effect::Unknown,
+            (Expect::Speed, true, true, Some(false)) => Effect::NoEffect,
+            (Expect::Memory, true, true, Some(false)) => {
+                memory_effect(&peak_memory(parent), &peak_memory(c))
+            }
+        };
+        if idle_devices.is_empty() {
+            (verdict, idle_devices, same_work)
+        } else {
+            (Effect::NotApplied, idle_devices, same_work)
+        }
     }
 
     /// One row per prompt, with the seconds measured for it.
