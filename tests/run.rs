@@ -869,24 +869,21 @@ fn addons_alone_on_the_pure_baseline() {
     env.run(&["--addons", "lossy", "par", "--gpus", "2", "--analyze"])
         .assert()
         .success();
+    // One field of each entry of a JSON array.
+    let each = |v: &Value, list: &str, key: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .map(|a| a.iter().map(|c| c[key].as_str().unwrap_or("").to_string()))
+            .into_iter()
+            .flatten()
+            .collect()
+    };
     let m = read_json(&env.out("baseline").join("manifest.json"));
     assert!(m["baseline_feature"].is_null(), "{m}");
-    let names: Vec<&str> = m["configs"]
-        .as_array()
-        .expect("configs")
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(names, ["baseline", "lossy", "par"]);
+    assert_eq!(each(&m, "configs", "name"), ["baseline", "lossy", "par"]);
     let r = read_json(&env.out("baseline").join("report.json"));
-    let roles: Vec<&str> = r["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|c| c["role"].as_str().unwrap_or(""))
-        .collect();
     // No addon is promoted to "baseline feature" by guesswork.
-    assert_eq!(roles, ["baseline", "addon", "addon"]);
+    assert_eq!(each(&r, "results", "role"), ["baseline", "addon", "addon"]);
     env.run(&["--output-dir", "none"])
         .assert()
         .code(2)
