@@ -15,7 +15,11 @@ pub fn render(r: &Registry, backend: &str, model: &str) -> String {
         "category",
         "group",
         "flags",
-        &format!("args ({backend})"),
+        &if model.is_empty() {
+            format!("args ({backend})")
+        } else {
+            format!("args ({backend}, {model})")
+        },
     ];
     let rows: Vec<Vec<String>> = r
         .features
