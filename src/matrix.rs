@@ -264,6 +264,15 @@ fn skip_reason(
             single.id, multi.id, multi.gpus
         ));
     }
+    if let Some((f, n)) = feats
+        .iter()
+        .find_map(|f| Some((f, f.min_gpus.filter(|n| gpus < *n)?)))
+    {
+        return Some(format!(
+            "{} needs a configuration of at least {n} GPUs from the features beside it (it reuses their GPUs); this one has {gpus}",
+            f.id
+        ));
+    }
     let devices = target.devices;
     if gpus as usize > devices {
         return Some(format!(
@@ -422,6 +431,98 @@ mod tests {
             &addons(&["ulysses"]),
             Combos::Pairs,
             other,
+        )
+        .expect("expands");
+        assert_eq!(c[2].skip, None);
+    }
+
+    /// Without a baseline feature, each addon (or subset) stands on the
+    /// pure baseline: no config named twice, none named like the baseline.
+    #[test]
+    fn addons_alone_on_the_pure_baseline() {
+        let r = registry();
+        let c = expand(
+            &r,
+            None,
+            &addons(&["ulysses", "teacache"]),
+            Combos::Pairs,
+            on(2),
+        )
+        .expect("expands");
+        assert_eq!(names(&c), ["baseline", "ulysses", "teacache"]);
+        assert_eq!(c[1].role, Role::Addon);
+        assert_eq!(c[2].args, ["--cache-backend", "tea_cache"]);
+        let c = expand(
+            &r,
+            None,
+            &addons(&["ulysses", "teacache", "ring"]),
+            Combos::All,
+            on(8),
+        )
+        .expect("expands");
+        let n = names(&c);
+        assert_eq!(n.len(), 8);
+        let mut unique = n.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 8, "{n:?}");
+        assert_eq!(n.iter().filter(|x| **x == BASELINE).count(), 1);
+        assert_eq!(c.last().map(|c| c.role), Some(Role::Combo));
+    }
+
+    /// A conflict that names backends holds on those only; min_gpus needs
+    /// the GPUs from the features beside it.
+    #[test]
+    fn backend_conflicts_and_min_gpus() {
+        let text = format!(
+            "{EMBEDDED}\n[[conflicts]]\nfeatures = [\"ulysses\", \"ring\"]\nbackends = [\"xdit\"]\nreason = \"test\"\n"
+        );
+        let r = Registry::parse(&text, "features.toml").expect("registry");
+        let c = expand(
+            &r,
+            Some("ulysses"),
+            &addons(&["ring"]),
+            Combos::Pairs,
+            on(8),
+        )
+        .expect("expands");
+        assert_eq!(c[2].skip, None, "not on the reference engine");
+        let xdit = Target {
+            backend: "xdit",
+            model: "Qwen/Qwen-Image",
+            devices: 8,
+        };
+        let c =
+            expand(&r, Some("ulysses"), &addons(&["ring"]), Combos::Pairs, xdit).expect("expands");
+        assert_eq!(
+            c[2].skip.as_deref(),
+            Some("conflict: ulysses + ring — test")
+        );
+        let vllm = Target {
+            backend: "vllm-omni",
+            ..xdit
+        };
+        let c = expand(
+            &r,
+            None,
+            &addons(&["vae_patch_parallel"]),
+            Combos::Pairs,
+            vllm,
+        )
+        .expect("expands");
+        assert!(
+            c[1].skip
+                .as_deref()
+                .is_some_and(|s| s.contains("at least 2 GPUs")),
+            "{:?}",
+            c[1].skip
+        );
+        let c = expand(
+            &r,
+            Some("ulysses"),
+            &addons(&["vae_patch_parallel"]),
+            Combos::Pairs,
+            vllm,
         )
         .expect("expands");
         assert_eq!(c[2].skip, None);

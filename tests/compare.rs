@@ -600,3 +600,22 @@ fn three_reports_and_markdown() {
     assert!(text.contains("🔴 **Regressed**"), "{text}");
     assert!(text.contains("### Best (PASS)"), "{text}");
 }
+
+/// Runs built on different baseline features (or one without any) line
+/// their configs up under other roles: compared, with a warning naming it.
+#[test]
+fn different_baseline_features_are_a_warning() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let a = write(t.path(), "a", &before());
+    let mut other = after();
+    other.baseline_feature = None;
+    let b = write(t.path(), "b", &other);
+    compat()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .stdout(predicate::str::contains(
+            "baseline feature (cfg_parallel vs none)",
+        ));
+}

@@ -598,12 +598,28 @@ fn a_run_where_everything_is_skipped_fails_loudly() {
     env.run(&["--baseline", "par", "--gpus", "0"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("every configuration was SKIP"));
+        .stderr(predicate::str::contains("no feature was tested"));
     let m = env.manifest("par");
     assert_eq!(
         config(&m, "baseline")["skip_reason"],
         "requires 1 GPU, only 0 available"
     );
+}
+
+/// The pure baseline ran, but every feature was SKIP (here: more GPUs than
+/// there are): nothing was tested, and CI must not see exit 0.
+#[test]
+fn a_run_where_only_the_baseline_ran_fails_loudly() {
+    let env = Env::new();
+    env.run(&["--addons", "big", "huge", "--gpus", "2", "--analyze"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no feature was tested"))
+        .stderr(predicate::str::contains(
+            "big: requires 4 GPUs, only 2 available",
+        ));
+    let m = env.manifest("baseline");
+    assert_eq!(config(&m, "baseline")["state"], "completed");
 }
 
 /// Values no backend can run are refused before anything starts: exit 2,

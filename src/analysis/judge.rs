@@ -554,8 +554,6 @@ fn idle_devices(c: &ConfigSource) -> Vec<String> {
         .collect()
 }
 
-/// The peak memory a memory feature is judged on: the device's (NVML), else
-/// the engine's own report.
 /// Whether `c` did the same work as `parent` by the engine's counters; None
 /// when either reported none.
 fn same_work(parent: &ConfigSource, c: &ConfigSource) -> Option<bool> {
@@ -566,6 +564,8 @@ fn same_work(parent: &ConfigSource, c: &ConfigSource) -> Option<bool> {
     }
 }
 
+/// The peak memory a memory feature is judged on: the device's (NVML), else
+/// the engine's own report.
 fn peak_memory(c: &ConfigSource) -> std::collections::BTreeMap<String, u64> {
     if !c.gpu_memory_peak_bytes.is_empty() {
         return c.gpu_memory_peak_bytes.clone();

@@ -201,6 +201,17 @@ pub fn differences(a: &Report, b: &Report) -> Differences {
             .push(format!("prompts ({n} of {} differ)", ra.prompts.len()));
     }
     check(&mut d, "backend", &ra.backend, &rb.backend, false);
+    // Runs built on different baseline features line configs up under other
+    // roles (ulysses an addon in one, the baseline feature in the other).
+    if a.baseline_feature != b.baseline_feature {
+        let bf = |r: &Report| {
+            r.baseline_feature
+                .clone()
+                .unwrap_or_else(|| "none".to_string())
+        };
+        d.soft
+            .push(format!("baseline feature ({} vs {})", bf(a), bf(b)));
+    }
     check(&mut d, "seed", &ra.seed(), &rb.seed(), false);
     check(&mut d, "cfg scale", &ra.cfg_scale(), &rb.cfg_scale(), false);
     let dev = |r: &crate::report::model::RunInfo| r.devices.as_ref().map(|x| x.detail.clone());

@@ -105,6 +105,9 @@ pub struct Feature {
     pub addon_only: bool,
     /// Cannot run beside a multi-GPU feature.
     pub single_card_only: bool,
+    /// Needs a configuration of at least this many GPUs, brought by the
+    /// features beside it (VAE patch parallel reuses the DiT's GPUs).
+    pub min_gpus: Option<u32>,
     /// What the feature should buy; a config that buys nothing over its
     /// parent is WARN "no effect" (see analysis).
     pub expect: Expect,
@@ -158,28 +161,48 @@ impl Feature {
             }
             None => {}
         }
-        if self.args.is_empty() && !self.backend_args.contains_key(backend) {
-            let with: Vec<&str> = self.backend_args.keys().map(String::as_str).collect();
-            return Some(format!(
-                "no flags for {} (features.toml has them for {} only)",
-                self.id,
-                with.join(", ")
-            ));
+        if self.args_for(backend).is_empty() {
+            let with: Vec<&str> = self
+                .backend_args
+                .iter()
+                .filter(|(_, a)| !a.is_empty())
+                .map(|(b, _)| b.as_str())
+                .collect();
+            return Some(if with.is_empty() {
+                format!("no flags for {} in features.toml", self.id)
+            } else {
+                format!(
+                    "no flags for {} (features.toml has them for {} only)",
+                    self.id,
+                    with.join(", ")
+                )
+            });
         }
         None
     }
 }
 
-/// A model id in the registry names `model` when equal to it, or when
-/// `model` is a local path ending in it (`/data/Qwen/Qwen-Image` is
-/// `Qwen/Qwen-Image`), so a downloaded copy keeps its limits.
+/// A model id in the registry names `model` when equal to it (ignoring case
+/// and a trailing `/`, as the Hugging Face Hub does), when `model` is a local
+/// path ending in it (`/data/Qwen/Qwen-Image` is `Qwen/Qwen-Image`), or a
+/// Hugging Face cache folder of it (`…/models--Qwen--Qwen-Image/snapshots/<hash>`),
+/// so a downloaded copy keeps its limits.
 fn model_matches(id: &str, model: &str) -> bool {
-    id != "*"
-        && (model == id
-            || model
-                .trim_end_matches('/')
-                .strip_suffix(id)
-                .is_some_and(|head| head.ends_with('/')))
+    if id == "*" {
+        return false;
+    }
+    let id = id.to_ascii_lowercase();
+    let model = model.to_ascii_lowercase();
+    let model = model.trim_end_matches('/');
+    let cached = model
+        .split('/')
+        .find_map(|part| part.strip_prefix("models--"))
+        .map(|name| name.replacen("--", "/", 1));
+    model == id
+        || model
+            .strip_suffix(id.as_str())
+            .is_some_and(|head| head.ends_with('/'))
+        || cached.is_some_and(|c| c == id)
 }
 
 #[derive(Debug, Clone, Serialize)]

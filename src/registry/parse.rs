@@ -67,6 +67,7 @@ struct RawFeature {
     addon_only: bool,
     #[serde(default)]
     single_card_only: bool,
+    min_gpus: Option<Spanned<i64>>,
     #[serde(default)]
     expect: Expect,
     #[serde(default)]
@@ -75,7 +76,10 @@ struct RawFeature {
 
 /// `backend = "reason"` or `backend = { "model id" = "reason", "*" = "…" }`.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a reason (a string) or a table of model id = reason (\"*\" for every other model)"
+)]
 enum RawUnsupported {
     Always(String),
     PerModel(BTreeMap<String, String>),
@@ -94,8 +98,7 @@ struct RawFeatureThresholds {
 struct RawConflict {
     features: Vec<Spanned<String>>,
     /// Only on these backends (default: every backend).
-    #[serde(default)]
-    backends: Vec<Spanned<String>>,
+    backends: Option<Spanned<Vec<Spanned<String>>>>,
     reason: Option<String>,
 }
 
@@ -273,7 +276,19 @@ fn check_backend_args(
             }
         }
         for (b, u) in &f.unsupported {
-            if matches!(u, Unsupported::Always(_)) && f.backend_args.contains_key(b) {
+            if matches!(u, Unsupported::PerModel(m) if m.is_empty()) {
+                return Err(cx.err(
+                    offset,
+                    format!("feature '{}' has an empty unsupported.{b} table", f.id),
+                    "name the models it cannot run on (\"*\" for every other), or remove it"
+                        .to_string(),
+                ));
+            }
+            let everywhere = match u {
+                Unsupported::Always(_) => true,
+                Unsupported::PerModel(m) => m.contains_key("*"),
+            };
+            if everywhere && f.backend_args.contains_key(b) {
                 return Err(cx.err(
                     offset,
                     format!(
@@ -319,7 +334,16 @@ fn conflicts(
             }
         }
         let names: Vec<&str> = backends.keys().map(String::as_str).collect();
-        for b in &c.backends {
+        if let Some(b) = c.backends.as_ref().filter(|b| b.get_ref().is_empty()) {
+            return Err(cx.err(
+                b.span().start,
+                "a [[conflicts]] entry has an empty `backends` list".into(),
+                "name the backends it holds on, or leave `backends` out for every backend"
+                    .to_string(),
+            ));
+        }
+        let listed: Vec<Spanned<String>> = c.backends.map(Spanned::into_inner).unwrap_or_default();
+        for b in &listed {
             if !backends.contains_key(b.get_ref()) {
                 return Err(cx.err(
                     b.span().start,
@@ -332,7 +356,7 @@ fn conflicts(
         let reason = c
             .reason
             .unwrap_or_else(|| format!("{} are declared incompatible", features.join(" and ")));
-        let backends = c.backends.into_iter().map(Spanned::into_inner).collect();
+        let backends = listed.into_iter().map(Spanned::into_inner).collect();
         conflicts.push(Conflict {
             features,
             reason,
@@ -474,6 +498,18 @@ fn feature(
         exclusive: raw.exclusive,
         addon_only: raw.addon_only,
         single_card_only: raw.single_card_only,
+        min_gpus: match raw.min_gpus {
+            None => None,
+            Some(n) if (2..=1024).contains(n.get_ref()) => Some(*n.get_ref() as u32),
+            Some(n) => {
+                return Err(cx.err(
+                    n.span().start,
+                    format!("feature '{id}' has min_gpus = {}", n.get_ref()),
+                    "min_gpus is the fewest GPUs the features beside it must bring (2..=1024)"
+                        .to_string(),
+                ));
+            }
+        },
         expect: raw.expect,
         thresholds: FeatureThresholds {
             mean: th.mean.map(Spanned::into_inner),

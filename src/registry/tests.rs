@@ -38,6 +38,19 @@ fn embedded_registry_is_valid_and_ordered() {
             "tp"
         ]
     );
+    // The default args are vLLM-Omni's spelling, which the reference engine
+    // speaks too; every other engine has its own spelling or a reason.
+    for f in &r.features {
+        for b in ["xdit", "diffusers"] {
+            assert!(
+                f.backend_args.contains_key(b)
+                    || f.unsupported.contains_key(b)
+                    || f.args.is_empty(),
+                "{}: vLLM-Omni's flags would reach {b}",
+                f.id
+            );
+        }
+    }
     // Every feature runs somewhere, and each backend either has its flags or
     // says why not: none runs the baseline under a feature's name.
     for f in &r.features {
@@ -201,8 +214,44 @@ fn unsupported_per_backend_and_per_model() {
     );
 }
 
+/// An explicit empty flag list would run the baseline under the feature's
+/// name and pass as "identical": it is as unsupported as no flags at all.
+#[test]
+fn an_empty_flag_list_is_no_flags() {
+    let text = MINI.replace("gpus = 2\n", "gpus = 2\nbackend_args = { fake = [] }\n");
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    let f = r.feature("cfg_parallel").expect("feature");
+    let why = f.unsupported_on("fake", "m").expect("unsupported");
+    assert!(why.contains("no flags for cfg_parallel"), "{why}");
+}
+
+#[test]
+fn min_gpus_is_checked() {
+    let text = MINI.replace("gpus = 2\n", "gpus = 2\nmin_gpus = 1\n");
+    assert!(err(&text).contains("min_gpus = 1"));
+    let text = MINI.replace("gpus = 2\n", "gpus = 2\nmin_gpus = 4\n");
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    assert_eq!(r.feature("cfg_parallel").and_then(|f| f.min_gpus), Some(4));
+}
+
 #[test]
 fn unsupported_must_name_a_backend_and_not_contradict_backend_args() {
+    let e = err(&format!(
+        "{MINI}\n[features.cfg_parallel.unsupported]\nfake = {{}}\n"
+    ));
+    assert!(e.contains("empty unsupported.fake table"), "{e}");
+    let e = err(&format!(
+        "{MINI}\n[features.cfg_parallel.unsupported]\nfake = 3\n"
+    ));
+    assert!(
+        e.contains("a reason (a string) or a table of model id"),
+        "{e}"
+    );
+    let e = err(&MINI.replace(
+        "gpus = 2\n",
+        "gpus = 2\nbackend_args = { fake = [\"--x\"] }\nunsupported = { fake = { \"*\" = \"no\" } }\n",
+    ));
+    assert!(e.contains("but is unsupported there"), "{e}");
     let e = err(&format!(
         "{MINI}\n[features.cfg_parallel.unsupported]\nxdti = \"no\"\n"
     ));
@@ -227,6 +276,8 @@ fn a_conflict_may_hold_on_some_backends_only() {
     assert!(!r.conflicts[0].holds(&both[..1], "eng"));
     let e = err(&text.replace("backends = [\"eng\"]", "backends = [\"egn\"]"));
     assert!(e.contains("unknown backend 'egn' in [[conflicts]]"), "{e}");
+    let e = err(&text.replace("backends = [\"eng\"]", "backends = []"));
+    assert!(e.contains("empty `backends` list"), "{e}");
 }
 
 #[test]

@@ -157,7 +157,8 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
         match (output, sink) {
             // A read-only results folder must not cost the verdict: it still
             // reaches stdout, with a note, and the exit code says an output
-            // is missing (a later `compare` must not read an older one).
+            // is missing (an older report.json may still be there; `compare`
+            // refuses one older than its run's manifest).
             (Output::Bytes(b), Sink::File(path)) if path == report_json => {
                 if let Err(e) = atomic::write(&path, &b) {
                     eprintln!("note: {e:#}; the verdict below is not saved");

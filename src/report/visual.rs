@@ -68,14 +68,20 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
     HtmlPage {
         title: format!(
             "compat — {} on {}",
-            report.baseline_feature.as_deref().unwrap_or("results"),
+            report
+                .baseline_feature
+                .as_deref()
+                .unwrap_or("addons on the pure baseline"),
             run.backend.as_deref().unwrap_or("?")
         ),
         generated: report.generated.clone(),
         tool_version: report.tool_version.clone(),
         summary: HtmlSummary {
             backend: run.backend.clone().unwrap_or_default(),
-            baseline_feature: report.baseline_feature.clone().unwrap_or_default(),
+            baseline_feature: report
+                .baseline_feature
+                .clone()
+                .unwrap_or_else(|| "none (each addon on the pure baseline)".into()),
             settings: run.settings.clone().unwrap_or_default(),
             noise_floor: report.baseline_repeat.map(|b| {
                 if b.identical {

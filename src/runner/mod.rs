@@ -16,7 +16,7 @@ pub use plan::{ExecutorPlan, OutputMode, RunPlan};
 
 use crate::executor::{self, Job};
 use crate::exit;
-use crate::matrix::Config;
+use crate::matrix::{Config, Role};
 use crate::results::{self, ConfigEntry, ConfigState, Manifest, atomic};
 
 /// Runs the plan; returns the exit code (DESIGN §2).
@@ -83,16 +83,30 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
 
 /// The exit policy after a complete run, analysing first when asked.
 fn finish(plan: &RunPlan, manifest: &Manifest) -> anyhow::Result<ExitCode> {
+    // Exit 0 here would let a CI job pass having tested nothing: the pure
+    // baseline (and its repeat) test no feature.
+    let tested = |e: &&ConfigEntry| !matches!(e.role, Role::Baseline | Role::BaselineRepeat);
     if manifest
         .configs
         .iter()
+        .filter(tested)
         .all(|e| e.state == ConfigState::Skipped)
     {
-        // Exit 0 here would let a CI job pass having tested nothing.
+        let reasons: Vec<String> = manifest
+            .configs
+            .iter()
+            .filter(tested)
+            .filter_map(|e| Some(format!("{}: {}", e.name, e.skip_reason.as_deref()?)))
+            .take(3)
+            .collect();
         eprintln!(
-            "error: every configuration was SKIP, nothing was tested (devices: {}); \
-             pass --gpus N or run where the devices are",
-            manifest.devices.detail
+            "error: every feature configuration was SKIP, no feature was tested (devices: {}){}",
+            manifest.devices.detail,
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!("\n  {}", reasons.join("\n  "))
+            }
         );
         return Ok(ExitCode::from(exit::FAILURE));
     }
