@@ -46,6 +46,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         concurrent_with: vec![],
         peak_memory_bytes: Default::default(),
         engine_memory_peak_bytes: Default::default(),
+        work: Default::default(),
         args: vec![],
         devices: vec![],
         vs_parents: vec![],

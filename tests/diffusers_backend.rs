@@ -165,7 +165,11 @@ fn diffusers_caches_and_compile_on_a_tiny_pipeline() {
         assert_eq!(p["same_work"], false, "{cache}");
         assert_eq!(p["identical"], false, "{cache}");
     }
-    assert!(run.join("diff_report.html").is_file());
+    let html = std::fs::read_to_string(run.join("diff_report.html")).expect("html");
+    assert!(
+        html.contains("engine work over the timed prompts: attention 120, transformer_block 240"),
+        "TaylorSeer's own counters on the page"
+    );
     // The thread count is recorded, so timings can be compared.
     let jsonl = std::fs::read_to_string(run.join("baseline/results.jsonl")).expect("jsonl");
     assert!(jsonl.contains("\"threads\": 1"), "{jsonl}");

@@ -152,6 +152,11 @@ impl Judge<'_> {
             concurrent_with: c.concurrent_with.clone(),
             peak_memory_bytes: c.gpu_memory_peak_bytes.clone(),
             engine_memory_peak_bytes: engine_memory(c),
+            work: c
+                .records
+                .as_ref()
+                .map(|r| r.work.clone())
+                .unwrap_or_default(),
             vs_parents,
             notes,
             args: c.args.clone(),

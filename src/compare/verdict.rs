@@ -304,6 +304,7 @@ mod tests {
             concurrent_with: vec![],
             peak_memory_bytes: Default::default(),
             engine_memory_peak_bytes: Default::default(),
+            work: Default::default(),
             args: vec![],
             devices: vec![],
             vs_parents: vec![],

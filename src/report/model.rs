@@ -245,6 +245,11 @@ pub struct ConfigResult {
     /// and other processes.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub engine_memory_peak_bytes: std::collections::BTreeMap<String, u64>,
+    /// The work the engine reported for the timed prompts, by unit
+    /// (`{"event": "work"}`: e.g. transformer_block and attention calls):
+    /// how much a cache really skipped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub work: std::collections::BTreeMap<String, u64>,
     /// The features' arguments for the backend (compat's layout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,

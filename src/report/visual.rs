@@ -135,7 +135,12 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         speedup_lo: r.speedup_ci.map(|i| i.low),
         speedup_hi: r.speedup_ci.map(|i| i.high),
         speedup_note: super::speedup_note(r).map(str::to_string),
-        notes: r.notes.iter().map(|n| clean(n)).collect(),
+        notes: r
+            .notes
+            .iter()
+            .map(|n| clean(n))
+            .chain(work_note(r))
+            .collect(),
         mean_seconds: r.timing.as_ref().map(|t| t.mean),
         median_seconds: r.timing.as_ref().map(|t| t.median),
         p95_seconds: r.timing.as_ref().map(|t| t.p95),
@@ -184,4 +189,17 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
             }
         })
         .collect()
+}
+
+/// The engine's own work counters as a note: how much a cache really
+/// skipped, next to what the clock says.
+fn work_note(r: &crate::report::model::ConfigResult) -> Option<String> {
+    if r.work.is_empty() {
+        return None;
+    }
+    let counts: Vec<String> = r.work.iter().map(|(u, n)| format!("{u} {n}")).collect();
+    Some(clean(&format!(
+        "engine work over the timed prompts: {}",
+        counts.join(", ")
+    )))
 }
