@@ -239,14 +239,8 @@ impl Judge<'_> {
                         significant.filter(|s| *s)
                     }
                 });
-                let (verdict, idle_devices, same_work) = self.effect(
-                    &p.feature,
-                    parent,
-                    c,
-                    all && identical,
-                    all,
-                    unchanged.flatten(),
-                );
+                let (verdict, idle_devices, same_work) =
+                    self.effect(&p.feature, parent, c, identical, all, unchanged.flatten());
                 ParentResult {
                     feature: p.feature.clone(),
                     parent: parent.name.clone(),
@@ -562,7 +556,9 @@ fn idle_devices(c: &ConfigSource) -> Vec<String> {
 /// Whether `c` did the same work as `parent` by the engine's counters; None
 /// when either reported none.
 fn same_work(parent: &ConfigSource, c: &ConfigSource) -> Option<bool> {
-    let work = |c: &ConfigSource| c.records.as_ref().map(|r| r.work.clone());
+    fn work(c: &ConfigSource) -> Option<&std::collections::BTreeMap<String, u64>> {
+        c.records.as_ref().map(|r| &r.work)
+    }
     match (work(parent)?, work(c)?) {
         (p, w) if p.is_empty() || w.is_empty() => None,
         (p, w) => Some(p == w),

@@ -9,11 +9,15 @@ use crate::results::DeviceInfo;
 use crate::settings::Requested;
 
 impl RunArgs {
-    /// `<output-dir>/<baseline feature>/`, or `<output-dir>/baseline/` for
-    /// addons tested on the pure baseline alone.
+    /// The run's name: its baseline feature, or "baseline" for addons
+    /// tested on the pure baseline alone. Names its folder and Slurm jobs.
+    fn run_name(&self) -> &str {
+        self.baseline.as_deref().unwrap_or(crate::matrix::BASELINE)
+    }
+
+    /// `<output-dir>/<run name>/`.
     pub(super) fn run_dir(&self) -> std::path::PathBuf {
-        let name = self.baseline.as_deref().unwrap_or(crate::matrix::BASELINE);
-        self.output_dir.join(name)
+        self.output_dir.join(self.run_name())
     }
 
     /// Values no backend can run, refused before anything starts or is
@@ -113,11 +117,7 @@ impl RunArgs {
                 .or_else(|| Some(minutes())),
             gpu_flag: d.gpu_flag.clone().unwrap_or_else(|| "gres".into()),
             extra,
-            job_prefix: format!(
-                "compat-{}-{}",
-                std::process::id(),
-                self.baseline.as_deref().unwrap_or(crate::matrix::BASELINE)
-            ),
+            job_prefix: format!("compat-{}-{}", std::process::id(), self.run_name()),
         }
     }
 }
