@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 import unittest
-import zlib
 from pathlib import Path
+
+from png_check import png_ok  # tests/python, on sys.path under unittest discover
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -31,29 +32,10 @@ SCRIPT = REPO / "backends" / "xdit" / "batch_text_to_image.py"
 STANDIN = HERE / "standin"
 TORCH_SHIM = HERE / "standin_torch"
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COLLECTIVE_TIMEOUT = 10.0  # seconds a stand-in collective waits for the other ranks
 PROCESS_TIMEOUT = 60.0
 
 PROMPTS = ["a red cube on a table", "a blue sphere in the sky", "a green cone at night"]
-
-
-def png_ok(path: Path) -> bool:
-    data = path.read_bytes()
-    if not data.startswith(PNG_MAGIC):
-        return False
-    pos = len(PNG_MAGIC)
-    while pos < len(data):
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
-        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
-            return False
-        pos += 12 + length
-        if kind == b"IEND":
-            return pos == len(data)
-    return False
 
 
 class Rank:
