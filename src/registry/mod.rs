@@ -129,8 +129,13 @@ pub enum Expect {
 }
 
 /// Why a backend cannot do a feature: for every model, or per model id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+/// In features.toml: `backend = "reason"` or `backend = { "model id" =
+/// "reason", "*" = "…" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a reason (a string) or a table of model id = reason (\"*\" for every other model)"
+)]
 pub enum Unsupported {
     Always(String),
     /// Model id → reason; `"*"` stands for every model not named.

@@ -56,7 +56,7 @@ struct RawFeature {
     #[serde(default)]
     backend_args: BTreeMap<Spanned<String>, Vec<String>>,
     #[serde(default)]
-    unsupported: BTreeMap<Spanned<String>, RawUnsupported>,
+    unsupported: BTreeMap<Spanned<String>, Unsupported>,
     gpus: Option<Spanned<i64>>,
     #[serde(default)]
     lossy: bool,
@@ -72,17 +72,6 @@ struct RawFeature {
     expect: Expect,
     #[serde(default)]
     thresholds: RawFeatureThresholds,
-}
-
-/// `backend = "reason"` or `backend = { "model id" = "reason", "*" = "…" }`.
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a reason (a string) or a table of model id = reason (\"*\" for every other model)"
-)]
-enum RawUnsupported {
-    Always(String),
-    PerModel(BTreeMap<String, String>),
 }
 
 #[derive(Deserialize, Default)]
@@ -484,13 +473,7 @@ fn feature(
         unsupported: raw
             .unsupported
             .into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    RawUnsupported::Always(r) => Unsupported::Always(r),
-                    RawUnsupported::PerModel(m) => Unsupported::PerModel(m),
-                };
-                (k.into_inner(), v)
-            })
+            .map(|(k, v)| (k.into_inner(), v))
             .collect(),
         gpus,
         lossy: raw.lossy,
