@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask the installed engine what it supports (its `probe` in
+    /// features.toml); SKIPs then come from features.toml alone
+    #[arg(long)]
+    pub no_probe: bool,
     /// Run `compat analyze` on the results afterwards (with the flags below)
     #[arg(long)]
     pub analyze: bool,
@@ -153,6 +157,7 @@ impl RunArgs {
             settings::resolve(&self.requested(), &backend).map_err(bad_input)?;
         self.check_limits(&backend, &settings)?;
         let devices = self.devices(&backend)?;
+        let engine = self.probe(&registry, &backend, &settings);
         let combos = match self.combos {
             CombosArg::Pairs => Combos::Pairs,
             CombosArg::All => Combos::All,
@@ -166,6 +171,7 @@ impl RunArgs {
                 backend: &backend.name,
                 model: &settings.model,
                 devices: devices.count,
+                engine: engine.answer(),
             },
         )
         .map_err(bad_input)?;
@@ -200,6 +206,7 @@ impl RunArgs {
             addons: self.addons,
             combos,
             configs,
+            engine,
             devices,
             output: match (self.resume, self.force) {
                 (true, _) => OutputMode::Resume,

@@ -297,6 +297,7 @@ fn from_original(
             backend,
             model: &m.model,
             devices,
+            engine: None,
         },
     )
     .unwrap_or_default();
