@@ -36,9 +36,23 @@ pub(super) fn request<'a>(
 
 /// Asks `backend`'s engine: the embedded engine answers in process, a
 /// backend with a `probe` argv runs it, any other has no answer.
-pub(super) fn ask(backend: &Backend, request: &Request) -> Outcome {
+pub(super) fn ask(registry: &Registry, backend: &Backend, request: &Request) -> Outcome {
     if backend.builtin.as_deref() == Some("reference") {
-        return answer(request);
+        // Its parser knows its flags, not its limits per model: those stay
+        // the registry's (the engine is compiled in, so they cannot drift).
+        let mut outcome = answer(request);
+        if let Outcome::Answered(a) = &mut outcome {
+            for (id, support) in a.features.iter_mut() {
+                if *support == Support::Supported
+                    && let Some(why) = registry
+                        .feature(id)
+                        .and_then(|f| f.unsupported_on(&backend.name, &request.model))
+                {
+                    *support = Support::Unsupported(why);
+                }
+            }
+        }
+        return outcome;
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| Path::new("compat").to_path_buf());
     probe::run(backend, request, &exe, probe::TIMEOUT)
@@ -57,7 +71,7 @@ impl RunArgs {
             self.baseline.iter().chain(&self.addons),
             settings,
         );
-        let outcome = ask(backend, &request);
+        let outcome = ask(registry, backend, &request);
         eprintln!("engine: {}", outcome.describe());
         if let Some(a) = outcome.answer() {
             for n in &a.notes {
