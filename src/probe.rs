@@ -193,7 +193,10 @@ pub enum AnswerError {
 /// Reads an answer and checks it against the request: every feature asked
 /// has a word, every refusal a reason. A probe that lies about its protocol
 /// is no answer (the static tables decide), never a guess.
-pub fn parse_answer(text: &str, asked: &BTreeMap<String, Vec<String>>) -> Result<Answer, AnswerError> {
+pub fn parse_answer(
+    text: &str,
+    asked: &BTreeMap<String, Vec<String>>,
+) -> Result<Answer, AnswerError> {
     let raw: RawAnswer =
         serde_json::from_str(text).map_err(|e| AnswerError::Malformed(e.to_string()))?;
     if let Some(ev) = raw.event.as_deref()
@@ -236,7 +239,10 @@ pub fn parse_answer(text: &str, asked: &BTreeMap<String, Vec<String>>) -> Result
         engine: EngineInfo {
             engine: clean(raw.engine.trim()),
             version: clean(raw.version.trim()),
-            commit: raw.commit.map(|c| clean(c.trim())).filter(|c| !c.is_empty()),
+            commit: raw
+                .commit
+                .map(|c| clean(c.trim()))
+                .filter(|c| !c.is_empty()),
             install: raw.install.map(|i| clean(&i)),
         },
         features,
@@ -245,7 +251,13 @@ pub fn parse_answer(text: &str, asked: &BTreeMap<String, Vec<String>>) -> Result
 }
 
 /// Fills the probe argv's placeholders.
-fn argv(template: &[String], exe: &Path, model: &str, request: &Path, output: &Path) -> Vec<String> {
+fn argv(
+    template: &[String],
+    exe: &Path,
+    model: &str,
+    request: &Path,
+    output: &Path,
+) -> Vec<String> {
     template
         .iter()
         .map(|a| {
@@ -269,10 +281,8 @@ impl ScratchDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "compat-probe-{}-{nanos:09}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("compat-probe-{}-{nanos:09}", std::process::id()));
         // 0700 and must not exist: another user cannot plant the answer.
         std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(ScratchDir(path))
@@ -352,7 +362,7 @@ fn run_inner(
         text.lines()
             .rev()
             .find(|l| !l.trim().is_empty())
-            .map(|l| one_line(l))
+            .map(one_line)
             .unwrap_or_else(|| "no message".to_string())
     };
     match status.code() {
@@ -378,7 +388,10 @@ mod tests {
     use super::*;
 
     fn asked(names: &[&str]) -> BTreeMap<String, Vec<String>> {
-        names.iter().map(|n| (n.to_string(), vec![format!("--{n}")])).collect()
+        names
+            .iter()
+            .map(|n| (n.to_string(), vec![format!("--{n}")]))
+            .collect()
     }
 
     #[test]
@@ -410,7 +423,10 @@ mod tests {
             Err(AnswerError::NoReason("a".into()))
         );
         let nameless = r#"{"engine": " ", "version": "1", "features": {}}"#;
-        assert_eq!(parse_answer(nameless, &asked(&[])), Err(AnswerError::Anonymous));
+        assert_eq!(
+            parse_answer(nameless, &asked(&[])),
+            Err(AnswerError::Anonymous)
+        );
         let other = r#"{"event": "settings", "engine": "e", "version": "1"}"#;
         assert!(matches!(
             parse_answer(other, &asked(&[])),

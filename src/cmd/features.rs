@@ -56,8 +56,12 @@ fn probe_table(
     };
     let ids: Vec<String> = registry.features.iter().map(|f| f.id.clone()).collect();
     let request = super::probe::request(registry, backend, &ids, &settings);
-    let outcome = super::probe::ask(registry, backend, &request);
-    println!("backend {}, model {model}: engine {}", backend.name, outcome.describe());
+    let outcome = super::probe::ask(registry, backend, &request, crate::probe::TIMEOUT);
+    println!(
+        "backend {}, model {model}: engine {}",
+        backend.name,
+        outcome.describe()
+    );
     let Some(answer) = outcome.answer() else {
         eprintln!(
             "error: no engine answered for backend '{}': install it here, or see `compat features --backend {}` for features.toml's table",
@@ -82,9 +86,10 @@ fn probe_table(
             registry_says,
         ]
     });
-    let table = crate::text_table::Table::new(["feature", "flags", "engine says", "features.toml says"])
-        .rule(crate::text_table::Rule::PerColumn)
-        .rows(rows);
+    let table =
+        crate::text_table::Table::new(["feature", "flags", "engine says", "features.toml says"])
+            .rule(crate::text_table::Rule::PerColumn)
+            .rows(rows);
     print!("{}", table.render());
     for n in &answer.notes {
         println!("note: {n}");

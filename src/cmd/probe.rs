@@ -36,7 +36,12 @@ pub(super) fn request<'a>(
 
 /// Asks `backend`'s engine: the embedded engine answers in process, a
 /// backend with a `probe` argv runs it, any other has no answer.
-pub(super) fn ask(registry: &Registry, backend: &Backend, request: &Request) -> Outcome {
+pub(super) fn ask(
+    registry: &Registry,
+    backend: &Backend,
+    request: &Request,
+    timeout: std::time::Duration,
+) -> Outcome {
     if backend.builtin.as_deref() == Some("reference") {
         // Its parser knows its flags, not its limits per model: those stay
         // the registry's (the engine is compiled in, so they cannot drift).
@@ -55,23 +60,29 @@ pub(super) fn ask(registry: &Registry, backend: &Backend, request: &Request) -> 
         return outcome;
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| Path::new("compat").to_path_buf());
-    probe::run(backend, request, &exe, probe::TIMEOUT)
+    probe::run(backend, request, &exe, timeout)
 }
 
 impl RunArgs {
     /// The run's probe: every feature of the run (baseline feature and
     /// addons), unless `--no-probe`. Its outcome is shown on stderr.
-    pub(super) fn probe(&self, registry: &Registry, backend: &Backend, settings: &Settings) -> Outcome {
-        if self.no_probe {
-            return Outcome::Unavailable("--no-probe".to_string());
-        }
-        let request = request(
-            registry,
-            backend,
-            self.baseline.iter().chain(&self.addons),
-            settings,
-        );
-        let outcome = ask(registry, backend, &request);
+    pub(super) fn probe(
+        &self,
+        registry: &Registry,
+        backend: &Backend,
+        settings: &Settings,
+    ) -> Outcome {
+        let outcome = if self.no_probe {
+            Outcome::Unavailable("--no-probe".to_string())
+        } else {
+            let request = request(
+                registry,
+                backend,
+                self.baseline.iter().chain(&self.addons),
+                settings,
+            );
+            ask(registry, backend, &request, self.probe_timeout)
+        };
         eprintln!("engine: {}", outcome.describe());
         if let Some(a) = outcome.answer() {
             for n in &a.notes {
@@ -86,7 +97,6 @@ impl RunArgs {
 /// feature's flags go through `compat generate`'s own parser, so a flag it
 /// does not have is refused in the parser's words, as a released engine's
 /// probe refuses with its own.
-
 fn answer(request: &Request) -> Outcome {
     use clap::Parser;
     #[derive(Parser)]
@@ -139,7 +149,10 @@ mod tests {
             protocol: PROTOCOL,
             model: "m".into(),
             features: [
-                ("teacache".to_string(), vec!["--cache-backend".to_string(), "tea_cache".into()]),
+                (
+                    "teacache".to_string(),
+                    vec!["--cache-backend".to_string(), "tea_cache".into()],
+                ),
                 ("warp".to_string(), vec!["--warp-drive".to_string()]),
             ]
             .into_iter()

@@ -115,6 +115,9 @@ pub struct RunArgs {
     /// features.toml); SKIPs then come from features.toml alone
     #[arg(long)]
     pub no_probe: bool,
+    /// Longest wait for the engine's probe
+    #[arg(long, default_value = "3m", value_parser = humantime::parse_duration, hide = true)]
+    pub probe_timeout: std::time::Duration,
     /// Run `compat analyze` on the results afterwards (with the flags below)
     #[arg(long)]
     pub analyze: bool,

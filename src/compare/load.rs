@@ -222,8 +222,15 @@ pub fn differences(a: &Report, b: &Report) -> Differences {
             eb.join(", ")
         ));
     } else if ea.is_empty() != eb.is_empty() {
-        let show = |e: &[String]| if e.is_empty() { "unknown".to_string() } else { e.join(", ") };
-        d.soft.push(format!("engine ({} vs {})", show(&ea), show(&eb)));
+        let show = |e: &[String]| {
+            if e.is_empty() {
+                "unknown".to_string()
+            } else {
+                e.join(", ")
+            }
+        };
+        d.soft
+            .push(format!("engine ({} vs {})", show(&ea), show(&eb)));
     }
     check(&mut d, "seed", &ra.seed(), &rb.seed(), false);
     check(&mut d, "cfg scale", &ra.cfg_scale(), &rb.cfg_scale(), false);
