@@ -60,6 +60,20 @@ fn sigkill(child: &mut std::process::Child) {
     child.wait().expect("reaped");
 }
 
+/// Kills the given processes (of this test's own making) when dropped.
+struct KillOnDrop(Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in self.0.iter().filter(|&&p| alive(p)) {
+            // SAFETY: a signal to a backend this test started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 /// A registry whose backend is the test double behind a shell that starts
 /// it as a job: the shell is the group's leader, the Python engine its
 /// child, as torchrun's workers are. Killing the leader leaves the child.
@@ -98,6 +112,8 @@ fn a_backend_dies_with_a_compat_killed_by_sigkill() {
         !processes_mentioning(&marker).is_empty()
     });
     let backends = processes_mentioning(&marker);
+    // Should the test fail, its hanging backend must not outlive it.
+    let _guard = KillOnDrop(backends.clone());
     sigkill(&mut child);
     wait_until(
         "the backend to die with compat",
@@ -137,6 +153,7 @@ fn resume_after_kill_9_ends_the_old_runs_backends_first() {
     });
     let engines = processes_mentioning(&slow.display().to_string());
     assert!(!engines.is_empty());
+    let _guard = KillOnDrop(engines.clone());
     sigkill(&mut old);
 
     // One prompt with another seed: the resumed run is done long before the
@@ -185,8 +202,10 @@ fn a_run_folder_through_a_symlink_is_locked_once() {
     env.wait_for_manifest("slow", "the first run started", |m| {
         !in_state(m, "running").is_empty()
     });
-    let link = env.path().join("elsewhere");
-    std::os::unix::fs::symlink(env.path().join("compat_results"), &link).expect("symlink");
+    // The run folder itself is the link: elsewhere/slow -> compat_results/slow.
+    std::fs::create_dir(env.path().join("elsewhere")).expect("mkdir");
+    std::os::unix::fs::symlink(env.out("slow"), env.path().join("elsewhere/slow"))
+        .expect("symlink");
     let out = env
         .run(&args)
         .args(["--output-dir", "elsewhere", "--resume"])
