@@ -666,7 +666,11 @@ mod tests {
         assert!(err(17, None).contains("make 131072 configurations"));
         assert!(err(17, Some("cfg_parallel")).contains("make 131073 configurations"));
         assert!(err(64, None).contains("make 18446744073709551616 configurations"));
-        assert!(err(200, None).contains("2^200, far more than 2^64,"), "{}", err(200, None));
+        assert!(
+            err(200, None).contains("2^200, far more than 2^64,"),
+            "{}",
+            err(200, None)
+        );
     }
 
     /// A name past a file name's 255 bytes is refused up front, from one
@@ -683,9 +687,15 @@ mod tests {
         );
         let r = Registry::parse(&text, "features.toml").expect("registry");
         let e = expand(&r, Some(&long), &[], Combos::Pairs, on(2)).expect_err("too long");
-        assert!(matches!(e, MatrixError::NameTooLong { bytes: 300, .. }), "{e}");
+        assert!(
+            matches!(e, MatrixError::NameTooLong { bytes: 300, .. }),
+            "{e}"
+        );
         let e = expand(&r, None, &mid, Combos::All, on(2)).expect_err("joined too long");
-        assert!(e.to_string().contains("302 bytes") && e.to_string().contains("--combos pairs"), "{e}");
+        assert!(
+            e.to_string().contains("302 bytes") && e.to_string().contains("--combos pairs"),
+            "{e}"
+        );
         // Each alone (pairs) fits.
         assert!(expand(&r, None, &mid, Combos::Pairs, on(2)).is_ok());
     }

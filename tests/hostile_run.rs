@@ -38,7 +38,10 @@ fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
-            let state = s[s.rfind(')')? + 1..].split_whitespace().next()?.to_string();
+            let state = s[s.rfind(')')? + 1..]
+                .split_whitespace()
+                .next()?
+                .to_string();
             Some(state != "Z")
         })
         .unwrap_or(false)
@@ -103,9 +106,7 @@ fn a_backend_dies_with_a_compat_killed_by_sigkill() {
     let env = Env::new();
     let mut child = env.spawn_run(&["--baseline", "hang", "--gpus", "1", "--timeout", "5m"]);
     env.wait_for_manifest("hang", "the hanging config running", |m| {
-        in_state(m, "running")
-            .iter()
-            .any(|c| c["name"] == "hang")
+        in_state(m, "running").iter().any(|c| c["name"] == "hang")
     });
     let marker = env.out("hang").join("hang").display().to_string();
     wait_until("the backend started", Duration::from_secs(30), || {
@@ -135,7 +136,15 @@ fn resume_after_kill_9_ends_the_old_runs_backends_first() {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("compat"))
             .current_dir(env.path())
             .env_remove("CUDA_VISIBLE_DEVICES")
-            .args(["--features", registry, "run", "--baseline", "slow", "--gpus", "1"])
+            .args([
+                "--features",
+                registry,
+                "run",
+                "--baseline",
+                "slow",
+                "--gpus",
+                "1",
+            ])
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -148,9 +157,11 @@ fn resume_after_kill_9_ends_the_old_runs_backends_first() {
         in_state(m, "running").iter().any(|c| c["name"] == "slow")
     });
     let slow = env.out("slow").join("slow");
-    wait_until("the old engine's first image", Duration::from_secs(30), || {
-        slow.join("prompt_00.png").is_file()
-    });
+    wait_until(
+        "the old engine's first image",
+        Duration::from_secs(30),
+        || slow.join("prompt_00.png").is_file(),
+    );
     let engines = processes_mentioning(&slow.display().to_string());
     assert!(!engines.is_empty());
     let _guard = KillOnDrop(engines.clone());
@@ -185,7 +196,10 @@ fn resume_after_kill_9_ends_the_old_runs_backends_first() {
         1,
         "{results}"
     );
-    assert!(outlived.is_empty(), "the old engine outlived the resumed run: {outlived:?}");
+    assert!(
+        outlived.is_empty(),
+        "the old engine outlived the resumed run: {outlived:?}"
+    );
     assert!(
         stderr(&resumed).contains("left 1 backend process group(s) running"),
         "{}",
@@ -261,7 +275,10 @@ fn numbers_no_run_can_use_are_refused_up_front() {
     let cases: &[(&[&str], &str)] = &[
         (&["--gpus", "18446744073709551615", "--dry-run"], "--gpus"),
         (&["--gpus", "100000000"], "--gpus"),
-        (&["--steps", "4294967295", "--dry-run"], "--steps 4294967295"),
+        (
+            &["--steps", "4294967295", "--dry-run"],
+            "--steps 4294967295",
+        ),
         (&["--steps", "4294967295"], "--steps 4294967295"),
         (&["--cfg-scale=-1e30"], "--cfg-scale"),
         (&["--cfg-scale", "1e30", "--dry-run"], "--cfg-scale"),
@@ -319,9 +336,16 @@ fn names_past_a_file_name_are_refused_before_anything_starts() {
 fn a_lock_that_cannot_be_made_is_exit_2() {
     let env = Env::new();
     std::fs::create_dir_all(env.path().join("compat_results/.par.lock")).expect("mkdir");
-    let out = env.run(&["--baseline", "par", "--gpus", "2"]).output().expect("runs");
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2"])
+        .output()
+        .expect("runs");
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot lock the run folder"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot lock the run folder"),
+        "{}",
+        stderr(&out)
+    );
 
     // SAFETY: geteuid has no preconditions. root writes anywhere.
     if unsafe { libc::geteuid() } != 0 {
@@ -346,7 +370,11 @@ fn force_names_a_manifest_that_is_not_compats() {
     let env = Env::new();
     let dir = env.out("par");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::write(dir.join("manifest.json"), r#"{"tool": "other", "data": [1]}"#).expect("write");
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"tool": "other", "data": [1]}"#,
+    )
+    .expect("write");
     let out = env
         .run(&["--baseline", "par", "--gpus", "2", "--force"])
         .output()
@@ -360,8 +388,11 @@ fn force_names_a_manifest_that_is_not_compats() {
     assert!(dir.join("manifest.json").is_file(), "their file is kept");
     // compat's, from a version whose schema this one cannot read: --force
     // starts over.
-    std::fs::write(dir.join("manifest.json"), r#"{"tool": "compat", "configs": 3}"#)
-        .expect("write");
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"tool": "compat", "configs": 3}"#,
+    )
+    .expect("write");
     let out = env
         .run(&["--baseline", "par", "--gpus", "2", "--resume"])
         .output()
@@ -384,16 +415,32 @@ fn warm_up_is_what_the_backend_really_does() {
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("warm-up: none (the backend has no {warmup}); a cold first prompt is detected"),
+        text.contains(
+            "warm-up: none (the backend has no {warmup}); a cold first prompt is detected"
+        ),
         "{text}"
     );
-    env.run(&["--baseline", "par", "--gpus", "2"]).assert().success();
+    env.run(&["--baseline", "par", "--gpus", "2"])
+        .assert()
+        .success();
     assert_eq!(env.manifest("par")["warmup"], 0);
     let out = env
-        .run(&["--baseline", "par", "--gpus", "2", "--warmup", "3", "--dry-run"])
+        .run(&[
+            "--baseline",
+            "par",
+            "--gpus",
+            "2",
+            "--warmup",
+            "3",
+            "--dry-run",
+        ])
         .output()
         .expect("runs");
-    assert!(stderr(&out).contains("--warmup 3 has no effect"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--warmup 3 has no effect"),
+        "{}",
+        stderr(&out)
+    );
 
     let bare = tempfile::tempdir().expect("tempdir");
     let out = assert_cmd::Command::cargo_bin("compat")
@@ -421,7 +468,15 @@ fn leading_dashes_are_data_and_a_backends_error_line_is_the_reason() {
         assert_cmd::Command::cargo_bin("compat")
             .expect("binary")
             .current_dir(bare.path())
-            .args(["run", "--num-prompts", "1", "--steps", "2", "--height", "32"])
+            .args([
+                "run",
+                "--num-prompts",
+                "1",
+                "--steps",
+                "2",
+                "--height",
+                "32",
+            ])
             .args(["--width", "32", "--gpus", "1", "--negative-prompt=-blurry"])
             .args(extra)
             .output()

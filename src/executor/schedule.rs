@@ -230,9 +230,7 @@ fn failure_line(log: &str) -> Option<String> {
     // usage and "For more information, try '--help'": the `error:` line
     // above them is the reason.
     let furniture = |l: &str| {
-        l.starts_with("For more information")
-            || l.starts_with("Usage:")
-            || l.starts_with("tip:")
+        l.starts_with("For more information") || l.starts_with("Usage:") || l.starts_with("tip:")
     };
     let backend = lines
         .iter()

@@ -14,8 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::exit::usage;
 use crate::executor::RUN_ID_ENV;
+use crate::exit::usage;
 
 /// How long ended groups may take to go (a process in uninterruptible I/O
 /// dies when the I/O returns).
@@ -81,7 +81,12 @@ fn witnessed(pgid: libc::pid_t, token: &str) -> bool {
     };
     procs
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .any(|e| {
             let dir = e.path();
             let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();

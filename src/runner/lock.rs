@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use crate::exit::usage;
 use crate::executor::GroupLog;
+use crate::exit::usage;
 
 /// The lock, released when dropped (or when the process ends).
 pub struct RunLock {
