@@ -3,6 +3,11 @@
 use crate::registry::DeviceSource;
 use crate::results::DeviceInfo;
 
+/// Most devices a run may be given: past any machine or Slurm node (the
+/// largest have 8–16 GPUs), and small enough that a device list of that
+/// length is nothing. `--gpus` above it is refused (exit 2).
+pub const MAX_DEVICES: usize = 4096;
+
 /// Finds the devices for a backend. `--gpus N` wins; a CPU backend has one
 /// device per core; otherwise NVML's count, restricted by CUDA_VISIBLE_DEVICES.
 pub fn discover(source: DeviceSource, gpus_flag: Option<usize>) -> DeviceInfo {
@@ -124,7 +129,8 @@ pub fn slurm(gpus_flag: Option<usize>) -> Option<DeviceInfo> {
     let (n, source, detail) = match gpus_flag {
         Some(n) => (n, "--gpus", format!("{n} GPUs per job at most (--gpus)")),
         None => {
-            let n = crate::executor::slurm::max_gpus_per_node()?;
+            // sinfo's text is not ours to trust with an allocation's size.
+            let n = crate::executor::slurm::max_gpus_per_node()?.min(MAX_DEVICES);
             (
                 n,
                 "slurm",

@@ -108,7 +108,31 @@ pub enum MatrixError {
     #[error(
         "--combos all over {0} addons would make {1} configurations; use --combos pairs or fewer addons"
     )]
-    TooMany(usize, u64),
+    TooMany(usize, String),
+    #[error(
+        "configuration name '{shown}' is {bytes} bytes, but a folder name holds at most {NAME_MAX}: \
+         shorten the feature ids in features.toml{hint}"
+    )]
+    NameTooLong {
+        shown: String,
+        bytes: usize,
+        hint: &'static str,
+    },
+}
+
+/// Longest file name (bytes) Linux and macOS file systems take: a
+/// configuration's name is its folder's name.
+pub const NAME_MAX: usize = 255;
+
+/// How many configurations `--combos all` over `n` addons makes, in words:
+/// every non-empty subset (2ⁿ − 1), the pure baseline and, with one, the
+/// baseline feature alone. Exact wherever a number can be written.
+fn all_count(n: usize, with_baseline_feature: bool) -> String {
+    let extra = u128::from(with_baseline_feature);
+    match u32::try_from(n).ok().and_then(|n| 1u128.checked_shl(n)) {
+        Some(subsets) if n < 128 => (subsets + extra).to_string(),
+        _ => format!("2^{n}, far more than 2^64,"),
+    }
 }
 
 /// What the matrix is expanded for: a backend running a model on so many
@@ -170,7 +194,10 @@ pub fn expand(
         }
         Combos::All => {
             if addons.len() > 16 {
-                return Err(MatrixError::TooMany(addons.len(), 1u64 << addons.len()));
+                return Err(MatrixError::TooMany(
+                    addons.len(),
+                    all_count(addons.len(), baseline.is_some()),
+                ));
             }
             // Subsets by size, then in the addons' order: pairs first, as in `pairs`.
             let n = addons.len();
@@ -189,10 +216,23 @@ pub fn expand(
             }
         }
     }
-    Ok(sets
+    let configs: Vec<Config> = sets
         .into_iter()
         .map(|(role, set)| build(registry, role, &set, target))
-        .collect())
+        .collect();
+    // Refused here, not by the file system once the run has started.
+    if let Some(c) = configs.iter().find(|c| c.name.len() > NAME_MAX) {
+        return Err(MatrixError::NameTooLong {
+            shown: format!("{}…", c.name.chars().take(60).collect::<String>()),
+            bytes: c.name.len(),
+            hint: if c.features.len() > 1 && combos == Combos::All {
+                " (or use --combos pairs, whose names join fewer ids)"
+            } else {
+                ""
+            },
+        });
+    }
+    Ok(configs)
 }
 
 fn build(registry: &Registry, role: Role, set: &[&str], target: Target) -> Config {
@@ -623,5 +663,56 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The count in the refusal never wraps: 64 addons are not "1".
+    #[test]
+    fn too_many_combos_says_the_real_count() {
+        let ids: Vec<String> = (0..200).map(|i| format!("f{i}")).collect();
+        let text: String = ids
+            .iter()
+            .map(|id| format!("[features.{id}]\nargs = [\"--{id}\"]\n"))
+            .collect();
+        let r = Registry::parse(&format!("{EMBEDDED}\n{text}"), "features.toml").expect("registry");
+        let err = |n: usize, base: Option<&str>| {
+            expand(&r, base, &ids[..n], Combos::All, on(2))
+                .expect_err("too many")
+                .to_string()
+        };
+        assert!(err(17, None).contains("make 131072 configurations"));
+        assert!(err(17, Some("cfg_parallel")).contains("make 131073 configurations"));
+        assert!(err(64, None).contains("make 18446744073709551616 configurations"));
+        assert!(
+            err(200, None).contains("2^200, far more than 2^64,"),
+            "{}",
+            err(200, None)
+        );
+    }
+
+    /// A name past a file name's 255 bytes is refused up front, from one
+    /// long id or several joined under --combos all.
+    #[test]
+    fn names_that_cannot_be_folders_are_refused() {
+        let long = "x".repeat(300);
+        let mid: Vec<String> = ["a", "b", "c"].iter().map(|c| c.repeat(100)).collect();
+        let text = format!(
+            "{EMBEDDED}\n[features.{long}]\nargs = [\"--l\"]\n{}",
+            mid.iter()
+                .map(|id| format!("[features.{id}]\nargs = [\"--m\"]\n"))
+                .collect::<String>()
+        );
+        let r = Registry::parse(&text, "features.toml").expect("registry");
+        let e = expand(&r, Some(&long), &[], Combos::Pairs, on(2)).expect_err("too long");
+        assert!(
+            matches!(e, MatrixError::NameTooLong { bytes: 300, .. }),
+            "{e}"
+        );
+        let e = expand(&r, None, &mid, Combos::All, on(2)).expect_err("joined too long");
+        assert!(
+            e.to_string().contains("302 bytes") && e.to_string().contains("--combos pairs"),
+            "{e}"
+        );
+        // Each alone (pairs) fits.
+        assert!(expand(&r, None, &mid, Combos::Pairs, on(2)).is_ok());
     }
 }

@@ -98,7 +98,13 @@ impl Progress {
         };
         let what = match error {
             None => format!("done, {ok}/{total} prompts in {secs:.1}s"),
-            Some(e) => format!("{} after {secs:.1}s: {e}", state.as_str()),
+            // A backend's text: one line, control characters replaced, as
+            // in the run summary.
+            Some(e) => format!(
+                "{} after {secs:.1}s: {}",
+                state.as_str(),
+                crate::text::one_line(e)
+            ),
         };
         let line = format!("[{n}/{}] {name}: {what}", self.total);
         match &self.bars {

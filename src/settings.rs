@@ -19,6 +19,15 @@ pub const DEFAULT_SEED: u64 = 42;
 /// initialisation make a first prompt 3–50× slower on real engines.
 pub const DEFAULT_WARMUP: u32 = 1;
 
+/// Most inference steps a run may ask for: diffusion models are trained on
+/// 1000 timesteps, and every engine compat drives refuses more (a value
+/// beyond would fail in every configuration, after the whole run started).
+pub const MAX_STEPS: u32 = 1000;
+/// Largest guidance scale: in use they are 1–20; 1e30 is a typo.
+pub const MAX_CFG_SCALE: f64 = 100.0;
+/// Most warm-up generations per configuration.
+pub const MAX_WARMUP: u32 = 100;
+
 /// The run settings: everything that goes into the backend's placeholders
 /// and determines its images. The single list: flattened into the manifest
 /// and report.json, hashed by the fingerprint, printed by the dry run.
@@ -85,7 +94,13 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
             .clone()
             .or_else(|| d.negative_prompt.clone())
             .unwrap_or_default(),
-        warmup: r.warmup.unwrap_or(DEFAULT_WARMUP),
+        // A backend without {warmup} does none that compat can ask for: the
+        // manifest says 0, and the analysis detects a cold first prompt.
+        warmup: if uses_placeholder(&backend.command, "warmup") {
+            r.warmup.unwrap_or(DEFAULT_WARMUP)
+        } else {
+            0
+        },
     };
     let num_prompts = r
         .num_prompts
@@ -96,8 +111,22 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
             "--steps, --height and --width must be at least 1",
         ));
     }
-    if !s.cfg_scale.is_finite() {
-        return Err(UsageError::new("--cfg-scale must be a finite number"));
+    if s.steps > MAX_STEPS {
+        return Err(UsageError::new(format!(
+            "--steps {} is more than {MAX_STEPS}, the most any engine runs",
+            s.steps
+        )));
+    }
+    if !s.cfg_scale.is_finite() || !(0.0..=MAX_CFG_SCALE).contains(&s.cfg_scale) {
+        return Err(UsageError::new(format!(
+            "--cfg-scale {} must be a number from 0 to {MAX_CFG_SCALE} (guidance scales in use are 1–20)",
+            s.cfg_scale
+        )));
+    }
+    if let Some(n) = r.warmup.filter(|&n| n > MAX_WARMUP) {
+        return Err(UsageError::new(format!(
+            "--warmup {n} is more than {MAX_WARMUP} untimed generations per configuration"
+        )));
     }
     if s.model.is_empty() && backend.command.iter().any(|a| a.contains("{model}")) {
         return Err(UsageError::new(format!(
@@ -106,6 +135,22 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
         )));
     }
     Ok((s, num_prompts))
+}
+
+/// Whether a backend command uses placeholder `{name}` (not a literal
+/// `{{name}}`).
+pub fn uses_placeholder(command: &[String], name: &str) -> bool {
+    let seen = std::cell::Cell::new(false);
+    let probe = |n: &str| {
+        if n == name {
+            seen.set(true);
+        }
+        None
+    };
+    for arg in command {
+        substitute(arg, &probe);
+    }
+    seen.get()
 }
 
 /// The argv for one configuration: the template with placeholders

@@ -138,6 +138,15 @@ pub fn command(args: AnalyzeArgs, features: Option<&Path>) -> anyhow::Result<Exi
             dir
         }
     };
+    // A live run's folder holds configurations still running: judged now,
+    // they would be ERROR "killed while it ran", and the report would
+    // outlive the run. `run --analyze` analyses after its own run, not here.
+    if let Some(holder) = crate::runner::lock::holder(&dir) {
+        return Err(usage(format!(
+            "{} is being written by a compat run ({holder}) — analyze it when that run has              finished (or use `compat run ... --analyze`)",
+            dir.display()
+        )));
+    }
     let plan = args.flags.plan(dir)?;
     let registry = Registry::locate(features)?;
     analysis::run(&plan, &registry)

@@ -120,7 +120,12 @@ fn topology(a: &GenerateArgs, devices: usize, source: &str) -> anyhow::Result<To
         ring: a.ring_degree,
         tp: a.tensor_parallel_size,
     };
-    let workers = topology.world();
+    // The product of four numbers from the command line: checked, a
+    // product past usize is more workers than any device count.
+    let workers = [topology.ulysses, topology.ring, topology.tp]
+        .iter()
+        .try_fold(topology.cfg, |p, &d| p.checked_mul(d))
+        .unwrap_or(usize::MAX);
     if workers > devices {
         anyhow::bail!(
             "requested {workers} workers (cfg {} × ulysses {} × ring {} × tp {}) but only {devices} devices are visible ({source})",
@@ -215,6 +220,14 @@ mod tests {
         assert!(resolve_with(parse(&["--height", "100"]), dev()).is_err());
         assert!(resolve_with(parse(&["--cache-backend", "magic"]), dev()).is_err());
         assert!(resolve_with(parse(&["--cache-backend", "cache_dit"]), dev()).is_ok());
+        // Degrees whose product is past usize: refused, not an overflow.
+        let huge = usize::MAX.to_string();
+        let err = resolve_with(
+            parse(&["--ulysses-degree", &huge, "--ring-degree", &huge]),
+            dev(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("requested"), "{err}");
     }
 
     #[test]

@@ -159,6 +159,15 @@ impl RunArgs {
         let (settings, num_prompts) =
             settings::resolve(&self.requested(), &backend).map_err(bad_input)?;
         self.check_limits(&backend, &settings)?;
+        if let Some(n) = self.warmup
+            && !settings::uses_placeholder(&backend.command, "warmup")
+        {
+            eprintln!(
+                "note: --warmup {n} has no effect: backend '{}' has no {{warmup}} in its command \
+                 (a cold first prompt is detected and left out instead)",
+                backend.name
+            );
+        }
         let devices = self.devices(&backend)?;
         let engine = self.probe(&registry, &backend, &settings);
         let combos = match self.combos {

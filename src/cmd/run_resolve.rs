@@ -34,6 +34,17 @@ impl RunArgs {
                  each on the pure baseline (see `compat features`)",
             ));
         }
+        // The run folder is named after it, and its lock `.<name>.lock` beside it.
+        let lock_name = self.run_name().len() + ".".len() + ".lock".len();
+        if lock_name > crate::matrix::NAME_MAX {
+            return Err(usage(format!(
+                "--baseline '{}…' is {} bytes: the run's folder and its lock file `.<name>.lock` \
+                 must fit a file name ({} bytes) — shorten the feature id in features.toml",
+                self.run_name().chars().take(60).collect::<String>(),
+                self.run_name().len(),
+                crate::matrix::NAME_MAX
+            )));
+        }
         if self.output_dir.exists() && !self.output_dir.is_dir() {
             return Err(usage(format!(
                 "--output-dir {} is a file, not a folder",
@@ -42,6 +53,12 @@ impl RunArgs {
         }
         if self.timeout.is_zero() {
             return Err(usage("--timeout must be longer than 0 (e.g. 30m, 2h)"));
+        }
+        if let Some(n) = self.gpus.filter(|&n| n > crate::devices::MAX_DEVICES) {
+            return Err(usage(format!(
+                "--gpus {n} is more devices than any machine has (at most {})",
+                crate::devices::MAX_DEVICES
+            )));
         }
         if self.jobs == Some(0) {
             return Err(usage(

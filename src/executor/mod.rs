@@ -47,6 +47,27 @@ pub struct Options {
     pub launcher: Launcher,
     /// NVML, to sample the assigned GPUs' memory (local runs with a driver).
     pub gpu_memory: Option<std::sync::Arc<memory::GpuMemory>>,
+    /// Where each backend's process group is recorded (the run's lock file).
+    pub groups: Option<GroupLog>,
+}
+
+/// The variable every backend's environment carries with its run's token:
+/// a later run finds the groups a killed compat left behind by it.
+pub const RUN_ID_ENV: &str = "COMPAT_RUN_ID";
+
+/// The run's token and where a started backend's process group is recorded.
+#[derive(Clone)]
+pub struct GroupLog {
+    pub token: String,
+    pub sink: std::sync::Arc<dyn Fn(u32) + Send + Sync>,
+}
+
+impl std::fmt::Debug for GroupLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupLog")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where backends run.

@@ -53,6 +53,8 @@ pub struct Spec<'a> {
     pub grace: Duration,
     /// Variables removed from the inherited environment.
     pub unset: &'a [&'a str],
+    /// The run's token for the environment, and where the group is recorded.
+    pub groups: Option<&'a super::GroupLog>,
 }
 
 /// Runs one backend to completion, timeout or cancellation.
@@ -97,6 +99,10 @@ async fn run_inner(spec: &Spec<'_>, cancel: &mut watch::Receiver<Cancel>) -> Out
         // Its own group, so a signal reaches the backend's workers too.
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(g) = spec.groups {
+        cmd.env(super::RUN_ID_ENV, &g.token);
+    }
+    die_with_parent(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::SpawnFailed(format!("failed to start `{program}`: {e}")),
@@ -104,6 +110,9 @@ async fn run_inner(spec: &Spec<'_>, cancel: &mut watch::Receiver<Cancel>) -> Out
     let Some(pid) = child.id() else {
         return Outcome::Exited(child.wait().await.map(code_of).unwrap_or(-1));
     };
+    if let Some(g) = spec.groups {
+        (g.sink)(pid);
+    }
     let pgid = pid as libc::pid_t;
 
     let deadline = async {
@@ -128,6 +137,40 @@ async fn run_inner(spec: &Spec<'_>, cancel: &mut watch::Receiver<Cancel>) -> Out
     // hold devices the next configuration gets.
     signal_group(pgid, libc::SIGKILL);
     outcome
+}
+
+/// The backend is killed when compat dies, even by SIGKILL (which runs no
+/// clean-up of ours): PR_SET_PDEATHSIG, set in the child before exec.
+///
+/// The signal fires when the *thread* that forked the child ends, not the
+/// process. Backends are spawned from the run's tokio runtime, which is a
+/// current-thread runtime driven by `block_on` on compat's main thread
+/// (`runner::recorder::execute`), and `Command::spawn` forks on the calling
+/// thread (no blocking-pool thread is involved): the forking thread lives
+/// as long as compat. The leader's own children stay in its process group;
+/// the next run on the folder ends that group (`runner::leftovers`).
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the closure runs between fork and exec and only makes
+        // async-signal-safe calls (prctl, getppid); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // compat died before the prctl: the signal will never come.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// TERM the group; after `grace` (or at a second Ctrl-C), KILL it.
@@ -201,6 +244,7 @@ mod tests {
                 timeout: Some(Duration::from_millis(timeout_ms)),
                 grace: Duration::from_millis(500),
                 unset: &[],
+                groups: None,
             },
             rx,
         )
@@ -249,6 +293,7 @@ mod tests {
                     timeout: Some(Duration::from_secs(60)),
                     grace: Duration::from_secs(5),
                     unset: &[],
+                    groups: None,
                 },
                 rx,
             )

@@ -126,6 +126,7 @@ async fn run_job(
             } else {
                 &[]
             },
+            groups: opts.groups.as_ref(),
         },
         cancel,
     )
@@ -225,10 +226,17 @@ fn failure_line(log: &str) -> Option<String> {
             && !l.contains("Exited with exit code")
             && !l.contains("Terminating")
     });
+    // clap (the reference engine's parser) ends its error with a tip, the
+    // usage and "For more information, try '--help'": the `error:` line
+    // above them is the reason.
+    let furniture = |l: &str| {
+        l.starts_with("For more information") || l.starts_with("Usage:") || l.starts_with("tip:")
+    };
     let backend = lines
         .iter()
         .rev()
-        .find(|l| !l.starts_with("[compat]") && !l.starts_with("srun:"));
+        .filter(|l| !l.starts_with("[compat]") && !l.starts_with("srun:"))
+        .find(|l| !furniture(l));
     slurm.or(backend).map(|l| l.chars().take(300).collect())
 }
 
@@ -271,6 +279,16 @@ mod tests {
         assert_eq!(
             failure_line(log).as_deref(),
             Some("RuntimeError: CUDA out of memory")
+        );
+    }
+
+    #[test]
+    fn claps_error_line_beats_its_help_footer() {
+        let log = "error: unexpected argument '-b' found\n\n  tip: to pass '-b' as a value, use '-- -b'\n\n\
+                   Usage: compat generate [OPTIONS] --prompt-file <PROMPT_FILE>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            failure_line(log).as_deref(),
+            Some("error: unexpected argument '-b' found")
         );
     }
 

@@ -108,7 +108,9 @@ pub fn parse_marker(log: &str) -> Option<Placement> {
         .and_then(|t| t.split_whitespace().next())
         .and_then(|t| t.parse::<f64>().ok())
         .filter(|t| t.is_finite() && *t > 0.0)
-        .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t));
+        // A line any job may print: a time past what SystemTime holds is none.
+        .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
+        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d));
     Some(Placement {
         job_id,
         devices,
@@ -171,5 +173,14 @@ mod tests {
         assert_eq!(gres_gpus("gpu:8"), Some(8));
         assert_eq!(gres_gpus("gpu:a100:4(S:0-1)"), Some(4));
         assert_eq!(gres_gpus("(null)"), None);
+    }
+
+    #[test]
+    fn a_start_time_past_any_clock_is_none_not_a_panic() {
+        for t in ["1e20", "1e300", "18446744073709551616"] {
+            let log = format!("[compat] slurm job 1 on n at {t} CUDA_VISIBLE_DEVICES=0\n");
+            let p = parse_marker(&log).expect("marker");
+            assert_eq!(p.started, None, "{t}");
+        }
     }
 }

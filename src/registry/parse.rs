@@ -669,28 +669,21 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
 }
 
 /// The embedded engine's template: compat itself, `generate` subcommand.
+/// Every value joined to its flag (`--flag=value`): a value that starts
+/// with `-` (a negative prompt "-blurry") is then data, never a flag.
 pub fn reference_command() -> Vec<String> {
     [
         "{compat}",
         "generate",
-        "--prompt-file",
-        "{prompt_file}",
-        "--output",
-        "{output_dir}",
-        "--num-inference-steps",
-        "{steps}",
-        "--height",
-        "{height}",
-        "--width",
-        "{width}",
-        "--cfg-scale",
-        "{cfg_scale}",
-        "--seed",
-        "{seed}",
-        "--negative-prompt",
-        "{negative_prompt}",
-        "--warmup",
-        "{warmup}",
+        "--prompt-file={prompt_file}",
+        "--output={output_dir}",
+        "--num-inference-steps={steps}",
+        "--height={height}",
+        "--width={width}",
+        "--cfg-scale={cfg_scale}",
+        "--seed={seed}",
+        "--negative-prompt={negative_prompt}",
+        "--warmup={warmup}",
     ]
     .map(String::from)
     .to_vec()

@@ -1,7 +1,8 @@
 //! `compat run`: plan → manifest → run folder → executor (events recorded
 //! into the manifest) → summary → analysis.
 
-mod lock;
+mod leftovers;
+pub(crate) mod lock;
 mod outdir;
 mod plan;
 mod recorder;
@@ -43,7 +44,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     }
     let out = &plan.out;
     // Held until this function returns: a second run on the folder is refused.
-    let _lock = lock::acquire(out)?;
+    let lock = lock::acquire(out)?;
     outdir::prepare(out, &mut manifest, plan.output)?;
     // What was derived from the folder no longer holds once the run changes it.
     outdir::remove_derived(out)?;
@@ -63,7 +64,9 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
             jobs.len()
         );
     }
-    let interrupted = recorder::execute(out, &mut manifest, jobs, executor_options(&plan))?;
+    let mut options = executor_options(&plan);
+    options.groups = Some(lock.group_log());
+    let interrupted = recorder::execute(out, &mut manifest, jobs, options)?;
 
     let table = summary::table(&manifest, out);
     if plan.summary_to_stderr() {
@@ -230,5 +233,6 @@ fn executor_options(plan: &RunPlan) -> executor::Options {
             ExecutorPlan::Local => executor::Launcher::Local,
             ExecutorPlan::Slurm(o) => executor::Launcher::Slurm(o.clone()),
         },
+        groups: None,
     }
 }

@@ -11,15 +11,37 @@ use crate::results::{self, Manifest, reader};
 
 /// Prepares `out` for `manifest` (which `--resume` fills from the earlier run).
 pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow::Result<()> {
-    let old = reader::read_manifest(out)
-        .map_err(bad_input)
-        .context("use --force to start over")?;
+    let mut unreadable = false;
+    let old = match reader::read_manifest(out) {
+        Ok(old) => old,
+        Err(e) => match foreign_manifest(out) {
+            // Someone else's file: --force must not delete their folder.
+            Some(what) => {
+                return Err(usage(format!(
+                    "{} is not compat's ({what}): this folder does not hold a compat run, and --force \
+                     replaces only a compat run — choose another --output-dir, or move that file away",
+                    out.join(results::MANIFEST).display()
+                )));
+            }
+            // compat's own, unreadable (another version's schema): only
+            // --force, which starts over, may go on.
+            None if mode == OutputMode::Force => {
+                unreadable = true;
+                None
+            }
+            None => {
+                return Err(bad_input(e).context(
+                    "it is compat's manifest but cannot be read: use --force to start over",
+                ));
+            }
+        },
+    };
     let has_content = out.is_dir()
         && std::fs::read_dir(out)
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
     match (mode, &old) {
-        (OutputMode::Force, None) if has_content => {
+        (OutputMode::Force, None) if has_content && !unreadable => {
             // --force replaces a compat run, never someone's files.
             return Err(usage(format!(
                 "{} holds files but no compat run ({} missing): {} — --force replaces only a compat run; choose another --output-dir",
@@ -30,8 +52,14 @@ pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow:
         }
         (OutputMode::Force, _) => {
             if out.exists() {
-                std::fs::remove_dir_all(out)
-                    .with_context(|| format!("failed to remove {}", out.display()))?;
+                // Through a symlink, the folder it names starts over: the
+                // link stays, so the run keeps the lock of the folder it writes.
+                let target = std::fs::canonicalize(out)
+                    .with_context(|| format!("cannot resolve {}", out.display()))?;
+                std::fs::remove_dir_all(&target)
+                    .with_context(|| format!("failed to remove {}", target.display()))?;
+                std::fs::create_dir_all(&target)
+                    .with_context(|| format!("failed to create {}", target.display()))?;
             }
         }
         (OutputMode::Resume, Some(old)) => {
@@ -65,6 +93,23 @@ pub fn prepare(out: &Path, manifest: &mut Manifest, mode: OutputMode) -> anyhow:
         (OutputMode::Fresh, None) => {}
     }
     std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))
+}
+
+/// Why the folder's manifest.json is not compat's ("not JSON", "JSON
+/// without \"tool\": \"compat\""), or None when it is compat's.
+fn foreign_manifest(out: &Path) -> Option<String> {
+    let bytes = std::fs::read(out.join(results::MANIFEST)).ok()?;
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Err(_) => Some("not JSON".into()),
+        Ok(v) if v.get("tool").and_then(|t| t.as_str()) == Some("compat") => None,
+        Ok(v) => Some(match v.get("tool").and_then(|t| t.as_str()) {
+            Some(tool) => format!(
+                "written by '{}', not compat",
+                crate::text::clean(&tool.chars().take(60).collect::<String>())
+            ),
+            None => "JSON without \"tool\": \"compat\"".into(),
+        }),
+    }
 }
 
 /// What changed between the earlier run and this one, in words:

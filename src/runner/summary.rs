@@ -5,6 +5,16 @@ use std::path::Path;
 use crate::results::Manifest;
 use crate::text_table::{Rule, Table};
 
+/// What the backend will really do before the timed prompts.
+fn warmup(m: &Manifest) -> String {
+    if crate::settings::uses_placeholder(&m.backend_command, "warmup") {
+        format!("warm-up {}", m.settings.warmup)
+    } else {
+        "warm-up: none (the backend has no {warmup}); a cold first prompt is detected and left out"
+            .to_string()
+    }
+}
+
 /// The plan: every configuration, its GPUs, its SKIP reason or its argv.
 pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
     let s = &m.settings;
@@ -14,7 +24,7 @@ pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
         m.backend
     );
     out += &format!(
-        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}, warm-up {}\n",
+        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}, {}\n",
         s.model,
         m.prompts.len(),
         s.steps,
@@ -22,7 +32,7 @@ pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
         s.height,
         s.cfg_scale,
         s.seed,
-        s.warmup
+        warmup(m)
     );
     let n = m.configs.len();
     for (i, e) in m.configs.iter().enumerate() {
