@@ -30,6 +30,8 @@
 //! compare/    several report.json → verdicts and a gate. Imports report.
 //! reference/  the embedded CPU engine, a backend like any other (reached
 //!             through the backend protocol, `compat generate`).
+//! probe       ask the installed engine what it can do, and its version,
+//!             before the matrix (docs/probe.md). Imports registry, settings, text.
 //! text        backend text made safe and short (one line, no control chars).
 //! text_table  the aligned text table every terminal table is written with.
 //! ```
@@ -50,6 +52,7 @@ pub mod exit;
 pub(crate) mod features_table;
 pub(crate) mod fingerprint;
 pub mod matrix;
+pub mod probe;
 pub(crate) mod progress;
 pub(crate) mod prompts;
 pub(crate) mod reference;

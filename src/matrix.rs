@@ -142,6 +142,10 @@ pub struct Target<'a> {
     pub backend: &'a str,
     pub model: &'a str,
     pub devices: usize,
+    /// The installed engine's own word on the run's features (a probe's
+    /// answer): where it speaks, it overrides features.toml's `unsupported`
+    /// tables, which were copied from some release and go stale.
+    pub engine: Option<&'a crate::probe::Answer>,
 }
 
 /// Expands the matrix for `target`.
@@ -256,6 +260,19 @@ fn build(registry: &Registry, role: Role, set: &[&str], target: Target) -> Confi
     }
 }
 
+/// Why `target` cannot run feature `f`: the installed engine's word when it
+/// gave one ("xfuser 0.7.0: …"), else the registry's ("xdit: …").
+fn unsupported(f: &crate::registry::Feature, target: &Target) -> Option<String> {
+    match target.engine {
+        Some(engine) if engine.knows(&f.id) && !f.args_for(target.backend).is_empty() => {
+            engine.unsupported(&f.id)
+        }
+        _ => f
+            .unsupported_on(target.backend, target.model)
+            .map(|reason| format!("{}: {reason}", target.backend)),
+    }
+}
+
 /// Why a configuration cannot run, first reason wins: a feature the backend
 /// cannot do, exclusive groups, declared conflicts, single-card-only
 /// features, then the GPU budget.
@@ -269,11 +286,8 @@ fn skip_reason(
         .iter()
         .filter_map(|id| registry.feature(id))
         .collect();
-    if let Some(reason) = feats
-        .iter()
-        .find_map(|f| f.unsupported_on(target.backend, target.model))
-    {
-        return Some(format!("{}: {reason}", target.backend));
+    if let Some(reason) = feats.iter().find_map(|f| unsupported(f, &target)) {
+        return Some(reason);
     }
     for (i, a) in feats.iter().enumerate() {
         for b in &feats[i + 1..] {
@@ -340,6 +354,7 @@ mod tests {
             backend: "reference",
             model: "m",
             devices,
+            engine: None,
         }
     }
 
@@ -531,6 +546,7 @@ mod tests {
             backend: "xdit",
             model: "Qwen/Qwen-Image",
             devices: 8,
+            engine: None,
         };
         let c =
             expand(&r, Some("ulysses"), &addons(&["ring"]), Combos::Pairs, xdit).expect("expands");

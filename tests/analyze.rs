@@ -110,6 +110,7 @@ fn entry(
         gpu_memory_peak_bytes: Default::default(),
         gpu_memory_start_bytes: Default::default(),
         slurm_job_id: None,
+        engine: None,
     }
 }
 
@@ -146,6 +147,8 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
         timeout_seconds: 1800,
         executor: "local".into(),
         configs,
+        engine: None,
+        engine_probe: None,
     }
 }
 

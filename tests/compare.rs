@@ -50,6 +50,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         args: vec![],
         devices: vec![],
         vs_parents: vec![],
+        engine: None,
         notes: vec![],
         log_tail: None,
         prompts: vec![],

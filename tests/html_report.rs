@@ -301,6 +301,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
             },
             devices: "4 CPU cores (fixture)".into(),
             noise_floor: None,
+            engine: None,
         },
         thresholds: HtmlThresholds {
             lossless_mean: 0.02,

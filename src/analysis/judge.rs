@@ -159,6 +159,11 @@ impl Judge<'_> {
                 .unwrap_or_default(),
             vs_parents,
             notes,
+            engine: c
+                .records
+                .as_ref()
+                .and_then(|r| r.engine.clone())
+                .or_else(|| c.engine.clone()),
             args: c.args.clone(),
             devices: c.devices.clone(),
             log_tail: if not_run { log_tail(c) } else { None },

@@ -134,6 +134,7 @@ pub fn build_report(
                 .or_else(|| run.original.as_ref().map(|o| o.settings())),
             devices: m.map(|m| m.devices.clone()),
             executor: m.map(|m| m.executor.clone()),
+            engine_probe: m.and_then(|m| m.engine_probe.clone()),
             created: m
                 .map(|m| m.created.clone())
                 .or_else(|| run.original.as_ref().map(|o| o.created_at.clone())),

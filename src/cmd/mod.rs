@@ -7,6 +7,7 @@ mod analyze;
 mod compare;
 mod features;
 mod generate;
+mod probe;
 mod run;
 mod run_resolve;
 

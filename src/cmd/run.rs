@@ -111,6 +111,13 @@ pub struct RunArgs {
     /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask the installed engine what it supports (its `probe` in
+    /// features.toml); SKIPs then come from features.toml alone
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Longest wait for the engine's probe
+    #[arg(long, default_value = "3m", value_parser = humantime::parse_duration, hide = true)]
+    pub probe_timeout: std::time::Duration,
     /// Run `compat analyze` on the results afterwards (with the flags below)
     #[arg(long)]
     pub analyze: bool,
@@ -162,6 +169,7 @@ impl RunArgs {
             );
         }
         let devices = self.devices(&backend)?;
+        let engine = self.probe(&registry, &backend, &settings);
         let combos = match self.combos {
             CombosArg::Pairs => Combos::Pairs,
             CombosArg::All => Combos::All,
@@ -175,6 +183,7 @@ impl RunArgs {
                 backend: &backend.name,
                 model: &settings.model,
                 devices: devices.count,
+                engine: engine.answer(),
             },
         )
         .map_err(bad_input)?;
@@ -209,6 +218,7 @@ impl RunArgs {
             addons: self.addons,
             combos,
             configs,
+            engine,
             devices,
             output: match (self.resume, self.force) {
                 (true, _) => OutputMode::Resume,

@@ -212,6 +212,26 @@ pub fn differences(a: &Report, b: &Report) -> Differences {
         d.soft
             .push(format!("baseline feature ({} vs {})", bf(a), bf(b)));
     }
+    // Another engine build is the usual reason for a regression: say so
+    // before the verdicts are read as compat's.
+    let (ea, eb) = (a.engines(), b.engines());
+    if !ea.is_empty() && !eb.is_empty() && ea != eb {
+        d.soft.push(format!(
+            "engine ({} vs {}): a change in a verdict may be the engine's",
+            ea.join(", "),
+            eb.join(", ")
+        ));
+    } else if ea.is_empty() != eb.is_empty() {
+        let show = |e: &[String]| {
+            if e.is_empty() {
+                "unknown".to_string()
+            } else {
+                e.join(", ")
+            }
+        };
+        d.soft
+            .push(format!("engine ({} vs {})", show(&ea), show(&eb)));
+    }
     check(&mut d, "seed", &ra.seed(), &rb.seed(), false);
     check(&mut d, "cfg scale", &ra.cfg_scale(), &rb.cfg_scale(), false);
     let dev = |r: &crate::report::model::RunInfo| r.devices.as_ref().map(|x| x.detail.clone());

@@ -308,6 +308,7 @@ mod tests {
             args: vec![],
             devices: vec![],
             vs_parents: vec![],
+            engine: None,
             notes: vec![],
             log_tail: None,
             prompts: vec![],

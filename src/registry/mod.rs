@@ -35,6 +35,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "gpus",
 ];
 
+/// Placeholders of a backend's `probe` argv (docs/probe.md).
+pub const PROBE_PLACEHOLDERS: &[&str] = &["compat", "model", "probe_request", "probe_output"];
+
 /// A validated registry. Features keep the order of the file ("registry order"),
 /// which names configurations and orders their arguments.
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +57,10 @@ pub struct Backend {
     pub name: String,
     /// The argv template, placeholders in braces (see [`PLACEHOLDERS`]).
     pub command: Vec<String>,
+    /// The argv that asks the installed engine what it can do, without
+    /// loading weights (see [`PROBE_PLACEHOLDERS`]); `None`: no probe, the
+    /// registry's `unsupported` tables are all compat knows.
+    pub probe: Option<Vec<String>>,
     /// `Some("reference")` for the embedded engine.
     pub builtin: Option<String>,
     pub model: Option<String>,

@@ -26,6 +26,7 @@ struct RawRegistry {
 #[serde(deny_unknown_fields)]
 struct RawBackend {
     command: Option<Spanned<Vec<String>>>,
+    probe: Option<Spanned<Vec<String>>>,
     builtin: Option<Spanned<String>>,
     model: Option<String>,
     devices: Option<Spanned<String>>,
@@ -609,6 +610,28 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
             ));
         }
     };
+    let probe = match raw.probe {
+        None => None,
+        Some(p) => {
+            if p.get_ref().is_empty() {
+                return Err(cx.err(
+                    p.span().start,
+                    format!("backend '{name}' has an empty probe"),
+                    "give the program and its arguments: probe = [\"python3\", \"gen.py\", \"--probe\", \"{probe_request}\", \"--output\", \"{probe_output}\"], or leave it out".to_string(),
+                ));
+            }
+            for arg in p.get_ref() {
+                if let Err(bad) = check_names(arg, PROBE_PLACEHOLDERS) {
+                    return Err(cx.err(
+                        p.span().start,
+                        format!("backend '{name}': unknown placeholder {{{bad}}} in probe"),
+                        format!("placeholders are {{{}}}", PROBE_PLACEHOLDERS.join("} {")),
+                    ));
+                }
+            }
+            Some(p.into_inner())
+        }
+    };
     let devices = match raw.devices {
         None if builtin.is_some() => DeviceSource::CpuCores,
         None => DeviceSource::Gpu,
@@ -629,6 +652,7 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
     Ok(Backend {
         name: name.to_string(),
         command,
+        probe,
         builtin,
         model: raw.model,
         devices,
@@ -667,6 +691,11 @@ pub fn reference_command() -> Vec<String> {
 
 /// Every `{name}` in `arg` is a known placeholder; `{{` escapes a brace.
 fn check_placeholders(arg: &str) -> Result<(), String> {
+    check_names(arg, PLACEHOLDERS)
+}
+
+/// [`check_placeholders`] against a given set of names.
+fn check_names(arg: &str, names: &[&str]) -> Result<(), String> {
     let mut rest = arg;
     while let Some(open) = rest.find('{') {
         if rest[open..].starts_with("{{") {
@@ -677,7 +706,7 @@ fn check_placeholders(arg: &str) -> Result<(), String> {
             return Err(rest[open + 1..].to_string());
         };
         let name = &rest[open + 1..open + close];
-        if !PLACEHOLDERS.contains(&name) {
+        if !names.contains(&name) {
             return Err(name.to_string());
         }
         rest = &rest[open + close + 1..];

@@ -62,6 +62,19 @@ pub struct Report {
     pub results: Vec<ConfigResult>,
 }
 
+impl Report {
+    /// The engine builds its configurations ran on ("xfuser 0.7.0"),
+    /// distinct and sorted; empty when no config recorded one.
+    pub fn engines(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<String> = self
+            .results
+            .iter()
+            .filter_map(|r| r.engine.as_ref().map(crate::probe::EngineInfo::label))
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -80,6 +93,9 @@ pub struct RunInfo {
     pub devices: Option<DeviceInfo>,
     /// "local" or "slurm".
     pub executor: Option<String>,
+    /// What the run's engine probe came to (docs/probe.md), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_probe: Option<String>,
     /// When the run started (RFC 3339).
     pub created: Option<String>,
     /// The prompts (manifest, else prompts.txt; empty when neither exists).
@@ -250,6 +266,11 @@ pub struct ConfigResult {
     /// how much a cache really skipped.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub work: std::collections::BTreeMap<String, u64>,
+    /// The engine it ran on: what the backend reported in its settings
+    /// event, else what the run's probe found (docs/probe.md); null when
+    /// neither said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::probe::EngineInfo>,
     /// The features' arguments for the backend (compat's layout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,

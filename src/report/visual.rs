@@ -93,6 +93,14 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
                     )
                 }
             }),
+            engine: {
+                let engines = report.engines();
+                if engines.is_empty() {
+                    run.engine_probe.clone()
+                } else {
+                    Some(engines.join(", "))
+                }
+            },
             devices: run
                 .devices
                 .as_ref()
@@ -131,6 +139,7 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         gpus: r.total_gpus,
         lossy: r.is_lossy,
         devices: r.devices.clone(),
+        engine: r.engine.as_ref().map(crate::probe::EngineInfo::label),
         speedup: r.speedup,
         speedup_lo: r.speedup_ci.map(|i| i.low),
         speedup_hi: r.speedup_ci.map(|i| i.high),

@@ -46,6 +46,14 @@ pub struct Manifest {
     /// "local" or "slurm".
     #[serde(default = "default_executor")]
     pub executor: String,
+    /// The installed engine as its probe reported it (docs/probe.md); none
+    /// when no probe answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::probe::EngineInfo>,
+    /// What the probe came to, in words ("xfuser 0.7.0 (probed: …)", or why
+    /// it was not probed and the SKIPs come from features.toml alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_probe: Option<String>,
     /// Every configuration, in matrix order.
     pub configs: Vec<ConfigEntry>,
 }
@@ -148,6 +156,10 @@ pub struct ConfigEntry {
     /// Configurations that ran at the same time (packing / Slurm).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub concurrent_with: Vec<String>,
+    /// The engine this configuration ran on (the run's probe when it was
+    /// started; a resumed run keeps each completed config's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::probe::EngineInfo>,
     /// Slurm job id, when run through Slurm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,

@@ -74,6 +74,8 @@ pub struct ConfigSource {
     pub gpu_memory_start_bytes: BTreeMap<String, u64>,
     /// results.jsonl, when present.
     pub records: Option<BatchRecords>,
+    /// The engine it ran on, as the manifest recorded it from the probe.
+    pub engine: Option<crate::probe::EngineInfo>,
     /// Log timings (0-based prompt → seconds), used without results.jsonl.
     pub log_timings: BTreeMap<usize, f64>,
     /// The image of each prompt when the files' names do not say it: the
@@ -237,6 +239,7 @@ fn from_manifest(m: &Manifest, folders: &mut BTreeMap<String, PathBuf>) -> Vec<C
                 gpu_memory_start_bytes: e.gpu_memory_start_bytes.clone(),
                 args: e.args.clone(),
                 devices: e.devices.clone(),
+                engine: e.engine.clone(),
                 ..ConfigSource::default()
             };
             match e.state {
@@ -297,6 +300,7 @@ fn from_original(
             backend,
             model: &m.model,
             devices,
+            engine: None,
         },
     )
     .unwrap_or_default();

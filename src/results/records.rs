@@ -38,6 +38,10 @@ pub struct BatchRecords {
     /// a cache that computed exactly what its parent computed never engaged,
     /// whatever the clock says.
     pub work: BTreeMap<String, u64>,
+    /// The engine as the backend itself reported it, in its `{"event":
+    /// "settings", "engine": {"engine": …, "version": …, "commit": …}}`
+    /// line: what really ran, which beats what the probe saw before.
+    pub engine: Option<crate::probe::EngineInfo>,
     /// Lines that could not be read: (1-based line, why). A backend killed
     /// mid-write leaves one; it costs that line, not the file.
     pub malformed: Vec<(usize, String)>,
@@ -112,6 +116,14 @@ impl BatchRecords {
                                 let slot = out.work.entry(unit.clone()).or_insert(0);
                                 *slot = slot.saturating_add(n);
                             }
+                        }
+                    }
+                    "settings" => {
+                        if let Some(e) = value
+                            .get("engine")
+                            .and_then(|e| serde_json::from_value(e.clone()).ok())
+                        {
+                            out.engine = Some(e);
                         }
                     }
                     _ => {} // unknown events are allowed: the protocol grows

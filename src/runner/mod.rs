@@ -152,6 +152,8 @@ fn manifest(plan: &RunPlan, exe: &Path, out_abs: &Path) -> Manifest {
         timeout_seconds: plan.timeout.as_secs(),
         executor: plan.executor_name().into(),
         configs: Vec::new(),
+        engine: plan.engine.answer().map(|a| a.engine.clone()),
+        engine_probe: Some(plan.engine.describe()),
     };
     let prompt_file = out_abs.join(results::PROMPTS);
     m.configs = plan
@@ -192,6 +194,7 @@ fn entry(c: &Config, argv: Vec<String>, m: &Manifest) -> ConfigEntry {
         fingerprint: crate::fingerprint::of_config(m, c),
         concurrent_with: vec![],
         slurm_job_id: None,
+        engine: if skipped { None } else { m.engine.clone() },
         gpu_memory_peak_bytes: Default::default(),
         gpu_memory_start_bytes: Default::default(),
         argv: if skipped { vec![] } else { argv },

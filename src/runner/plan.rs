@@ -45,6 +45,8 @@ pub struct RunPlan {
     pub combos: Combos,
     /// The matrix, SKIPs included.
     pub configs: Vec<Config>,
+    /// What the installed engine said of itself and the run's features.
+    pub engine: crate::probe::Outcome,
     pub devices: DeviceInfo,
     /// `<output-dir>/<baseline feature>`, as given.
     pub out: PathBuf,

@@ -45,6 +45,9 @@ pub struct HtmlSummary {
     pub devices: String,
     /// The engine's own run-to-run difference, with `--repeat-baseline`.
     pub noise_floor: Option<String>,
+    /// The engine builds the configs ran on ("xfuser 0.7.0"), or what the
+    /// probe said when none recorded one.
+    pub engine: Option<String>,
 }
 
 /// MeanDiff/MaxDiff thresholds (DESIGN §7).
@@ -72,6 +75,8 @@ pub struct HtmlConfig {
     pub lossy: bool,
     /// Devices assigned to it.
     pub devices: Vec<String>,
+    /// The engine build it ran on, when known.
+    pub engine: Option<String>,
     /// Baseline mean latency / this config's.
     pub speedup: Option<f64>,
     pub speedup_lo: Option<f64>,
