@@ -530,6 +530,9 @@ fn dry_run_each_engine() {
                 "tp",
                 "compile",
                 "fp8",
+                "cpu_offload",
+                "first_block_cache",
+                "group_offload",
             ],
         ),
         (

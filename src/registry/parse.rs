@@ -29,6 +29,7 @@ struct RawBackend {
     builtin: Option<Spanned<String>>,
     model: Option<String>,
     devices: Option<Spanned<String>>,
+    probe: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     defaults: RawDefaults,
 }
@@ -609,6 +610,9 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
             ));
         }
     };
+    // The probe command (issue 20) is read by the lead's probe runner; until
+    // that lands the key is accepted and not used.
+    let _probe = raw.probe;
     let devices = match raw.devices {
         None if builtin.is_some() => DeviceSource::CpuCores,
         None => DeviceSource::Gpu,
