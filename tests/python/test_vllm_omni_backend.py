@@ -641,7 +641,8 @@ class TestStandinFidelity(unittest.TestCase):
         from vllm_omni.inputs.data import OmniDiffusionSamplingParams
 
         names = [f.name for f in dataclasses.fields(OmniDiffusionSamplingParams)]
-        self.assertEqual(len(names), 82)  # vllm_omni/inputs/data.py:208-344 at bd4f9acf
+        self.assertEqual(len(names), 83)  # vllm_omni/inputs/data.py:204-419 of the 0.30.0 wheel
+        self.assertIn("emit_request_lifecycle", names)  # data.py:355, new since bd4f9acf
         for name in ("height", "width", "num_inference_steps", "true_cfg_scale", "guidance_scale", "seed",
                      "generator", "num_outputs_per_prompt", "extra_args"):
             self.assertIn(name, names)
@@ -655,7 +656,9 @@ class TestStandinFidelity(unittest.TestCase):
 
         from vllm_omni.diffusion.data import DiffusionParallelConfig
 
-        self.assertEqual(len(dataclasses.fields(DiffusionParallelConfig)), 17)
+        names = [f.name for f in dataclasses.fields(DiffusionParallelConfig)]
+        self.assertEqual(len(names), 18)  # vllm_omni/diffusion/data.py:253-524 of the 0.30.0 wheel
+        self.assertIn("ulysses_a2a_permute", names)  # data.py:296, new since bd4f9acf
         self.assertEqual(DiffusionParallelConfig(ulysses_degree=2, cfg_parallel_size=2).world_size, 4)
         with self.assertRaises(TypeError):
             DiffusionParallelConfig(usp=2)
