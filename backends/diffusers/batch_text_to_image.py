@@ -929,8 +929,142 @@ def torchrun_argv(args: argparse.Namespace, raw: list[str], env: dict[str, str])
     ]
 
 
+# ---------------------------------------------------------------------- probe
+
+
+def _load_protocol() -> Any:
+    """backends/protocol.py, by this file's own path (nothing to install)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+PROTOCOL = _load_protocol()
+
+
+class _ProbeParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def denoiser_class(model: str) -> tuple[Any, str | None]:
+    """The pipeline's denoiser class from its model_index.json (a local folder,
+    or the Hugging Face cache / hub: a small JSON file, no weights), and why
+    not when it cannot be had."""
+    import diffusers
+    from diffusers import DiffusionPipeline
+
+    try:
+        index = DiffusionPipeline.load_config(model)
+    except Exception as exc:  # noqa: BLE001 - offline, unknown id, no model_index.json
+        return None, f"model_index.json of {model} is not available here ({error_line(exc)})"
+    for key in ("transformer", "unet"):
+        entry = index.get(key)
+        if isinstance(entry, (list, tuple)) and len(entry) == 2 and entry[1]:
+            cls = getattr(diffusers, str(entry[1]), None)
+            if cls is None:
+                return None, f"diffusers {diffusers.__version__} has no {entry[1]} (the {key} of {model})"
+            return cls, None
+    return None, f"{model}'s pipeline has no transformer or unet"
+
+
+def probe_feature(base: list[str], fragment: list[str], denoiser: Any, cuda: bool) -> dict[str, Any]:
+    """One feature: this script's flags and checks, then what diffusers' own
+    classes say about the model's denoiser: CacheMixin (enable_cache), the
+    cache's config class, _cp_plan / _tp_plan (enable_parallelism),
+    _repeated_blocks (compile_repeated_blocks)."""
+    import diffusers
+    from diffusers.models.cache_utils import CacheMixin
+
+    version = diffusers.__version__
+
+    def no(reason: str) -> dict[str, Any]:
+        return {"supported": False, "reason": f"diffusers {version}: {reason}"}
+
+    try:
+        joined = join_text_values(base + list(fragment))
+        problem = foreign_flag(joined)
+        if problem is not None:
+            return no(problem)
+        parser = build_parser()
+        parser.__class__ = _ProbeParser
+        args = parser.parse_args(joined)
+        plan = parallel_plan(args)
+        validate(args, env={"WORLD_SIZE": str(plan["world_size"])} if plan else {})
+    except UsageError as exc:
+        return no(str(exc))
+    name = getattr(denoiser, "__name__", "the denoiser")
+    if args.cache is not None:
+        config_cls = CACHES[args.cache][0]
+        if getattr(diffusers, config_cls, None) is None:
+            return no(f"no {config_cls}")
+        if denoiser is not None and not issubclass(denoiser, CacheMixin):
+            return no(f"{name} is not a CacheMixin: no enable_cache")
+    if plan is not None:
+        if not cuda or args.device == "cpu":
+            return no(f"{plan['kind']} {NO_CUDA_PARALLEL}")
+        attr = "_tp_plan" if args.tp_degree > 1 else "_cp_plan"
+        if denoiser is not None and getattr(denoiser, attr, None) is None:
+            return no(f"{name} has no {attr}: enable_parallelism cannot split it")
+    if args.compile and denoiser is not None and not getattr(denoiser, "_repeated_blocks", None):
+        return no(f"{name} declares no _repeated_blocks for compile_repeated_blocks")
+    if args.group_offload and (not cuda or args.device == "cpu"):
+        return no("group offload with onload and offload both on the CPU moves nothing (no CUDA device here)")
+    return {"supported": True}
+
+
+def probe_main(request_path: str, output_path: str) -> int:
+    """Answer a probe request (backends/protocol.py) for the installed diffusers."""
+    try:
+        request = PROTOCOL.read_probe_request(request_path)
+        settings = request["settings"]
+        base = ["--model", request["model"], "--prompt-file", "-", "--output", "."]
+        for key, flag in (("steps", "--num-inference-steps"), ("height", "--height"), ("width", "--width"),
+                          ("cfg_scale", "--cfg-scale")):
+            if key in settings:
+                value = settings[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise PROTOCOL.BadProbeRequest(f"settings.{key} must be a number, got {value!r}")
+                base += [flag, str(value)]
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    try:
+        import diffusers
+        import torch
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
+        return PROTOCOL.not_importable("diffusers", exc)
+    identity = PROTOCOL.engine_identity("diffusers", diffusers)
+    identity["version"] = identity.get("version") or diffusers.__version__
+    denoiser, why_not = denoiser_class(request["model"])
+    notes = [f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}"]
+    if why_not:
+        notes.append(why_not + "; per-model checks skipped")
+    features = {name: probe_feature(base, fragment, denoiser, bool(torch.cuda.is_available()))
+                for name, fragment in request["features"].items()}
+    answer = PROTOCOL.probe_answer("diffusers", identity, request["model"], features, notes)
+    try:
+        PROTOCOL.write_json_atomic(output_path, answer)
+    except OSError as exc:
+        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return PROTOCOL.PROBE_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        probe_call = PROTOCOL.probe_argv(raw)
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    if probe_call is not None:
+        return probe_main(*probe_call)
     args = parse_args(raw)
     relaunch = torchrun_argv(args, raw, dict(os.environ))
     if relaunch is not None:
