@@ -54,6 +54,8 @@ Exit codes:
      together, or a feature this script or machine cannot do (parallel degrees
      without CUDA or with --no-torchrun outside torchrun, a cache the installed
      diffusers lacks, a pipeline without a transformer/unet)
+Probe (``--probe REQUEST --output ANSWER``, backends/protocol.py): 0 answered,
+2 bad request, 3 torch/diffusers not importable.
 A single failing prompt (an exception) is recorded as ``ok: false`` with the
 exception's one-line message (full traceback on stderr) and the batch goes on.
 

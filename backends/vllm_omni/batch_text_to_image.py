@@ -5,6 +5,12 @@ Supported: **vLLM-Omni 0.18.0 and later** (``--fa-deterministic`` needs 0.27 or
 later). The installed version is read from ``vllm_omni.__version__`` (falling
 back to ``importlib.metadata``) before the model loads; an older release is
 refused, never run with settings it would drop. See README.md ("Versions").
+The newest release, vllm-omni 0.30.0 (wheel vllm_omni-0.30.0-py3-none-any.whl),
+is what tests/python/test_released_engines.py checks every keyword and sampling
+field against; README.md ("The release") cites its file:line.
+
+``--probe REQUEST --output ANSWER`` answers compat's probe (backends/protocol.py;
+exit 0 answered, 2 bad request, 3 vllm_omni not importable).
 
 Everything below was checked against vLLM-Omni's own source: upstream ``main``
 at commit bd4f9acfd30456cb8fa98af53d32f7adc34e03a0 (2026-08-22, the newest
