@@ -7,11 +7,16 @@ installed. What lives here is what every engine adapter needs the same way:
 * the probe (docs: the probe contract, protocol 1): the request compat writes,
   the answer the script writes atomically, the exit codes, and how an installed
   engine is identified (version, and the git commit of an editable install);
-* one error-text format for what a script reports (``error_text``).
+* the plumbing every batch script shares: ``read_prompts`` (one prompt per
+  line, untouched), ``Results`` (results.jsonl, one flushed line per event),
+  ``positive_int`` / ``non_negative_int`` (argparse types), ``error_text`` (one
+  error-text format), ``save_image`` (an image is on disk, whole, before its
+  ``ok: true`` line is written).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -32,9 +37,92 @@ ERROR_TEXT_LIMIT = 600
 
 
 def error_text(exc: BaseException, limit: int = ERROR_TEXT_LIMIT) -> str:
-    """`Type: message` on one line (whitespace runs folded), at most `limit` characters."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    """`Type: message` on one line (every run of whitespace, newlines included,
+    folded to one space, so a multi-line message keeps its detail), at most
+    `limit` characters; just `Type` for an empty message."""
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ------------------------------------------------------------ batch plumbing
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def read_prompts(path: str) -> list[str]:
+    """One prompt per line, UTF-8, passed through untouched.
+
+    Lines are split on "\n" only (not str.splitlines, which would also split on
+    \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029 inside a prompt). A "\r"
+    before the "\n" (CRLF files), the empty piece after a final newline and a
+    UTF-8 byte-order mark are dropped; nothing else is stripped or unescaped."""
+    text = Path(path).read_bytes().decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+class Results:
+    """results.jsonl, one JSON object per line, flushed (and fsynced) after
+    every line, so a crash loses nothing already reported. With `path` None
+    (ranks other than the writer) it writes nothing."""
+
+    def __init__(self, path: Path | str | None) -> None:
+        self._f = open(path, "w", encoding="utf-8") if path is not None else None
+
+    def write(self, obj: dict[str, Any]) -> None:
+        if self._f is None:
+            return
+        self._f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+        self._f.flush()
+        try:
+            os.fsync(self._f.fileno())
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+def save_image(image: Any, path: Path | str) -> None:
+    """Save `image` (anything with ``.save(path)``) so that `path` only ever
+    holds a whole image: written to a temporary name beside it with the same
+    suffix (PIL picks the format from it), checked non-empty, fsynced, then
+    renamed into place. Raises on any failure, leaving nothing at `path`; the
+    caller writes the prompt's ``ok: true`` line only after this returns."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.stem}.partial{target.suffix}")
+    try:
+        image.save(str(tmp))
+        size = tmp.stat().st_size if tmp.exists() else 0
+        if size == 0:
+            raise OSError(f"saving {target.name} wrote nothing")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 # ---------------------------------------------------------------------- probe

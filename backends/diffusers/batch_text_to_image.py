@@ -116,18 +116,26 @@ class UsageError(Exception):
     """Flags that do not fit together, or a feature that cannot run here: exit 2."""
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
 
 
 def positive_float(text: str) -> float:
@@ -240,19 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
         "text included, must divide by the degree)",
     )
     return p
-
-
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, passed through untouched (as the vLLM-Omni
-    script): split on "\\n" only, a "\\r" before it and the empty piece after a
-    final newline dropped, a UTF-8 BOM dropped."""
-    text = Path(path).read_bytes().decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def sent_negative_prompt(negative_prompt: str) -> str:
@@ -402,14 +397,7 @@ def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dic
     }
 
 
-def error_line(exc: BaseException) -> str:
-    """'TypeError: message', the first non-empty line of the message only."""
-    name = type(exc).__name__
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if line:
-            return f"{name}: {line}"[:500]
-    return name
+error_line = PROTOCOL.error_text
 
 
 def join_text_values(argv: list[str]) -> list[str]:
@@ -439,28 +427,6 @@ def foreign_flag(argv: list[str]) -> str | None:
 
 # --------------------------------------------------------------------------
 # Everything below imports torch / diffusers inside functions.
-
-
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line.
-    On ranks other than 0 it writes nothing."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._f = open(path, "w", encoding="utf-8") if path is not None else None
-
-    def write(self, obj: dict[str, Any]) -> None:
-        if self._f is None:
-            return
-        self._f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
 
 
 def _jsonable(value: Any) -> Any:
@@ -859,7 +825,7 @@ def run(args: argparse.Namespace) -> int:
                 _synchronize(device)
                 seconds = time.perf_counter() - t0
                 if writer:
-                    image.save(str(out_dir / name))
+                    save_image(image, out_dir / name)  # whole, on disk, before its ok line
             except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
                 traceback.print_exc()
                 first_error = first_error or error_line(exc)
@@ -934,19 +900,6 @@ def torchrun_argv(args: argparse.Namespace, raw: list[str], env: dict[str, str])
 # ---------------------------------------------------------------------- probe
 
 
-def _load_protocol() -> Any:
-    """backends/protocol.py, by this file's own path (nothing to install)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "protocol.py"
-    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules.setdefault("compat_backend_protocol", module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-PROTOCOL = _load_protocol()
 
 
 class _ProbeParser(argparse.ArgumentParser):

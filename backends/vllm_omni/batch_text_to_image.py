@@ -131,18 +131,26 @@ class SetupError(Exception):
     """The installed vLLM-Omni cannot honour what was asked (exit 1)."""
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,24 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="untimed generations of the first prompt before the batch (default 1)",
     )
     return p
-
-
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, passed through untouched.
-
-    Lines are split on "\\n" only (not str.splitlines, which would also split on
-    \\x0b, \\x0c, \\x1c-\\x1e, \\x85, U+2028 and U+2029 inside a prompt). A "\\r"
-    before the "\\n" (CRLF files) is dropped, and so is the empty piece after a
-    final newline; nothing else is stripped or unescaped.
-    """
-    data = Path(path).read_bytes()
-    text = data.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def cache_config_for(backend: str | None) -> dict[str, Any] | None:
@@ -406,24 +396,6 @@ def _diffusion_config_has_field(name: str) -> bool:
 
 
 # ------------------------------------------------------------------ results --
-
-
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line."""
-
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "w", encoding="utf-8")
-
-    def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._f.close()
 
 
 def _torch():
@@ -692,9 +664,7 @@ def _synchronize() -> None:
             pass
 
 
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text[:2000]
+_error_text = PROTOCOL.error_text
 
 
 def _close(omni: Any) -> None:
@@ -810,7 +780,7 @@ def run(args: argparse.Namespace) -> int:
                     _synchronize()
                     seconds = time.perf_counter() - t0
                     peaks.append(mb)
-                    to_image(image).save(str(out_dir / name))
+                    save_image(to_image(image), out_dir / name)  # whole, on disk, before its ok line
                 except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
                     traceback.print_exc()
                     results.write(
@@ -871,19 +841,6 @@ def join_text_values(argv: list[str]) -> list[str]:
 # -------------------------------------------------------------------- probe --
 
 
-def _load_protocol() -> Any:
-    """backends/protocol.py, by this file's own path (nothing to install)."""
-    import importlib.util  # noqa: PLC0415
-
-    path = Path(__file__).resolve().parent.parent / "protocol.py"
-    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules.setdefault("compat_backend_protocol", module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-PROTOCOL = _load_protocol()
 
 
 class _ProbeParser(argparse.ArgumentParser):

@@ -129,6 +129,28 @@ class UsageError(Exception):
     """Bad command line: exit 2."""
 
 
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
+
+
 # ------------------------------------------------------------------ arguments
 
 
@@ -141,20 +163,6 @@ class _Once(argparse.Action):
             parser.error(f"{option_string} given twice (compat sets it; a feature must not)")
         setattr(namespace, "_seen_" + self.dest, True)
         setattr(namespace, self.dest, values)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -423,52 +431,10 @@ def check_model(config: dict[str, Any]) -> None:
 # -------------------------------------------------------------------- prompts
 
 
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, split on "\\n" only; a "\\r" before it and
-    the empty piece after a final newline are dropped; nothing else touched."""
-    text = Path(path).read_bytes().decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
 # -------------------------------------------------------------------- output
 
 
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line."""
-
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "w", encoding="utf-8")
-
-    def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._f.close()
-
-
-class NoResults:
-    """What the other ranks write: nothing."""
-
-    def write(self, obj: dict[str, Any]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def error_line(exc: BaseException) -> str:
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text[:500]
+error_line = PROTOCOL.error_text
 
 
 # -------------------------------------------------------------- distributed
@@ -643,7 +609,7 @@ def run_batch(
             continue
         if is_last:
             try:
-                image.save(str(out_dir / name))
+                save_image(image, out_dir / name)  # whole, on disk, before its ok line
             except Exception as exc:  # noqa: BLE001
                 traceback.print_exc()
                 results.write({"prompt": i, "image": None, "seconds": None, "ok": False,
@@ -670,19 +636,6 @@ def write_memory(comm: Any, results: Any) -> None:
 # ---------------------------------------------------------------------- probe
 
 
-def _load_protocol() -> Any:
-    """backends/protocol.py, by this file's own path (nothing to install)."""
-    import importlib.util  # noqa: PLC0415
-
-    path = Path(__file__).resolve().parent.parent / "protocol.py"
-    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules.setdefault("compat_backend_protocol", module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-PROTOCOL = _load_protocol()
 
 
 def probe_settings(settings: dict[str, Any]) -> argparse.Namespace:
@@ -817,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     is_last = bool(is_last_process())
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: Any = Results(out_dir / "results.jsonl") if is_last else NoResults()
+    results: Any = Results(out_dir / "results.jsonl" if is_last else None)
     comm = None
     runner = None
     try:

@@ -504,6 +504,16 @@ class TestRanks(XditCase):
         self.assert_rc(ranks, 1)
         self.assertEqual([r["ok"] for r in self.prompt_lines()], [False, False, False])
 
+    def test_ok_only_once_the_image_is_on_disk(self) -> None:
+        # backends/protocol.py save_image: an empty save is a failed prompt, and
+        # no prompt_NN.png (nor a partial file) is left behind
+        ranks = self.launch(self.write_prompts(), env_extra={"XFUSER_STANDIN_SAVE_NOTHING": "1"})
+        self.assert_rc(ranks, 1)
+        for line in self.prompt_lines():
+            self.assertFalse(line["ok"])
+            self.assertIn("saving the image: OSError: saving prompt_", line["error"])
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["results.jsonl"])
+
     def test_failing_warmup_does_not_stop_the_batch(self) -> None:
         env = {"XFUSER_STANDIN_FAIL_ON": "red", "XFUSER_STANDIN_FAIL_RANK": "0"}
         ranks = self.launch(self.write_prompts(), "--ulysses_degree", "2", warmup=3, world=2, env_extra=env)

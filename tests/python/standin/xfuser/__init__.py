@@ -23,6 +23,7 @@ rank that made it. Knobs (environment variables):
   XFUSER_STANDIN_FAIL_ON      the pipeline raises for a prompt containing this text
   XFUSER_STANDIN_FAIL_RANK    ... only on this rank (default: every rank)
   XFUSER_STANDIN_FAIL_INIT    runner.initialize raises (model load failure)
+  XFUSER_STANDIN_SAVE_NOTHING an image's .save(path) creates an empty file
   XFUSER_STANDIN_LOAD_SLEEP   seconds the model load takes
   XFUSER_STANDIN_FIRST_SLEEP  seconds the first pipeline call of a process takes
                               (what compilation / autotuning does to a real first call)
