@@ -98,7 +98,9 @@ struct RawAnswer {
     #[serde(default)]
     event: Option<String>,
     engine: String,
-    version: String,
+    /// null when the engine has no metadata and no `__version__`.
+    #[serde(default)]
+    version: Option<String>,
     #[serde(default)]
     commit: Option<String>,
     #[serde(default)]
@@ -186,7 +188,7 @@ pub enum AnswerError {
     Missing(String),
     #[error("the probe says {0} is unsupported without a reason")]
     NoReason(String),
-    #[error("the probe names no engine or no version")]
+    #[error("the probe names no engine")]
     Anonymous,
 }
 
@@ -204,9 +206,15 @@ pub fn parse_answer(
     {
         return Err(AnswerError::WrongEvent(clean(ev)));
     }
-    if raw.engine.trim().is_empty() || raw.version.trim().is_empty() {
+    if raw.engine.trim().is_empty() {
         return Err(AnswerError::Anonymous);
     }
+    let version = raw
+        .version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("unknown");
     let missing: Vec<&str> = asked
         .keys()
         .filter(|f| !raw.features.contains_key(*f))
@@ -238,7 +246,7 @@ pub fn parse_answer(
     Ok(Answer {
         engine: EngineInfo {
             engine: clean(raw.engine.trim()),
-            version: clean(raw.version.trim()),
+            version: clean(version),
             commit: raw
                 .commit
                 .map(|c| clean(c.trim()))
@@ -422,6 +430,9 @@ mod tests {
             parse_answer(bare, &asked(&["a"])),
             Err(AnswerError::NoReason("a".into()))
         );
+        let unversioned = r#"{"engine": "e", "version": null, "features": {}}"#;
+        let a = parse_answer(unversioned, &asked(&[])).unwrap();
+        assert_eq!(a.engine.label(), "e unknown");
         let nameless = r#"{"engine": " ", "version": "1", "features": {}}"#;
         assert_eq!(
             parse_answer(nameless, &asked(&[])),

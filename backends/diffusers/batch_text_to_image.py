@@ -54,6 +54,8 @@ Exit codes:
      together, or a feature this script or machine cannot do (parallel degrees
      without CUDA or with --no-torchrun outside torchrun, a cache the installed
      diffusers lacks, a pipeline without a transformer/unet)
+Probe (``--probe REQUEST --output ANSWER``, backends/protocol.py): 0 answered,
+2 bad request, 3 torch/diffusers not importable.
 A single failing prompt (an exception) is recorded as ``ok: false`` with the
 exception's one-line message (full traceback on stderr) and the batch goes on.
 
@@ -114,18 +116,26 @@ class UsageError(Exception):
     """Flags that do not fit together, or a feature that cannot run here: exit 2."""
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
 
 
 def positive_float(text: str) -> float:
@@ -238,19 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
         "text included, must divide by the degree)",
     )
     return p
-
-
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, passed through untouched (as the vLLM-Omni
-    script): split on "\\n" only, a "\\r" before it and the empty piece after a
-    final newline dropped, a UTF-8 BOM dropped."""
-    text = Path(path).read_bytes().decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def sent_negative_prompt(negative_prompt: str) -> str:
@@ -400,14 +397,7 @@ def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dic
     }
 
 
-def error_line(exc: BaseException) -> str:
-    """'TypeError: message', the first non-empty line of the message only."""
-    name = type(exc).__name__
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if line:
-            return f"{name}: {line}"[:500]
-    return name
+error_line = PROTOCOL.error_text
 
 
 def join_text_values(argv: list[str]) -> list[str]:
@@ -437,28 +427,6 @@ def foreign_flag(argv: list[str]) -> str | None:
 
 # --------------------------------------------------------------------------
 # Everything below imports torch / diffusers inside functions.
-
-
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line.
-    On ranks other than 0 it writes nothing."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._f = open(path, "w", encoding="utf-8") if path is not None else None
-
-    def write(self, obj: dict[str, Any]) -> None:
-        if self._f is None:
-            return
-        self._f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
 
 
 def _jsonable(value: Any) -> Any:
@@ -759,6 +727,7 @@ def setup(
         "backend": "diffusers",
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
+        "engine": PROTOCOL.engine_record("diffusers", diffusers),
         "pipeline": type(pipe).__name__,
         "denoiser": type(denoiser).__name__,
         "device": str(target),
@@ -857,7 +826,7 @@ def run(args: argparse.Namespace) -> int:
                 _synchronize(device)
                 seconds = time.perf_counter() - t0
                 if writer:
-                    image.save(str(out_dir / name))
+                    save_image(image, out_dir / name)  # whole, on disk, before its ok line
             except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
                 traceback.print_exc()
                 first_error = first_error or error_line(exc)
@@ -929,8 +898,129 @@ def torchrun_argv(args: argparse.Namespace, raw: list[str], env: dict[str, str])
     ]
 
 
+# ---------------------------------------------------------------------- probe
+
+
+
+
+class _ProbeParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def denoiser_class(model: str) -> tuple[Any, str | None]:
+    """The pipeline's denoiser class from its model_index.json (a local folder,
+    or the Hugging Face cache / hub: a small JSON file, no weights), and why
+    not when it cannot be had."""
+    import diffusers
+    from diffusers import DiffusionPipeline
+
+    try:
+        index = DiffusionPipeline.load_config(model)
+    except Exception as exc:  # noqa: BLE001 - offline, unknown id, no model_index.json
+        return None, f"model_index.json of {model} is not available here ({error_line(exc)})"
+    for key in ("transformer", "unet"):
+        entry = index.get(key)
+        if isinstance(entry, (list, tuple)) and len(entry) == 2 and entry[1]:
+            cls = getattr(diffusers, str(entry[1]), None)
+            if cls is None:
+                return None, f"diffusers {diffusers.__version__} has no {entry[1]} (the {key} of {model})"
+            return cls, None
+    return None, f"{model}'s pipeline has no transformer or unet"
+
+
+def probe_feature(base: list[str], fragment: list[str], denoiser: Any, cuda: bool) -> dict[str, Any]:
+    """One feature: this script's flags and checks, then what diffusers' own
+    classes say about the model's denoiser: CacheMixin (enable_cache), the
+    cache's config class, _cp_plan / _tp_plan (enable_parallelism),
+    _repeated_blocks (compile_repeated_blocks)."""
+    import diffusers
+    from diffusers.models.cache_utils import CacheMixin
+
+    version = diffusers.__version__
+
+    def no(reason: str) -> dict[str, Any]:
+        return {"supported": False, "reason": f"diffusers {version}: {reason}"}
+
+    try:
+        joined = join_text_values(base + list(fragment))
+        problem = foreign_flag(joined)
+        if problem is not None:
+            return no(problem)
+        parser = build_parser()
+        parser.__class__ = _ProbeParser
+        args = parser.parse_args(joined)
+        plan = parallel_plan(args)
+        validate(args, env={"WORLD_SIZE": str(plan["world_size"])} if plan else {})
+    except UsageError as exc:
+        return no(str(exc))
+    name = getattr(denoiser, "__name__", "the denoiser")
+    if args.cache is not None:
+        config_cls = CACHES[args.cache][0]
+        if getattr(diffusers, config_cls, None) is None:
+            return no(f"no {config_cls}")
+        if denoiser is not None and not issubclass(denoiser, CacheMixin):
+            return no(f"{name} is not a CacheMixin: no enable_cache")
+    if plan is not None:
+        if not cuda or args.device == "cpu":
+            return no(f"{plan['kind']} {NO_CUDA_PARALLEL}")
+        attr = "_tp_plan" if args.tp_degree > 1 else "_cp_plan"
+        if denoiser is not None and getattr(denoiser, attr, None) is None:
+            return no(f"{name} has no {attr}: enable_parallelism cannot split it")
+    if args.compile and denoiser is not None and not getattr(denoiser, "_repeated_blocks", None):
+        return no(f"{name} declares no _repeated_blocks for compile_repeated_blocks")
+    if args.group_offload and (not cuda or args.device == "cpu"):
+        return no("group offload with onload and offload both on the CPU moves nothing (no CUDA device here)")
+    return {"supported": True}
+
+
+def probe_main(request_path: str, output_path: str) -> int:
+    """Answer a probe request (backends/protocol.py) for the installed diffusers."""
+    try:
+        request = PROTOCOL.read_probe_request(request_path)
+        settings = request["settings"]
+        base = ["--model", request["model"], "--prompt-file", "-", "--output", "."]
+        for key, flag in (("steps", "--num-inference-steps"), ("height", "--height"), ("width", "--width"),
+                          ("cfg_scale", "--cfg-scale")):
+            if key in settings:
+                value = settings[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise PROTOCOL.BadProbeRequest(f"settings.{key} must be a number, got {value!r}")
+                base += [flag, str(value)]
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    try:
+        import diffusers
+        import torch
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
+        return PROTOCOL.not_importable("diffusers", exc)
+    identity = PROTOCOL.engine_identity("diffusers", diffusers)
+    identity["version"] = identity.get("version") or diffusers.__version__
+    denoiser, why_not = denoiser_class(request["model"])
+    notes = [f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}"]
+    if why_not:
+        notes.append(why_not + "; per-model checks skipped")
+    features = {name: probe_feature(base, fragment, denoiser, bool(torch.cuda.is_available()))
+                for name, fragment in request["features"].items()}
+    answer = PROTOCOL.probe_answer("diffusers", identity, request["model"], features, notes)
+    try:
+        PROTOCOL.write_json_atomic(output_path, answer)
+    except OSError as exc:
+        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return PROTOCOL.PROBE_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        probe_call = PROTOCOL.probe_argv(raw)
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    if probe_call is not None:
+        return probe_main(*probe_call)
     args = parse_args(raw)
     relaunch = torchrun_argv(args, raw, dict(os.environ))
     if relaunch is not None:

@@ -5,6 +5,12 @@ Supported: **vLLM-Omni 0.18.0 and later** (``--fa-deterministic`` needs 0.27 or
 later). The installed version is read from ``vllm_omni.__version__`` (falling
 back to ``importlib.metadata``) before the model loads; an older release is
 refused, never run with settings it would drop. See README.md ("Versions").
+The newest release, vllm-omni 0.30.0 (wheel vllm_omni-0.30.0-py3-none-any.whl),
+is what tests/python/test_released_engines.py checks every keyword and sampling
+field against; README.md ("The release") cites its file:line.
+
+``--probe REQUEST --output ANSWER`` answers compat's probe (backends/protocol.py;
+exit 0 answered, 2 bad request, 3 vllm_omni not importable).
 
 Everything below was checked against vLLM-Omni's own source: upstream ``main``
 at commit bd4f9acfd30456cb8fa98af53d32f7adc34e03a0 (2026-08-22, the newest
@@ -125,18 +131,26 @@ class SetupError(Exception):
     """The installed vLLM-Omni cannot honour what was asked (exit 1)."""
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,24 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="untimed generations of the first prompt before the batch (default 1)",
     )
     return p
-
-
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, passed through untouched.
-
-    Lines are split on "\\n" only (not str.splitlines, which would also split on
-    \\x0b, \\x0c, \\x1c-\\x1e, \\x85, U+2028 and U+2029 inside a prompt). A "\\r"
-    before the "\\n" (CRLF files) is dropped, and so is the empty piece after a
-    final newline; nothing else is stripped or unescaped.
-    """
-    data = Path(path).read_bytes()
-    text = data.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def cache_config_for(backend: str | None) -> dict[str, Any] | None:
@@ -348,38 +344,43 @@ def installed_version() -> str | None:
     return version
 
 
-def check_version(args: argparse.Namespace, kwargs: dict[str, Any]) -> str:
-    """Refuse a vLLM-Omni that would drop a keyword; returns the version text."""
-    text = installed_version()
+def version_refusal(text: str | None, kwargs: dict[str, Any]) -> str | None:
+    """Why this vLLM-Omni would drop a keyword compat passes, or None."""
     parsed = parse_version(text)
     if parsed is None:
         # An untagged source checkout: check the code instead of the number.
         import importlib.util  # noqa: PLC0415
 
         if importlib.util.find_spec("vllm_omni.engine.async_omni_engine") is None:
-            raise SetupError(
+            return (
                 f"vLLM-Omni version {text!r} predates the AsyncOmniEngine entry point (#1908), whose "
                 f"default stage builder reads the parallel degrees as keywords; supported: {SUPPORTED_TEXT}"
             )
         for key in KEYWORD_MIN_VERSION:
             if key in kwargs and not _diffusion_config_has_field(key):
-                raise SetupError(
+                return (
                     f"cannot tell whether vLLM-Omni {text!r} reads {key!r} (OmniDiffusionConfig has no such "
                     f"field); supported: {SUPPORTED_TEXT}"
                 )
-        return text or "unknown"
+        return None
     if parsed < MIN_VERSION:
-        raise SetupError(
+        return (
             f"vLLM-Omni {text} is not supported: before 0.18 Omni(...) ignores the parallel degrees given "
             f"as keywords; supported: {SUPPORTED_TEXT}"
         )
     for key, minimum in KEYWORD_MIN_VERSION.items():
         if key in kwargs and parsed < minimum:
             flag = "--" + key.replace("_", "-")
-            raise SetupError(
-                f"{flag} needs vLLM-Omni >= {minimum[0]}.{minimum[1]}: {text} would silently ignore "
-                f"Omni({key}=...)"
-            )
+            return f"{flag} needs vLLM-Omni >= {minimum[0]}.{minimum[1]}: {text} would silently ignore Omni({key}=...)"
+    return None
+
+
+def check_version(args: argparse.Namespace, kwargs: dict[str, Any]) -> str:
+    """Refuse a vLLM-Omni that would drop a keyword; returns the version text."""
+    text = installed_version()
+    refusal = version_refusal(text, kwargs)
+    if refusal:
+        raise SetupError(refusal)
     return text or "unknown"
 
 
@@ -395,24 +396,6 @@ def _diffusion_config_has_field(name: str) -> bool:
 
 
 # ------------------------------------------------------------------ results --
-
-
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line."""
-
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "w", encoding="utf-8")
-
-    def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._f.close()
 
 
 def _torch():
@@ -681,9 +664,7 @@ def _synchronize() -> None:
             pass
 
 
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text[:2000]
+_error_text = PROTOCOL.error_text
 
 
 def _close(omni: Any) -> None:
@@ -753,6 +734,10 @@ def run(args: argparse.Namespace) -> int:
                 results.write({"event": event, **extra, "seconds": None, "ok": False, "error": _error_text(exc)})
                 return None
             results.write({"event": event, **extra, "seconds": round(time.perf_counter() - t0, 4)})
+            import vllm_omni  # noqa: PLC0415 - imported by the version check above
+
+            results.write({"event": "settings", "backend": "vllm-omni",
+                           "engine": PROTOCOL.engine_record("vllm-omni", vllm_omni)})
             print(f"Model loaded in {time.perf_counter() - t0:.2f} seconds", flush=True)
             return engine
 
@@ -799,7 +784,7 @@ def run(args: argparse.Namespace) -> int:
                     _synchronize()
                     seconds = time.perf_counter() - t0
                     peaks.append(mb)
-                    to_image(image).save(str(out_dir / name))
+                    save_image(to_image(image), out_dir / name)  # whole, on disk, before its ok line
                 except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
                     traceback.print_exc()
                     results.write(
@@ -857,8 +842,133 @@ def join_text_values(argv: list[str]) -> list[str]:
     return out
 
 
+# -------------------------------------------------------------------- probe --
+
+
+
+
+class _ProbeParser(argparse.ArgumentParser):
+    """build_parser()'s options, its errors raised instead of exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SetupError(message)
+
+
+def _probe_parser() -> argparse.ArgumentParser:
+    p = build_parser()
+    p.__class__ = _ProbeParser
+    return p
+
+
+def _settings_argv(model: str, settings: dict[str, Any]) -> list[str]:
+    def num(key: str, default: Any) -> str:
+        value = settings.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PROTOCOL.BadProbeRequest(f"settings.{key} must be a number, got {value!r}")
+        return str(value)
+
+    return [
+        "--model", model, "--prompt-file", "-", "--output", ".",
+        "--num-inference-steps", num("steps", 30), "--height", num("height", 1024),
+        "--width", num("width", 1024), "--cfg-scale", num("cfg_scale", 4.0),
+    ]
+
+
+def _ingress_validator() -> Any:
+    """vLLM-Omni's own check of a diffusion stage's keywords
+    (config/omni_config.py:1370-1414 in 0.30.0), or None on a release without it."""
+    try:
+        from vllm_omni.config.omni_config import (  # noqa: PLC0415
+            normalize_and_validate_diffusion_engine_ingress_kwargs,
+        )
+    except Exception:  # noqa: BLE001 - older releases: no such check
+        return None
+    return normalize_and_validate_diffusion_engine_ingress_kwargs
+
+
+def probe_feature(base: list[str], fragment: list[str], version: str) -> dict[str, Any]:
+    """One feature: the adapter's flags, its combination rules and version
+    gates, then vLLM-Omni's own keyword check, parallel config and cache
+    selector -- what the run would meet before the model loads."""
+    def no(reason: str) -> dict[str, Any]:
+        return {"supported": False, "reason": f"vllm-omni {version}: {reason}"}
+
+    try:
+        args = _probe_parser().parse_args(join_text_values(base + list(fragment)))
+    except SetupError as exc:
+        return no(f"the adapter does not take {' '.join(fragment)}: {exc}")
+    errors = combination_errors(args)
+    if errors:
+        return no("; ".join(errors))
+    kwargs = omni_kwargs(args)
+    refusal = version_refusal(version, kwargs)
+    if refusal:
+        return no(refusal)
+    validate = _ingress_validator()
+    if validate is not None:
+        try:
+            # Omni(model, **rest): the model goes to the engine on its own (omni_base.py)
+            validate({k: v for k, v in kwargs.items() if k != "model"}, stage_id=0)
+        except (ValueError, TypeError) as exc:
+            return no(f"{exc} (config/omni_config.py)")
+    try:
+        from vllm_omni.diffusion.data import DiffusionParallelConfig  # noqa: PLC0415
+
+        names = {f.name for f in __import__("dataclasses").fields(DiffusionParallelConfig)}
+        DiffusionParallelConfig(**{k: v for k, v in kwargs.items() if k in names and v is not None})
+    except (ValueError, TypeError, AssertionError) as exc:
+        return no(f"DiffusionParallelConfig refuses it: {exc}")
+    if args.cache_backend:
+        try:
+            from vllm_omni.diffusion.cache.selector import get_cache_backend  # noqa: PLC0415
+        except ImportError as exc:
+            return no(f"no cache selector (vllm_omni.diffusion.cache.selector): {exc}")
+        try:
+            get_cache_backend(args.cache_backend, kwargs.get("cache_config") or {})
+        except ValueError as exc:
+            return no(f"{exc} (diffusion/cache/selector.py)")
+    return {"supported": True}
+
+
+def probe_main(request_path: str, output_path: str) -> int:
+    """Answer a probe request (backends/protocol.py) for the installed vLLM-Omni."""
+    try:
+        request = PROTOCOL.read_probe_request(request_path)
+        base = _settings_argv(request["model"], request["settings"])
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    try:
+        import vllm_omni  # noqa: PLC0415
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
+        return PROTOCOL.not_importable("vllm-omni", exc)
+    identity = PROTOCOL.engine_identity("vllm-omni", vllm_omni)
+    version = identity.get("version")
+    if parse_version(version) is None:
+        version = installed_version() or version or "unknown"
+    identity["version"] = version
+    notes = [f"adapter supports {SUPPORTED_TEXT}",
+             "which pipelines a cache backend can hook is decided at load (the backends' enabler tables); "
+             "the probe checks the keywords, the parallel config and the cache selector"]
+    features = {name: probe_feature(base, fragment, version) for name, fragment in request["features"].items()}
+    answer = PROTOCOL.probe_answer("vllm-omni", identity, request["model"], features, notes)
+    try:
+        PROTOCOL.write_json_atomic(output_path, answer)
+    except OSError as exc:
+        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return PROTOCOL.PROBE_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        probe_call = PROTOCOL.probe_argv(raw)
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    if probe_call is not None:
+        return probe_main(*probe_call)
     args = build_parser().parse_args(join_text_values(raw))
     return run(args)
 

@@ -6,52 +6,59 @@ Launched once per configuration, one process per GPU:
     torchrun --standalone --nproc_per_node {gpus} backends/xdit/batch_text_to_image.py \
         --model Qwen/Qwen-Image --prompt-file P --output DIR --num-inference-steps 30 \
         --height 1024 --width 1024 --cfg-scale 4.0 --seed 42 --negative-prompt "" --warmup 1 \
-        [xDiT runner flags, e.g. --ulysses_degree 2 --ring_degree 2]
+        [xDiT runner flags, e.g. --ulysses_degree 2 --cache_method dbcache]
 
-Written against xDiT (github.com/xdit-project/xDiT) commit
-175e0bfec974d0b44a0be9fa511df2f9f5ead080 (xfuser 0.4.5, 2026-07-14), the code
-its own ``xdit`` console script runs (xfuser/cli.py -> xfuser/runner.py):
+or, to ask the installed xDiT what it can do (no weights, no GPU, seconds):
+
+    python3 backends/xdit/batch_text_to_image.py --probe REQUEST.json --output ANSWER.json
+
+Supported: **xfuser 0.6.0 and later** (``--cache_method`` and
+``ModelCapabilities.supports_step_caching`` arrived in 0.6.0); checked against
+the released wheel xfuser-0.7.0-py3-none-any.whl (PyPI), whose file:line are
+cited below. An older xfuser is refused before anything loads. The code its own
+``xdit`` console script runs (xfuser/cli.py -> xfuser/runner.py):
 
 * flags: xDiT's own parser, built as xfuser/runner.py:116-117 builds it --
   ``xFuserArgs.add_runner_args(FlexibleArgumentParser(...))``
-  (xfuser/config/args.py:457-819) -- so feature flags keep xDiT's spelling and
-  a flag that parser does not know is rejected (exit 2);
-* ``xFuserModelRunner(config: dict)`` (runner.py:36-44): validates the config
-  and picks the model class from ``MODEL_REGISTRY``
-  (runner_models/base_model.py:54-61); ``runner.preprocess_args(dict)``
-  (runner.py:75-77, base_model.py:572-593) applies the model's defaults;
-  ``runner.initialize(dict)`` (runner.py:54-64, base_model.py:253-276) loads
-  the pipeline -- the one timed load;
+  (xfuser/config/args.py:803-1354) -- so feature flags keep xDiT's spelling and
+  a flag that parser does not know is rejected (exit 2). Step caches are
+  ``--cache_method {teacache,fbcache,dbcache}`` (args.py:1337-1343; the old
+  ``--use_teacache`` / ``--use_fbcache`` are deprecated aliases, args.py:324-338);
+* ``xFuserModelRunner(config: dict)`` (runner.py:33-44): validates the config
+  and picks the model class from ``MODEL_REGISTRY`` (base_model.py:71-83);
+  ``runner.preprocess_args(dict)`` (runner.py:75-77, base_model.py:919-940)
+  applies the model's defaults; ``runner.initialize(dict)`` (runner.py:54-64,
+  base_model.py:348-391) loads the pipeline -- the one timed load -- and
+  applies the step cache last;
 * ``runner.run(dict) -> (DiffusionOutput, timings)`` (runner.py:66-73,
-  base_model.py:468-507): one call per prompt with ``prompt=[p_i]`` and
-  ``seed=seed+i``; the models build ``torch.Generator("cuda").manual_seed(
-  input_args["seed"])`` per call (e.g. qwen.py:156), so prompt i's image never
-  depends on batch order. ``DiffusionOutput.images`` holds PIL images
-  (base_model.py:178-192);
-* the last rank saves (``is_last_process()``, core/utils/runner_utils.py:32-40:
+  base_model.py:787-849): one call per prompt with ``prompt=[p_i]`` and
+  ``seed=seed+i``; the models build their generator from ``input_args["seed"]``
+  per call (``_make_generator``, base_model.py:1142-1148), so prompt i's image
+  never depends on batch order. ``DiffusionOutput.images`` holds PIL images;
+* the last rank saves (``is_last_process()``, core/utils/runner_utils.py:37-45:
   "legacy xDiT models only produce the output on the last GPU").
 
 What the runner itself does differently, and why this adapter exists:
-``--dataset_path`` is a CSV with a ``prompt`` column (runner_utils.py:393-401);
-every prompt shares one ``--seed``; images are named
-``{name}_u{U}r{R}_tc_{compile}_{H}x{W}_{j}.png`` (base_model.py:602-653);
-``timings.json`` drops its first entry (base_model.py:502-503); any exception
-ends the run.
+``--dataset_path`` is a CSV with a ``prompt`` column; every prompt shares one
+``--seed``; ``timings.json`` drops its first entry (base_model.py:844-845); any
+exception ends the run.
 
-One more thing the runner misses: ``xFuserModel._validate_config``
-(base_model.py:299-308) compares every requested option with the model's
-``ModelCapabilities``, but a boolean option is an ``int`` in Python, so
-``True > 1`` is False and a boolean the model does not support --
-``--use_cfg_parallel`` on Qwen-Image (qwen.py:102-107 declares no CFG
-parallelism), ``--use_fbcache`` on anything but FLUX.2 -- is accepted and
-silently does nothing. This adapter applies the same capability table with
-booleans read as booleans, and refuses such a configuration (exit 2) instead
-of timing a no-op.
+Before loading, the adapter asks the model's own validation
+(``xFuserModel._validate_config``, base_model.py:509-535, on the model's
+settings, without loading anything) whether it can do what the flags ask:
+``ModelCapabilities`` (base_model.py:127-158), and for ``--cache_method`` the
+model's ``supports_step_caching`` and its ``step_cache_config``
+(base_model.py:192, 521-531). What xDiT would refuse at load (exit 1, "model
+load failed") is refused here as a usage error (exit 2) with xDiT's reason and
+where the model is declared. (xfuser 0.5.0, and xDiT's repository up to commit
+175e0bf, read a boolean option as the int 1 in that check, so an unsupported
+``--use_cfg_parallel`` passed silently; 0.6.0 fixed it, base_model.py:514-519
+in 0.7.0.)
 
 Protocol (compat DESIGN.md §4): ``prompt_{i:02d}.png`` and ``results.jsonl``
 (one line per prompt; ``load``, ``warmup`` and ``memory`` events), written by
 the last rank only and flushed line by line; the log gets
-``  Prompt N: X seconds`` (1-based).
+``  Prompt N: X seconds`` (1-based). The probe follows backends/protocol.py.
 
 Ranks never disagree about what comes next: after every runner.run (warm-up or
 prompt) all ranks exchange their outcome (one ``all_gather_object`` on a gloo
@@ -61,11 +68,12 @@ together. No rank skips that exchange.
 
 Exit codes (every rank):
   0  setup succeeded and at least one prompt produced an image
-  1  setup failed (prompt file unreadable, xfuser/torch missing, model load
-     failed) -- or every prompt failed
+  1  setup failed (prompt file unreadable, xfuser/torch missing or older than
+     0.6.0, model load failed) -- or every prompt failed
   2  bad usage: a flag xDiT's parser does not accept, a flag this adapter sets
      itself, a model outside xDiT's registry or not a text-to-image model, an
-     option the model's capabilities exclude, an empty prompt file
+     option the model's validation refuses, an empty prompt file
+Probe: 0 answered, 2 bad request, 3 xfuser not importable.
 
 xfuser and torch are imported inside functions, so ``--help`` works without them.
 """
@@ -83,8 +91,13 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-XDIT_COMMIT = "175e0bfec974d0b44a0be9fa511df2f9f5ead080"
-XDIT_VERSION = "0.4.5"
+# The release this adapter is checked against (backends/engine-wheels.txt) and
+# the oldest it runs: --cache_method and ModelCapabilities.supports_step_caching
+# are 0.6.0's (0.5.0 had --use_fbcache and read booleans as ints).
+XDIT_VERSION = "0.7.0"
+XDIT_WHEEL = "xfuser-0.7.0-py3-none-any.whl"
+MIN_VERSION = (0, 6)
+SUPPORTED_TEXT = "xfuser >= 0.6.0 (checked against 0.7.0)"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -116,6 +129,28 @@ class UsageError(Exception):
     """Bad command line: exit 2."""
 
 
+def _load_protocol() -> Any:
+    """backends/protocol.py, imported by this file's own path: the script still
+    runs from a checkout with nothing installed."""
+    import importlib.util  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "protocol.py"
+    spec = importlib.util.spec_from_file_location("compat_backend_protocol", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules.setdefault("compat_backend_protocol", module)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+PROTOCOL = _load_protocol()
+# The shared plumbing (backends/protocol.py).
+positive_int = PROTOCOL.positive_int
+non_negative_int = PROTOCOL.non_negative_int
+read_prompts = PROTOCOL.read_prompts
+Results = PROTOCOL.Results
+save_image = PROTOCOL.save_image
+
+
 # ------------------------------------------------------------------ arguments
 
 
@@ -130,28 +165,15 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=(
             "Generate one image per prompt with xDiT's unified runner, loading the model once "
-            f"(targets xDiT {XDIT_VERSION}, commit {XDIT_COMMIT[:7]}). Run under torchrun, one "
+            f"({SUPPORTED_TEXT}). Run under torchrun, one "
             "process per GPU. Writes prompt_NN.png and results.jsonl into --output (last rank). "
             "Every other flag goes to xDiT's own runner parser (xFuserArgs.add_runner_args), "
-            "e.g. --ulysses_degree 2 --ring_degree 2 --use_torch_compile --use_fbcache."
+            "e.g. --ulysses_degree 2 --ring_degree 2 --use_torch_compile --cache_method dbcache. "
+            "--probe REQUEST --output ANSWER asks the installed xfuser what it supports."
         ),
         allow_abbrev=False,
     )
@@ -212,7 +234,7 @@ def parse_compat_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def core_xdit_argv(args: argparse.Namespace) -> list[str]:
-    """compat's settings in xDiT's spelling (xfuser/config/args.py:457-819)."""
+    """compat's settings in xDiT's spelling (xfuser/config/args.py:803-1354)."""
     return [
         "--model", args.model,
         "--height", str(args.height),
@@ -242,14 +264,6 @@ def xdit_parser() -> Any:
     return parser
 
 
-# Flags of xDiT's example scripts (xFuserArgs.add_cli_args) that its runner lacks.
-NOT_IN_RUNNER = {
-    "--use_teacache": "xDiT's runner has no TeaCache: --use_teacache belongs to the example "
-                      "scripts' parser (xFuserArgs.add_cli_args, args.py:225-229), not to "
-                      "add_runner_args; its only step cache is --use_fbcache (FLUX.2-dev)",
-}
-
-
 def _hint(message: str, parser: Any) -> str:
     known = [s for s in getattr(parser, "_option_string_actions", {}) if s.startswith("--")]
     hints = []
@@ -257,9 +271,6 @@ def _hint(message: str, parser: Any) -> str:
         for token in message.split("unrecognized arguments:", 1)[1].split():
             if token.startswith("-"):
                 name = "--" + token.split("=", 1)[0].lstrip("-").replace("-", "_")
-                if name in NOT_IN_RUNNER:
-                    hints.append(NOT_IN_RUNNER[name])
-                    continue
                 close = difflib.get_close_matches(name, known, n=1, cutoff=0.9)
                 if close:
                     hints.append(f"{token}: did you mean {close[0]}?")
@@ -289,7 +300,7 @@ def parse_xdit_args(args: argparse.Namespace, features: list[str], parser: Any =
     if (full.get("data_parallel_degree") or 1) > 1:
         raise UsageError(
             "--data_parallel_degree > 1 splits a list of prompts between replicas "
-            "(base_model.py:1005-1034); this adapter runs one prompt per call"
+            "(_split_prompts_for_dp, base_model.py:1160-1189); this adapter runs one prompt per call"
         )
     if full.get("use_ray"):
         raise UsageError("--use_ray is not supported by the runner adapter")
@@ -312,28 +323,64 @@ def _output_type(cls: Any) -> str | None:
     return getattr(settings, "model_output_type", None) or getattr(cls, "model_output_type", None)
 
 
-def requested(value: Any) -> bool:
-    """Whether a config value asks for a capability. Booleans are booleans: xDiT's
-    own check (base_model.py:303-305) reads True as the int 1 and lets it pass."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value > 1
-    return bool(value)
+def model_source(cls: Any) -> str:
+    """Where xDiT declares a model class: "qwen.py:136", for reasons that say
+    which code they come from."""
+    import inspect  # noqa: PLC0415
+
+    try:
+        path = inspect.getsourcefile(cls)
+        line = inspect.getsourcelines(cls)[1]
+        if path:
+            return f"{Path(path).name}:{line}"
+    except (TypeError, OSError):
+        pass
+    return str(getattr(cls, "__module__", "?")).rsplit(".", 1)[-1] + ".py"
 
 
-def unsupported_options(model_cls: Any, config: dict[str, Any], capability_fields: list[str]) -> list[str]:
-    caps = model_cls.capabilities
-    return [key for key in capability_fields if requested(config.get(key)) and not getattr(caps, key, False)]
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    import re  # noqa: PLC0415
+
+    m = re.match(r"^v?(\d+)\.(\d+)", (text or "").strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def check_model(config: dict[str, Any]) -> None:
-    """Registry key, text-to-image, and the model's ModelCapabilities
-    (base_model.py:104-131) against what the flags ask for."""
-    from xfuser.model_executor.models.runner_models.base_model import (  # noqa: PLC0415
-        MODEL_REGISTRY,
-        ModelCapabilities,
-    )
+def installed_version() -> str | None:
+    """The installed xfuser's version: its distribution metadata, else
+    xfuser/__version__.py (the package itself does not export __version__)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            return version("xfuser")
+        except PackageNotFoundError:
+            pass
+        from xfuser.__version__ import __version__  # noqa: PLC0415
+
+        return str(__version__)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def version_refusal(text: str | None, parser: Any) -> str | None:
+    """Why this xfuser cannot run under the adapter, or None. A version that
+    says nothing (a source checkout) is judged by its parser: --cache_method
+    is what 0.6.0 brought."""
+    parsed = parse_version(text)
+    if parsed is None:
+        if "--cache_method" in getattr(parser, "_option_string_actions", {}):
+            return None
+        return f"xfuser {text or '(unknown version)'} has no --cache_method; supported: {SUPPORTED_TEXT}"
+    if parsed < MIN_VERSION:
+        return (f"xfuser {text} is not supported: before 0.6.0 the runner has no --cache_method and "
+                f"reads boolean options as ints; supported: {SUPPORTED_TEXT}")
+    return None
+
+
+def model_class(config: dict[str, Any]) -> Any:
+    """The registry's class for the config's model; UsageError for a key outside
+    the registry or a model that does not make images."""
+    from xfuser.model_executor.models.runner_models.base_model import MODEL_REGISTRY  # noqa: PLC0415
 
     model = config.get("model")
     cls = MODEL_REGISTRY.get(model)
@@ -344,68 +391,50 @@ def check_model(config: dict[str, Any]) -> None:
         )
     if _output_type(cls) != "image":
         raise UsageError(f"xDiT's {model!r} makes {_output_type(cls)!r} output; compat compares images")
-    fields = list(ModelCapabilities.__annotations__.keys())
-    missing = unsupported_options(cls, config, fields)
-    if missing:
-        raise UsageError(
-            f"xDiT's {model!r} ({cls.__name__}) does not support "
-            + ", ".join(f"{k}={config.get(k)!r}" for k in missing)
-            + " (not in its ModelCapabilities; "
-            + ("xDiT's own check lets a boolean through, base_model.py:303-305, and the run "
-               "would silently go without it)" if all(isinstance(config.get(k), bool) for k in missing)
-               else "xDiT's runner refuses it at start-up, base_model.py:305)")
-        )
+    return cls
+
+
+def engine_refusal(cls: Any, config: dict[str, Any]) -> str | None:
+    """What xDiT's own validation says about this config for this model, or None.
+
+    The model's ``__init__`` (base_model.py:286-291) copies its settings, lets
+    the model customise them, fills the default attention backend and runs
+    ``_validate_config`` (base_model.py:509-535) -- capabilities, step cache
+    method, tasks -- before anything loads. The same steps here, on an object
+    that is not initialised further, so no weights or devices are touched."""
+    import copy  # noqa: PLC0415
+
+    from xfuser import xFuserArgs  # noqa: PLC0415
+
+    try:
+        xargs = xFuserArgs.from_runner_args(dict(config))  # resolves the deprecated aliases
+        model = cls.__new__(cls)
+        model.settings = copy.deepcopy(cls.settings)
+        model._customize_settings(xargs)
+        if callable(getattr(model, "_apply_default_attention_backend", None)):
+            model._apply_default_attention_backend(xargs)
+        model._validate_config(xargs)
+    except (ValueError, AssertionError, TypeError) as exc:
+        return f"{exc} ({cls.__name__}, {model_source(cls)})"
+    return None
+
+
+def check_model(config: dict[str, Any]) -> None:
+    """Registry key, text-to-image, and the model's own validation; UsageError
+    with xDiT's reason when it would refuse the config at load."""
+    cls = model_class(config)
+    reason = engine_refusal(cls, config)
+    if reason:
+        raise UsageError(f"xDiT refuses this configuration for {config.get('model')!r}: {reason}")
 
 
 # -------------------------------------------------------------------- prompts
 
 
-def read_prompts(path: str) -> list[str]:
-    """One prompt per line, UTF-8, split on "\\n" only; a "\\r" before it and
-    the empty piece after a final newline are dropped; nothing else touched."""
-    text = Path(path).read_bytes().decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
 # -------------------------------------------------------------------- output
 
 
-class Results:
-    """results.jsonl, one JSON object per line, flushed after every line."""
-
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "w", encoding="utf-8")
-
-    def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self._f.flush()
-        try:
-            os.fsync(self._f.fileno())
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._f.close()
-
-
-class NoResults:
-    """What the other ranks write: nothing."""
-
-    def write(self, obj: dict[str, Any]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def error_line(exc: BaseException) -> str:
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text[:500]
+error_line = PROTOCOL.error_text
 
 
 # -------------------------------------------------------------- distributed
@@ -580,7 +609,7 @@ def run_batch(
             continue
         if is_last:
             try:
-                image.save(str(out_dir / name))
+                save_image(image, out_dir / name)  # whole, on disk, before its ok line
             except Exception as exc:  # noqa: BLE001
                 traceback.print_exc()
                 results.write({"prompt": i, "image": None, "seconds": None, "ok": False,
@@ -604,11 +633,98 @@ def write_memory(comm: Any, results: Any) -> None:
             results.write({"event": "memory", "device": rank, "peak_bytes": int(peak)})
 
 
+# ---------------------------------------------------------------------- probe
+
+
+
+
+def probe_settings(settings: dict[str, Any]) -> argparse.Namespace:
+    """compat's settings of the request as this script's own arguments."""
+    def num(key: str, default: Any, kind: Any) -> Any:
+        value = settings.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PROTOCOL.BadProbeRequest(f"settings.{key} must be a number, got {value!r}")
+        return kind(value)
+
+    return argparse.Namespace(
+        model=None, prompt_file=None, output=".", negative_prompt="", warmup=0, seed=num("seed", 42, int),
+        num_inference_steps=num("steps", 30, int), height=num("height", 1024, int),
+        width=num("width", 1024, int), cfg_scale=num("cfg_scale", 4.0, float),
+    )
+
+
+def probe_feature(args: argparse.Namespace, fragment: list[str], parser: Any, version: str) -> dict[str, Any]:
+    """One feature of the request: the adapter's own checks, xDiT's parser, then
+    the model's own validation -- what a run of this feature would meet before
+    the load."""
+    try:
+        config = parse_xdit_args(args, list(fragment), parser)
+        cls = model_class(config)
+        reason = engine_refusal(cls, config)
+    except UsageError as exc:
+        return {"supported": False, "reason": f"xfuser {version}: {exc}"}
+    if reason:
+        return {"supported": False, "reason": f"xfuser {version}: {reason}"}
+    return {"supported": True}
+
+
+def probe_main(request_path: str, output_path: str) -> int:
+    """Answer a probe request (backends/protocol.py): which features of the
+    request the installed xfuser can run on the request's model."""
+    try:
+        request = PROTOCOL.read_probe_request(request_path)
+        args = probe_settings(request["settings"])
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    os.environ.setdefault("RANK", "0")
+    os.environ.setdefault("WORLD_SIZE", "1")
+    os.environ.setdefault("LOCAL_RANK", "0")
+    try:
+        import xfuser  # noqa: PLC0415
+
+        parser = xdit_parser()
+        from xfuser.model_executor.models.runner_models.base_model import MODEL_REGISTRY  # noqa: PLC0415, F401
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
+        return PROTOCOL.not_importable("xfuser", exc)
+    identity = PROTOCOL.engine_identity("xfuser", xfuser)
+    version = identity.get("version") or installed_version() or "unknown"
+    identity["version"] = version
+    args.model = request["model"]
+    notes: list[str] = [f"adapter supports {SUPPORTED_TEXT}"]
+    refusal = version_refusal(version, parser)
+    features: dict[str, dict[str, Any]] = {}
+    if refusal:
+        notes.append(refusal)
+        features = {name: {"supported": False, "reason": refusal} for name in request["features"]}
+    else:
+        try:
+            model_class(parse_xdit_args(args, [], parser))
+        except UsageError as exc:
+            notes.append(f"xfuser {version}: {exc}")
+        for name, fragment in request["features"].items():
+            features[name] = probe_feature(args, fragment, parser, version)
+    answer = PROTOCOL.probe_answer("xfuser", identity, request["model"], features, notes)
+    try:
+        PROTOCOL.write_json_atomic(output_path, answer)
+    except OSError as exc:
+        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return PROTOCOL.PROBE_OK
+
+
 # ---------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        probe_call = PROTOCOL.probe_argv(raw)
+    except PROTOCOL.BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROTOCOL.PROBE_BAD_REQUEST
+    if probe_call is not None:
+        return probe_main(*probe_call)
     args, features = parse_compat_args(raw)
 
     default_single_process_env()
@@ -634,7 +750,13 @@ def main(argv: list[str] | None = None) -> int:
         parser = xdit_parser()
     except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
         traceback.print_exc()
-        print(f"error: cannot import xfuser (xDiT {XDIT_VERSION}): {error_line(exc)}", file=sys.stderr)
+        print(f"error: cannot import xfuser ({SUPPORTED_TEXT}): {error_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    version = installed_version()
+    refusal = version_refusal(version, parser)
+    if refusal:
+        if last_by_env:
+            print(f"error: {refusal}", file=sys.stderr, flush=True)
         return EXIT_FAILED
 
     try:
@@ -648,12 +770,12 @@ def main(argv: list[str] | None = None) -> int:
     is_last = bool(is_last_process())
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: Any = Results(out_dir / "results.jsonl") if is_last else NoResults()
+    results: Any = Results(out_dir / "results.jsonl" if is_last else None)
     comm = None
     runner = None
     try:
         if is_last:
-            log(f"xDiT batch (targets xDiT {XDIT_VERSION}, commit {XDIT_COMMIT[:7]}), {world_size} rank(s)")
+            log(f"xDiT batch (xfuser {version or 'unknown'}; {SUPPORTED_TEXT}), {world_size} rank(s)")
             log(f"  model={args.model} prompts={len(prompts)} steps={args.num_inference_steps} "
                 f"size={args.width}x{args.height} cfg_scale={args.cfg_scale} seed={args.seed}")
             log(f"  xDiT flags: {' '.join(features) or '(none)'}")
@@ -673,6 +795,10 @@ def main(argv: list[str] | None = None) -> int:
         load_seconds = time.perf_counter() - t0
         comm = TorchComm()
         results.write({"event": "load", "seconds": round(load_seconds, 4)})
+        import xfuser  # noqa: PLC0415 - already imported by the runner above
+
+        results.write({"event": "settings", "backend": "xdit",
+                       "engine": PROTOCOL.engine_record("xfuser", xfuser)})
         if is_last:
             log(f"Model loaded in {load_seconds:.2f} seconds")
 

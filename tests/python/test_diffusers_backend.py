@@ -114,7 +114,8 @@ class ParsingTests(unittest.TestCase):
         self.assertEqual(bt.sent_negative_prompt("blurry"), "blurry")
 
     def test_error_line(self) -> None:
-        self.assertEqual(bt.error_line(TypeError("\n\n  bad thing  \nmore\n")), "TypeError: bad thing")
+        # one line, every line of the message kept (backends/protocol.py error_text)
+        self.assertEqual(bt.error_line(TypeError("\n\n  bad thing  \nmore\n")), "TypeError: bad thing more")
         self.assertEqual(bt.error_line(RuntimeError()), "RuntimeError")
 
     def test_read_prompts(self) -> None:

@@ -305,10 +305,13 @@ class TestBatch(BackendCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         rows = self.results()
         events = [r["event"] for r in rows if "event" in r]
-        self.assertEqual(events[:2], ["load", "warmup"])
+        self.assertEqual(events[:3], ["load", "settings", "warmup"])
         self.assertEqual(rows[0]["event"], "load")
         self.assertIsInstance(rows[0]["seconds"], float)
-        self.assertIsInstance(rows[1]["seconds"], float)
+        # The engine as it ran (the stand-in's version), for report.json.
+        self.assertEqual(rows[1]["engine"]["engine"], "vllm-omni")
+        self.assertIsInstance(rows[1]["engine"]["version"], str)
+        self.assertIsInstance(rows[2]["seconds"], float)
         lines = self.prompt_lines()
         self.assertEqual([r["prompt"] for r in lines], [0, 1, 2])
         for i, r in enumerate(lines):
@@ -323,7 +326,7 @@ class TestBatch(BackendCase):
         self.assertEqual(len(blobs), 3)
         # the engine's own peak (peak_memory_mb = 1000 + seed MiB in the stand-in):
         # warm-up seed 42, prompts 42..44 -> 1044 MiB on device 0, written once
-        self.assertEqual(set(events), {"load", "warmup", "memory"})
+        self.assertEqual(set(events), {"load", "settings", "warmup", "memory"})
         (mem,) = [r for r in rows if r.get("event") == "memory"]
         self.assertEqual(mem, {"event": "memory", "device": 0, "peak_bytes": 1044 * 1024 * 1024})
 
@@ -641,7 +644,8 @@ class TestStandinFidelity(unittest.TestCase):
         from vllm_omni.inputs.data import OmniDiffusionSamplingParams
 
         names = [f.name for f in dataclasses.fields(OmniDiffusionSamplingParams)]
-        self.assertEqual(len(names), 82)  # vllm_omni/inputs/data.py:208-344 at bd4f9acf
+        self.assertEqual(len(names), 83)  # vllm_omni/inputs/data.py:204-419 of the 0.30.0 wheel
+        self.assertIn("emit_request_lifecycle", names)  # data.py:355, new since bd4f9acf
         for name in ("height", "width", "num_inference_steps", "true_cfg_scale", "guidance_scale", "seed",
                      "generator", "num_outputs_per_prompt", "extra_args"):
             self.assertIn(name, names)
@@ -655,7 +659,9 @@ class TestStandinFidelity(unittest.TestCase):
 
         from vllm_omni.diffusion.data import DiffusionParallelConfig
 
-        self.assertEqual(len(dataclasses.fields(DiffusionParallelConfig)), 17)
+        names = [f.name for f in dataclasses.fields(DiffusionParallelConfig)]
+        self.assertEqual(len(names), 18)  # vllm_omni/diffusion/data.py:253-524 of the 0.30.0 wheel
+        self.assertIn("ulysses_a2a_permute", names)  # data.py:296, new since bd4f9acf
         self.assertEqual(DiffusionParallelConfig(ulysses_degree=2, cfg_parallel_size=2).world_size, 4)
         with self.assertRaises(TypeError):
             DiffusionParallelConfig(usp=2)

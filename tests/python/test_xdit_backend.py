@@ -165,11 +165,11 @@ class TestArguments(XditCase):
         for flag in ("--model", "--prompt-file", "--output", "--num-inference-steps", "--height", "--width",
                      "--cfg-scale", "--seed", "--negative-prompt", "--warmup"):
             self.assertIn(flag, text)
-        self.assertIn("175e0bf", text)
+        self.assertIn("0.7.0", text)
 
     def test_unknown_flag_is_rejected_by_xdits_own_parser(self) -> None:
         pf = self.write_prompts()
-        for flags, expect in ((["--use_teacache"], b"add_cli_args"),
+        for flags, expect in ((["--cache_method", "magcache"], b"invalid choice: 'magcache'"),
                               (["--cache-backend", "tea_cache"], b"unrecognized arguments: --cache_backend tea_cache"),
                               (["--cfg-parallel-size", "2"], b"unrecognized arguments")):
             with self.subTest(flags=flags):
@@ -260,7 +260,8 @@ class TestCapabilities(XditCase):
             with self.subTest(model=model):
                 ranks = self.launch(pf, "--use_cfg_parallel", world=2, model=model)
                 self.assert_rc(ranks, 2)
-                self.assertIn(b"does not support use_cfg_parallel=True", ranks[1].stderr)
+                self.assertIn(b"does not support use_cfg_parallel.", ranks[1].stderr)
+                self.assertIn(b"xFuserQwenImageModel", ranks[1].stderr)
                 self.assertIn(model.encode(), ranks[1].stderr)
         self.assertEqual(self.calls("load"), [])
         self.assertEqual(self.calls("initialize"), [])
@@ -268,16 +269,58 @@ class TestCapabilities(XditCase):
     def test_tensor_parallel_is_rejected(self) -> None:
         ranks = self.launch(self.write_prompts(), "--tensor_parallel_degree", "2", world=2)
         self.assert_rc(ranks, 2)
-        self.assertIn(b"does not support tensor_parallel_degree=2", ranks[1].stderr)
+        self.assertIn(b"does not support tensor_parallel_degree.", ranks[1].stderr)
 
-    def test_fbcache_only_where_declared(self) -> None:
+    def test_step_cache_only_where_the_model_declares_the_method(self) -> None:
+        # xfuser 0.7.0: supports_step_caching + step_cache_config (base_model.py:521-531),
+        # refused before the load instead of failing inside it.
         pf = self.write_prompts()
-        ranks = self.launch(pf, "--use_fbcache")
-        self.assert_rc(ranks, 2)
-        self.assertIn(b"use_fbcache", ranks[0].stderr)
-        ranks = self.launch(pf, "--use_fbcache", model="black-forest-labs/FLUX.2-dev")
+        refused = (
+            ("Qwen/Qwen-Image", ["--cache_method", "teacache"],
+             b"does not support --cache_method teacache. Supported: dbcache"),
+            ("Qwen/Qwen-Image", ["--cache_method", "fbcache"],
+             b"does not support --cache_method fbcache. Supported: dbcache"),
+            # the deprecated alias is resolved first (args.py:324-338), then refused alike
+            ("Qwen/Qwen-Image", ["--use_fbcache"], b"does not support --cache_method fbcache"),
+            ("black-forest-labs/FLUX.2-klein-4B", ["--cache_method", "dbcache"],
+             b"does not support --cache_method dbcache. Supported: fbcache"),
+            ("Tongyi-MAI/Z-Image-Turbo", ["--cache_method", "dbcache"], b"does not support step caching."),
+        )
+        for model, flags, expect in refused:
+            with self.subTest(model=model, flags=flags):
+                ranks = self.launch(pf, *flags, model=model)
+                self.assert_rc(ranks, 2)
+                self.assertIn(expect, ranks[0].stderr)
+        self.assertEqual(self.calls("load"), [])
+        accepted = (
+            ("Qwen/Qwen-Image", ["--cache_method", "dbcache"], "dbcache"),
+            ("black-forest-labs/FLUX.1-dev", ["--cache_method", "teacache"], "teacache"),
+            ("black-forest-labs/FLUX.2-dev", ["--use_fbcache"], "fbcache"),
+            ("black-forest-labs/FLUX.2-klein-9B", ["--cache_method", "fbcache"], "fbcache"),
+        )
+        for model, flags, method in accepted:
+            with self.subTest(model=model, flags=flags):
+                before = len(self.calls("step_cache"))
+                ranks = self.launch(pf, *flags, model=model)
+                self.assert_rc(ranks, 0)
+                self.assertEqual(self.calls("step_cache")[before:], [{"call": "step_cache", "rank": 0,
+                                                                      "method": method}])
+
+    def test_fp8_through_gemm_quantization(self) -> None:
+        pf = self.write_prompts()
+        ranks = self.launch(pf, "--gemm_quantization", "fp8")
         self.assert_rc(ranks, 0)
-        self.assertTrue(self.calls("load")[0]["config"]["use_fbcache"])
+        self.assertTrue(self.calls("load")[0]["config"]["use_fp8_gemms"])
+        ranks = self.launch(pf, "--gemm_quantization", "fp8", model="Alpha-VLLM/Lumina-Image-2.0")
+        self.assert_rc(ranks, 2)
+        self.assertIn(b"does not support use_fp8_gemms.", ranks[0].stderr)
+
+    def test_xfuser_older_than_0_6_is_refused_before_loading(self) -> None:
+        ranks = self.launch(self.write_prompts(), env_extra={"XFUSER_STANDIN_VERSION": "0.5.0"})
+        self.assert_rc(ranks, 1)
+        self.assertIn(b"xfuser 0.5.0 is not supported", ranks[0].stderr)
+        self.assertIn(b">= 0.6.0", ranks[0].stderr)
+        self.assertEqual(self.calls("load"), [])
 
     def test_cfg_parallel_where_declared(self) -> None:
         ranks = self.launch(self.write_prompts(), "--use_cfg_parallel", world=2, model="SD3.5")
@@ -460,6 +503,16 @@ class TestRanks(XditCase):
         ranks = self.launch(self.write_prompts(), "--ulysses_degree", "2", world=2, env_extra=env)
         self.assert_rc(ranks, 1)
         self.assertEqual([r["ok"] for r in self.prompt_lines()], [False, False, False])
+
+    def test_ok_only_once_the_image_is_on_disk(self) -> None:
+        # backends/protocol.py save_image: an empty save is a failed prompt, and
+        # no prompt_NN.png (nor a partial file) is left behind
+        ranks = self.launch(self.write_prompts(), env_extra={"XFUSER_STANDIN_SAVE_NOTHING": "1"})
+        self.assert_rc(ranks, 1)
+        for line in self.prompt_lines():
+            self.assertFalse(line["ok"])
+            self.assertIn("saving the image: OSError: saving prompt_", line["error"])
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["results.jsonl"])
 
     def test_failing_warmup_does_not_stop_the_batch(self) -> None:
         env = {"XFUSER_STANDIN_FAIL_ON": "red", "XFUSER_STANDIN_FAIL_RANK": "0"}

@@ -1,8 +1,9 @@
 """STAND-IN for the real `vllm_omni` package, for compat's tests only.
 
-This is not vLLM-Omni. It mimics, with the real names and signatures of
-vLLM-Omni ``main`` bd4f9acfd30456cb8fa98af53d32f7adc34e03a0 (2026-08-22), the
-entry points backends/vllm_omni/batch_text_to_image.py uses:
+This is not vLLM-Omni. It mimics, with the real names and signatures of the
+released vllm-omni 0.30.0 (PyPI wheel vllm_omni-0.30.0-py3-none-any.whl; the
+engine-side behaviour below was first read at ``main`` bd4f9acf, which 0.30.0
+contains), the entry points backends/vllm_omni/batch_text_to_image.py uses:
 
   vllm_omni.__version__                         vllm_omni/__init__.py (from version.py)
   vllm_omni.entrypoints.omni.Omni               entrypoints/omni.py, omni_base.py
@@ -18,7 +19,7 @@ arrays whose truth value raises as NumPy's does).
 
 Knobs (environment variables):
   VLLM_OMNI_STANDIN_RECORD      path of the JSON-lines call record
-  VLLM_OMNI_STANDIN_VERSION     __version__ (default "0.27.0")
+  VLLM_OMNI_STANDIN_VERSION     __version__ (default "0.30.0", the wheel's)
   VLLM_OMNI_STANDIN_STAGE_PATH  "default" (Qwen-Image) or "registry" (see engine/async_omni_engine.py)
   VLLM_OMNI_STANDIN_OUTPUT      where generate() puts the image (see entrypoints/omni.py)
   VLLM_OMNI_STANDIN_FAIL_ON     generate() raises when the prompt contains this text
@@ -28,7 +29,7 @@ Knobs (environment variables):
 import json
 import os
 
-__version__ = os.environ.get("VLLM_OMNI_STANDIN_VERSION", "0.27.0")
+__version__ = os.environ.get("VLLM_OMNI_STANDIN_VERSION", "0.30.0")
 __version_tuple__ = tuple(int(p) if p.isdigit() else p for p in __version__.split("."))
 IS_STANDIN = True
 

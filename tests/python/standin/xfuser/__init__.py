@@ -2,9 +2,9 @@
 
 This is not xDiT. It mimics the parts of xDiT's unified runner that
 backends/xdit/batch_text_to_image.py calls, with the signatures, flag names,
-registry keys, model capabilities and validation behaviour of xDiT commit
-175e0bfec974d0b44a0be9fa511df2f9f5ead080 (xfuser 0.4.5), each cited by file
-and line of that commit:
+registry keys, model capabilities and validation behaviour of the released
+xfuser 0.7.0 (PyPI wheel xfuser-0.7.0-py3-none-any.whl; xfuser.__version__ is
+"0.7.0"), each cited by file and line of that wheel:
 
   xfuser.xFuserArgs, xfuser.config.FlexibleArgumentParser   (xfuser/config/args.py)
   xfuser.runner.xFuserModelRunner                            (xfuser/runner.py)
@@ -23,6 +23,7 @@ rank that made it. Knobs (environment variables):
   XFUSER_STANDIN_FAIL_ON      the pipeline raises for a prompt containing this text
   XFUSER_STANDIN_FAIL_RANK    ... only on this rank (default: every rank)
   XFUSER_STANDIN_FAIL_INIT    runner.initialize raises (model load failure)
+  XFUSER_STANDIN_SAVE_NOTHING an image's .save(path) creates an empty file
   XFUSER_STANDIN_LOAD_SLEEP   seconds the model load takes
   XFUSER_STANDIN_FIRST_SLEEP  seconds the first pipeline call of a process takes
                               (what compilation / autotuning does to a real first call)

@@ -1,8 +1,8 @@
 """STAND-IN xfuser.runner: xFuserModelRunner with the real methods and signatures.
 
-As xfuser/runner.py at xDiT commit 175e0bf:
+As xfuser/runner.py of the xfuser 0.7.0 wheel:
   RANK/WORLD_SIZE/MASTER_* defaulted for a run without torchrun   (runner.py:12-17)
-  xFuserModelRunner(config: dict)                                 (runner.py:36-44)
+  xFuserModelRunner(config: dict)                                 (runner.py:33-44)
       xFuserArgs.from_runner_args(config), .create_config(), then the model class
       from MODEL_REGISTRY -- ValueError("Model X not found in registry.") -- whose
       __init__ validates the config against its capabilities

@@ -1,10 +1,10 @@
 """STAND-IN for vllm_omni.diffusion.data: DiffusionParallelConfig.
 
-The real class (vLLM-Omni ``main`` bd4f9acfd30456cb8fa98af53d32f7adc34e03a0,
-vllm_omni/diffusion/data.py:149-395) is a ``@config @dataclass`` (vLLM's config
+The real class (the released vllm-omni 0.30.0, wheel
+vllm_omni-0.30.0-py3-none-any.whl, vllm_omni/diffusion/data.py:253-524) is a ``@config @dataclass`` (vLLM's config
 decorator, a pydantic dataclass: an unknown keyword is a pydantic
 ``ValidationError``, "Unexpected keyword argument"); this stand-in is a plain
-dataclass with the same 17 fields, defaults and order, so an unknown keyword is
+dataclass with the same 18 fields, defaults and order (generated from the wheel), so an unknown keyword is
 a ``TypeError`` here. ``__post_init__`` derives ``sequence_parallel_size`` and
 ``world_size`` as data.py:280-345 does (HSDP left out), and
 ``_validate_parallel_config`` repeats the real assertions (data.py:242-278).
@@ -19,23 +19,24 @@ from typing import Any
 
 @dataclass
 class DiffusionParallelConfig:
-    pipeline_parallel_size: int = 1  # data.py:154
-    data_parallel_size: int | None = None  # data.py:157
-    tensor_parallel_size: int = 1  # data.py:160
-    enable_expert_parallel: bool = False  # data.py:163
-    sequence_parallel_size: int | None = None  # data.py:166
-    ulysses_degree: int = 1  # data.py:171
-    ring_degree: int = 1  # data.py:174
-    allgather_degree: int = 1  # data.py:177
-    ulysses_mode: str = "strict"  # data.py:180
-    cfg_parallel_size: int = 1  # data.py:194
-    vae_patch_parallel_size: int = 1  # data.py:197
-    text_encoder_tp_size: int = 1  # data.py:200
-    vae_parallel_mode: str = "tile"  # data.py:210
-    use_hsdp: bool = False  # data.py:225
-    mask_sp_padding: bool = False  # data.py:228
-    hsdp_shard_size: int = -1  # data.py:236
-    hsdp_replicate_size: int = 1  # data.py:239
+    pipeline_parallel_size: int = 1  # data.py:256
+    data_parallel_size: int | None = None  # data.py:259
+    tensor_parallel_size: int = 1  # data.py:262
+    enable_expert_parallel: bool = False  # data.py:265
+    sequence_parallel_size: int | None = None  # data.py:268
+    ulysses_degree: int = 1  # data.py:273
+    ring_degree: int = 1  # data.py:276
+    allgather_degree: int = 1  # data.py:279
+    ulysses_mode: str = 'strict'  # data.py:282
+    ulysses_a2a_permute: bool = False  # data.py:296
+    cfg_parallel_size: int = 1  # data.py:299
+    vae_patch_parallel_size: int = 1  # data.py:302
+    text_encoder_tp_size: int = 1  # data.py:305
+    vae_parallel_mode: str = 'tile'  # data.py:315
+    use_hsdp: bool = False  # data.py:330
+    mask_sp_padding: bool = False  # data.py:333
+    hsdp_shard_size: int = -1  # data.py:341
+    hsdp_replicate_size: int = 1  # data.py:344
 
     def __post_init__(self) -> None:
         # data.py:280-345 (without HSDP)

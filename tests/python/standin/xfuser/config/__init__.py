@@ -1,4 +1,4 @@
-"""STAND-IN xfuser.config (the real one re-exports these from .args)."""
+"""STAND-IN xfuser.config (the real one re-exports these from .args, config/__init__.py:1)."""
 
 from .args import FlexibleArgumentParser, xFuserArgs
 

@@ -1,31 +1,41 @@
 """STAND-IN xfuser.config.args: the runner's argument parser and xFuserArgs.
 
-Mirrors xfuser/config/args.py at xDiT commit 175e0bf:
+Rebuilt from the released wheel xfuser-0.7.0-py3-none-any.whl (xfuser 0.7.0,
+PyPI); file:line below are of that wheel. tests/python/test_released_engines.py
+compares this parser with the wheel's real one, action by action, so the two
+cannot drift apart unnoticed.
 
-* FlexibleArgumentParser (args.py:30-62): an ArgumentParser that accepts
-  `--a-b` for `--a_b` (and `--no-a-b` for a BooleanOptionalAction's
-  `--no-a_b`); a name it cannot map is still rewritten with underscores, so
-  argparse reports it in that spelling.
-* xFuserArgs.add_runner_args (args.py:457-819): every flag of the runner's
-  parser, with the real name, type, default and action. None of them has
-  `choices`. `--use_teacache` is NOT among them: it belongs to the example
-  scripts' parser (add_cli_args, args.py:225-229), not to the runner's.
-* xFuserArgs.from_runner_args (args.py:830-834): keeps the dict's keys that
-  are dataclass fields.
-* xFuserArgs.create_config (args.py:837-976): initialises torch.distributed if
-  needed and checks, as ParallelConfig.__post_init__ does
-  (xfuser/config/config.py:240-251, DataParallelConfig config.py:104-107 for
-  cfg_degree), that the product of the parallel degrees equals the world size.
+* FlexibleArgumentParser (args.py:38-70): `--a-b` is read as `--a_b` (and
+  `--no-a-b` for a BooleanOptionalAction's `--no-a_b`).
+* xFuserArgs.add_runner_args (args.py:803-1354): every flag of the runner's
+  parser with the real name, type, default, choices and action (93 of them).
+  `--cache_method {teacache,fbcache,dbcache}` (args.py:1337-1343; `--cache_config`, 1344-1353) is the step
+  cache; `--use_teacache` / `--use_fbcache` (args.py:1327-1336) are its
+  deprecated aliases, resolved in __post_init__ (args.py:324-338).
+  `--gemm_quantization` (args.py:145-155) is the GEMM precision; the real type
+  parses it into a GemmQuantizationSpec (config/gemm.py:202-205), here a
+  lower-cased string; `--use_fp8_gemms` (args.py:1029-1033) is its deprecated
+  spelling (args.py:360-413).
+* xFuserArgs.from_runner_args (args.py:1365-1369): keeps the dict's keys that
+  are dataclass fields; __post_init__ resolves the aliases above.
+* xFuserArgs.create_config (args.py:1438-1530): initialises torch.distributed
+  if needed and checks, as ParallelConfig.__post_init__ does
+  (config/config.py:256-267), that the product of the parallel degrees equals
+  the world size.
 """
 
 import argparse
 import dataclasses
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.distributed
+
+VERSION = "0.7.0"
+WHEEL = "xfuser-0.7.0-py3-none-any.whl"
 
 
 class FlexibleArgumentParser(argparse.ArgumentParser):
@@ -63,11 +73,25 @@ def nullable_str(val: str):
     return val
 
 
+_GEMM_FORMATS = ("none", "fp8", "fp4", "fp6", "int8", "low=fp4,high=fp8", "low=fp4,high=fp6")
+
+
+def parse_gemm_quantization(value: str) -> str:
+    """config/gemm.py:202-205 (GemmQuantizationSpec.parse): one of the formats."""
+    text = value.strip().lower()
+    if text not in _GEMM_FORMATS:
+        raise ValueError(f"unknown GEMM quantization {value!r}")
+    return text
+
+
+parse_gemm_quantization.__name__ = "parse_gemm_quantization"
+
 _BOOL = argparse.BooleanOptionalAction
 
-# (flag, add_argument keywords) in the order of args.py:457-819.
+# (flag, add_argument keywords) in the order of args.py:803-1354 (generated from
+# the 0.7.0 wheel's parser; the help texts are left out).
 RUNNER_FLAGS = [
-    ("--model", dict(type=str, required=True)),
+    ("--model", dict(type=str, default=None, required=True)),
     ("--use_parallel_vae", dict(action="store_true")),
     ("--use_torch_compile", dict(action="store_true")),
     ("--attention_backend", dict(type=str, default=None)),
@@ -78,116 +102,192 @@ RUNNER_FLAGS = [
     ("--ring_degree", dict(type=int, default=1)),
     ("--pipefusion_parallel_degree", dict(type=int, default=1)),
     ("--tensor_parallel_degree", dict(type=int, default=1)),
+    ("--text_encoder_tp_degree", dict(type=int, default=1)),
     ("--fully_shard_degree", dict(type=int, default=1)),
-    ("--no_reshard_after_forward", dict(dest="reshard_after_forward", action="store_false")),
-    ("--memory_efficient_sharding", dict(action="store_true", default=False)),
-    ("--height", dict(type=int)),
-    ("--width", dict(type=int)),
-    ("--num_frames", dict(type=int)),
-    ("--prompt", dict(type=str, nargs="*")),
-    ("--negative_prompt", dict(type=str, nargs="*")),
-    ("--num_inference_steps", dict(type=int)),
-    ("--max_sequence_length", dict(type=int)),
+    ("--no_reshard_after_forward", dict(action="store_false", dest='reshard_after_forward')),
+    ("--memory_efficient_sharding", dict(action="store_true")),
+    ("--memory_efficient_replicated_load", dict(action="store_true")),
+    ("--height", dict(type=int, default=None)),
+    ("--width", dict(type=int, default=None)),
+    ("--num_frames", dict(type=int, default=None)),
+    ("--prompt", dict(type=str, nargs='*', default=None)),
+    ("--negative_prompt", dict(type=str, nargs='*', default=None)),
+    ("--num_inference_steps", dict(type=int, default=None)),
+    ("--max_sequence_length", dict(type=int, default=None)),
     ("--seed", dict(type=int, default=42)),
-    ("--guidance_scale", dict(type=float)),
-    ("--guidance_scale_2", dict(type=float)),
-    ("--flow_shift", dict(type=float)),
+    ("--guidance_scale", dict(type=float, default=None)),
+    ("--guidance_scale_2", dict(type=float, default=None)),
+    ("--flow_shift", dict(type=float, default=None)),
     ("--enable_sequential_cpu_offload", dict(action="store_true")),
     ("--enable_model_cpu_offload", dict(action="store_true")),
+    ("--enable_group_cpu_offload", dict(action="store_true")),
+    ("--group_offload_low_cpu_mem", dict(action="store_true")),
     ("--enable_tiling", dict(action="store_true")),
     ("--enable_slicing", dict(action="store_true")),
+    ("--vae_tile_size_height", dict(type=int, default=None)),
+    ("--vae_tile_size_width", dict(type=int, default=None)),
+    ("--vae_tile_overlap_height", dict(type=int, default=None)),
+    ("--vae_tile_overlap_width", dict(type=int, default=None)),
+    ("--gemm_quantization", dict(type=parse_gemm_quantization, default=None)),
+    ("--gemm_config", dict(type=nullable_str, default=None)),
     ("--use_int8_gemms", dict(action="store_true")),
     ("--use_fp8_gemms", dict(action="store_true")),
+    ("--use_fp8_text_encoder", dict(action="store_true")),
     ("--use_fp4_gemms", dict(action="store_true")),
     ("--fp8_precision_override_prefix_patterns", dict(type=nullable_str, default=None)),
     ("--fp8_precision_override_suffix_patterns", dict(type=nullable_str, default=None)),
+    ("--use_fp8_comms", dict(action="store_true")),
+    ("--fp8_comms_scale", dict(type=float, default=None)),
+    ("--fp8_comms_safety_factor", dict(type=float, default=0.85)),
     ("--num_iterations", dict(type=int, default=1)),
-    ("--profile", dict(default=False, action="store_true")),
+    ("--determinism_check", dict(type=int, default=0)),
+    ("--determinism_check_report_ranks", dict(type=str, default='last')),
+    ("--profile", dict(action="store_true")),
     ("--profile_wait", dict(type=int, default=2)),
     ("--profile_warmup", dict(type=int, default=2)),
     ("--profile_active", dict(type=int, default=1)),
-    ("--warmup_calls", dict(default=0, type=int)),
-    ("--output_directory", dict(type=str, default=".")),
-    ("--input_images", dict(default=[], nargs="+")),
-    ("--resize_input_images", dict(default=False, action="store_true")),
+    ("--profile_capture_phase", dict(action="store_true")),
+    ("--profile_with_stack", dict(action="store_true")),
+    ("--warmup_calls", dict(type=int, default=0)),
+    ("--output_directory", dict(type=str, default='.')),
+    ("--input_images", dict(nargs='+', default=[])),
+    ("--resize_input_images", dict(action="store_true")),
     ("--task", dict(default=None)),
-    ("--batch_size", dict(default=None, type=int)),
+    ("--batch_size", dict(type=int, default=None)),
     ("--dataset_path", dict(default=None)),
-    ("--use_hybrid_attn_schedule", dict(action="store_true", default=False)),
+    ("--use_hybrid_attn_schedule", dict(action="store_true")),
     ("--hybrid_attn_low_precision_backend", dict(type=nullable_str, default=None)),
     ("--hybrid_attn_high_precision_backend", dict(type=nullable_str, default=None)),
     ("--num_hybrid_attn_high_precision_steps", dict(type=int, default=None)),
     ("--hybrid_attn_schedule", dict(type=str, default=None)),
-    ("--use_hybrid_gemm_schedule", dict(action="store_true", default=False)),
+    ("--use_hybrid_gemm_schedule", dict(action="store_true")),
     ("--num_hybrid_gemm_high_precision_steps", dict(type=int, default=None)),
-    ("--use_vae_channels_last_format", dict(action="store_true", default=False)),
-    ("--use_ssta_sparse_text_to_image", dict(action="store_true", default=False)),
+    ("--use_vae_channels_last_format", dict(action="store_true")),
+    ("--use_ssta_sparse_text_to_image", dict(action="store_true")),
     ("--spargeattn_simthreshold", dict(type=float, default=0.3)),
     ("--spargeattn_cdfthreshold", dict(type=float, default=0.92)),
     ("--spargeattn_reorder_sequence", dict(action=_BOOL, default=True)),
     ("--use_spargeattn_static_block_mask", dict(action=_BOOL, default=True)),
     ("--use_spargeattn_head_balance", dict(action="store_true")),
+    ("--vsa_block_size", dict(type=int, default=128)),
+    ("--vsa_top_k", dict(type=int, default=1)),
+    ("--vsa_top_k_ratio", dict(type=float, default=0.0)),
+    ("--vsa_drop_rates", dict(type=float, nargs='+', default=None)),
+    ("--vsa_prob_threshold", dict(type=float, default=0.9)),
+    ("--vsa_reorder_sequence", dict(action=_BOOL, default=True)),
+    ("--use_vsa_static_block_mask", dict(action=_BOOL, default=True)),
+    ("--use_vsa_first_frame_mask", dict(action=_BOOL, default=True)),
+    ("--vsa_collect_density", dict(action="store_true")),
     ("--distilled_transformer_path", dict(type=nullable_str, default=None)),
     ("--distilled_transformer_2_path", dict(type=nullable_str, default=None)),
+    ("--use_teacache", dict(action="store_true")),
     ("--use_fbcache", dict(action="store_true")),
+    ("--cache_method", dict(type=str, default=None, choices=['teacache', 'fbcache', 'dbcache'])),
+    ("--cache_config", dict(type=str, default=None)),
 ]
 
 
 @dataclass
 class xFuserArgs:
-    """The dataclass fields the runner path reads (args.py:71-181), same defaults."""
+    """The dataclass fields of args.py:164-310, same names, types and defaults."""
 
-    model: str = ""
+    model: str = ''
+    download_dir: Optional[str] = None
+    trust_remote_code: bool = False
+    warmup_steps: int = 1
     use_parallel_vae: bool = False
     use_torch_compile: bool = False
+    use_onediff: bool = False
     data_parallel_degree: int = 1
     use_cfg_parallel: bool = False
+    shard_dit: Optional[bool] = False
     ulysses_degree: Optional[int] = 1
     ring_degree: Optional[int] = 1
     tensor_parallel_degree: int = 1
+    text_encoder_tp_degree: int = 1
+    split_scheme: Optional[str] = 'row'
     use_ray: bool = False
-    dit_parallel_size: int = 0
+    ray_world_size: int = 1
     vae_parallel_size: int = 0
+    dit_parallel_size: int = 0
     pipefusion_parallel_degree: int = 1
+    num_pipeline_patch: Optional[int] = None
+    attn_layer_num_for_pp: Optional[List[int]] = None
     height: int = 1024
     width: int = 1024
     num_frames: int = 49
     num_inference_steps: int = 20
     max_sequence_length: int = 256
-    prompt: Union[str, List[str]] = ""
-    negative_prompt: Union[str, List[str]] = ""
+    img_file_path: Optional[str] = None
+    prompt: Union[str, List[str]] = ''
+    negative_prompt: Union[str, List[str]] = ''
+    no_use_resolution_binning: bool = False
     seed: int = 42
+    output_type: str = 'pil'
     guidance_scale: float = 3.5
     guidance_scale_2: Optional[float] = None
     flow_shift: Optional[float] = None
     enable_model_cpu_offload: bool = False
     enable_sequential_cpu_offload: bool = False
+    enable_group_cpu_offload: bool = False
+    group_offload_low_cpu_mem: bool = False
     enable_tiling: bool = False
     enable_slicing: bool = False
+    vae_tile_size_height: Optional[int] = None
+    vae_tile_size_width: Optional[int] = None
+    vae_tile_overlap_height: Optional[int] = None
+    vae_tile_overlap_width: Optional[int] = None
+    use_fast_attn: bool = False
+    n_calib: int = 8
+    threshold: float = 0.5
+    window_size: int = 64
+    coco_path: Optional[str] = None
+    use_cache: bool = False
     use_teacache: bool = False
     use_fbcache: bool = False
+    cache_method: Optional[str] = None
+    cache_config: Optional[str] = None
+    use_fp8_t5_encoder: bool = False
+    shard_t5_encoder: bool = False
     attention_backend: Optional[str] = None
     cross_attention_backend: Optional[str] = None
+    gemm_quantization: Union[str, None] = None
+    gemm_config: Optional[str] = None
     use_int8_gemms: bool = False
     use_fp8_gemms: bool = False
+    use_fp8_text_encoder: bool = False
     use_fp4_gemms: bool = False
+    use_fp6_gemms: bool = False
     fp8_precision_override_prefix_patterns: Optional[str] = None
     fp8_precision_override_suffix_patterns: Optional[str] = None
+    use_fp8_comms: bool = False
+    fp8_comms_scale: Optional[float] = None
+    fp8_comms_safety_factor: float = 0.85
+    gemm_high_precision_targets: str = 'model'
+    gemm_high_precision_module_patterns: Optional[str] = None
+    gemm_high_precision_prefix_patterns: Optional[str] = None
+    gemm_high_precision_suffix_patterns: Optional[str] = None
     num_iterations: int = 1
+    determinism_check: int = 0
+    determinism_check_report_ranks: str | frozenset[int] = 'all'
     profile: bool = False
+    profile_capture_phase: bool = False
+    profile_with_stack: bool = False
     profile_wait: int = 2
     profile_warmup: int = 2
     profile_active: int = 1
     warmup_calls: int = 0
-    output_directory: str = "."
+    output_directory: str = '.'
     input_images: Optional[List[str]] = None
     resize_input_images: bool = False
     task: Optional[str] = None
     batch_size: Optional[int] = None
     dataset_path: Optional[str] = None
+    use_fsdp: bool = False
     fully_shard_degree: int = 1
     reshard_after_forward: bool = True
     memory_efficient_sharding: bool = False
+    memory_efficient_replicated_load: bool = False
     use_vae_channels_last_format: bool = False
     use_hybrid_attn_schedule: bool = False
     hybrid_attn_low_precision_backend: Optional[str] = None
@@ -196,14 +296,40 @@ class xFuserArgs:
     hybrid_attn_schedule: Optional[str] = None
     use_hybrid_gemm_schedule: bool = False
     num_hybrid_gemm_high_precision_steps: Optional[int] = None
+    hybrid_gemm_schedule: Optional[str] = None
     use_ssta_sparse_text_to_image: Optional[bool] = False
     spargeattn_reorder_sequence: bool = True
     use_spargeattn_static_block_mask: bool = True
     spargeattn_simthreshold: float = 0.3
     spargeattn_cdfthreshold: float = 0.92
     use_spargeattn_head_balance: bool = False
+    vsa_block_size: int = 128
+    vsa_top_k: int = 1
+    vsa_top_k_ratio: float = 0.0
+    vsa_drop_rates: Optional[List[float]] = None
+    vsa_prob_threshold: float = 0.9
+    vsa_reorder_sequence: bool = True
+    use_vsa_static_block_mask: bool = True
+    use_vsa_first_frame_mask: bool = True
+    vsa_collect_density: bool = False
     distilled_transformer_path: Optional[str] = None
     distilled_transformer_2_path: Optional[str] = None
+
+    def __post_init__(self):
+        # args.py:324-338: the deprecated cache flags become --cache_method.
+        if self.cache_method is None:
+            if self.use_fbcache:
+                warnings.warn("--use_fbcache is deprecated, use --cache_method fbcache", FutureWarning, stacklevel=2)
+                self.cache_method = "fbcache"
+            elif self.use_teacache:
+                warnings.warn("--use_teacache is deprecated, use --cache_method teacache", FutureWarning, stacklevel=2)
+                self.cache_method = "teacache"
+        # args.py:360-413: --gemm_quantization fp8 sets use_fp8_gemms (and the others alike).
+        spec = self.gemm_quantization
+        if spec is not None:
+            self.use_fp8_gemms = spec == "fp8"
+            self.use_fp4_gemms = spec.startswith("low=fp4") or spec == "fp4"
+            self.use_int8_gemms = spec == "int8"
 
     @staticmethod
     def add_runner_args(parser: FlexibleArgumentParser):

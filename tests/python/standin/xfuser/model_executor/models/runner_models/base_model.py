@@ -1,28 +1,31 @@
 """STAND-IN runner_models.base_model: the registry, capabilities and model base class.
 
-Mirrors xfuser/model_executor/models/runner_models/base_model.py at xDiT
-commit 175e0bf where the adapter depends on it:
+Rebuilt from the released wheel xfuser-0.7.0-py3-none-any.whl (xfuser 0.7.0);
+file:line are of xfuser/model_executor/models/runner_models/base_model.py there:
 
-* MODEL_REGISTRY / register_model (base_model.py:54-61);
-* ModelCapabilities (base_model.py:104-131): same fields, same defaults;
-* DiffusionOutput (base_model.py:178-192): `.images`, `.pipe_args`;
-* xFuserModel.__init__ -> _validate_config (base_model.py:231-237, 299-366),
-  including how it reads booleans: `isinstance(True, int)` holds in Python, so
-  a boolean option takes the `value > 1` branch (base_model.py:303-305) and
-  `True > 1` is False -- `--use_cfg_parallel` or `--use_fbcache` on a model
-  whose capabilities leave them off is accepted, not rejected. An int option
-  above 1 that the model lacks (e.g. --tensor_parallel_degree 2; no runner
-  model declares tensor parallelism) raises
-  ValueError("Model <name> does not support <key>.") (base_model.py:305);
-* initialize (base_model.py:253-276), including the torch.compile warm-up run
-  with the prompts given to initialize (base_model.py:270-276);
-* run (base_model.py:468-507): validate, the config's warmup_calls, then
-  num_iterations timed pipeline calls; returns (DiffusionOutput, timings), the
-  first timing dropped when there are several (base_model.py:502-503);
-* preprocess_args (base_model.py:572-593): the model's DefaultInputValues fill
-  the keys that are None; _validate_args (base_model.py:1063-1070).
+* MODEL_REGISTRY / register_model (base_model.py:71-83);
+* ModelCapabilities (base_model.py:127-158): the same 28 fields and defaults;
+  step caching is `supports_step_caching` plus the model's
+  ModelSettings.step_cache_config (base_model.py:192), a dict keyed by
+  --cache_method ("teacache", "fbcache", "dbcache");
+* DiffusionOutput: `.images`, `.pipe_args`;
+* xFuserModel.__init__ -> _validate_config (base_model.py:286-291, 509-535):
+  every capability field the config asks for and the model lacks raises
+  ValueError("Model <name> does not support <key>."), a boolean as a boolean
+  (base_model.py:514-519; xfuser 0.5.0 read True as the int 1 and let it pass);
+  --cache_method on a model without step caching raises "does not support step
+  caching.", a method its step_cache_config lacks "does not support
+  --cache_method X. Supported: ..." (base_model.py:521-531);
+* initialize (base_model.py:348-391), including the torch.compile warm-up and
+  the step cache applied last (base_model.py:390-391);
+* run (base_model.py:787-849): the config's warmup_calls, then num_iterations
+  timed pipeline calls; the first timing dropped when there are several;
+* preprocess_args (base_model.py:919-940): DefaultInputValues fill the keys
+  that are None.
 
-The pipeline itself is fake (see xfuser/__init__.py for the knobs).
+The models themselves (keys, capabilities, defaults, step_cache_config) are
+generated from the same wheel: released_models.py, built into classes by
+models.py. The pipeline is fake (see xfuser/__init__.py for the knobs).
 """
 
 import copy
@@ -50,11 +53,13 @@ def register_model(name: str):
 
 @dataclass(frozen=True)
 class ModelCapabilities:
+    # base_model.py:127-158, field for field
     ulysses_degree: bool = True
     ring_degree: bool = True
     pipefusion_parallel_degree: bool = False
     data_parallel_degree: bool = True
     tensor_parallel_degree: bool = False
+    text_encoder_tp_degree: bool = False
     use_cfg_parallel: bool = False
     use_parallel_vae: bool = False
     use_parallel_vae_encoder: bool = False
@@ -64,14 +69,18 @@ class ModelCapabilities:
     use_vae_channels_last_format: bool = True
     use_int8_gemms: bool = False
     use_fp8_gemms: bool = False
+    use_fp8_text_encoder: bool = False
     use_fp4_gemms: bool = False
-    use_fbcache: bool = False
+    use_fp6_gemms: bool = False
+    supports_step_caching: bool = False
+    use_fp8_comms: bool = False
     use_hybrid_attn_schedule: bool = False
     use_hybrid_gemm_schedule: bool = False
     cross_attention_backend: bool = False
     supports_sparse_attention_backends: bool = False
     supports_sparge_attention_backends: bool = False
     supports_distilled_weights: bool = False
+    profile_capture_phase: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class ModelSettings:
     model_name: Optional[str] = None
     output_name: Optional[str] = None
     model_output_type: Optional[str] = None
+    fbcache_thresh: float = 0.12
+    step_cache_config: Optional[dict] = None  # base_model.py:192: --cache_method -> settings (None: in-tree)
     valid_tasks: List[str] = field(default_factory=list)
 
 
@@ -116,8 +127,11 @@ class TinyImage:
         raw = (b"\x00" + bytes(self.rgb) * self.width) * self.height
         ihdr = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
         data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-        with open(path, "wb") as f:
-            f.write(data)
+        if os.environ.get("XFUSER_STANDIN_SAVE_NOTHING"):  # a save that silently writes nothing
+            open(path, "wb").close()
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
         record("save", path=os.path.basename(str(path)), rgb=list(self.rgb))
 
 
@@ -170,15 +184,24 @@ class xFuserModel:
         pass
 
     def _validate_config(self, config) -> None:
-        # As base_model.py:301-308: a bool is an int, so True meets "> 1" (False).
+        # base_model.py:509-531: booleans are read as booleans (fixed in 0.6.0).
         for key in ModelCapabilities.__annotations__.keys():
             value = getattr(config, key, None)
-            if isinstance(value, int):
+            if isinstance(value, int) and not isinstance(value, bool):
                 rejected = not getattr(self.capabilities, key) and value > 1
             else:
                 rejected = bool(value) and not getattr(self.capabilities, key)
             if rejected:
                 raise ValueError(f"Model {self.settings.model_name} does not support {key}.")
+        if config.cache_method:
+            if not self.capabilities.supports_step_caching:
+                raise ValueError(f"Model {self.settings.model_name} does not support step caching.")
+            supported_methods = self.settings.step_cache_config or {}
+            if config.cache_method not in supported_methods:
+                raise ValueError(
+                    f"Model {self.settings.model_name} does not support --cache_method {config.cache_method}. "
+                    f"Supported: {', '.join(supported_methods)}"
+                )
         task = getattr(config, "task", None)
         if task and self.settings.valid_tasks and task not in self.settings.valid_tasks:
             raise ValueError(f"Model {self.settings.model_name} does not support task '{task}'.")
@@ -198,7 +221,8 @@ class xFuserModel:
         record("load", model=self.settings.model_name, model_key=self.config.model,
                config={k: getattr(self.config, k) for k in (
                    "ulysses_degree", "ring_degree", "use_cfg_parallel", "tensor_parallel_degree",
-                   "pipefusion_parallel_degree", "use_torch_compile", "use_fbcache", "warmup_calls",
+                   "pipefusion_parallel_degree", "use_torch_compile", "cache_method", "use_fbcache",
+                   "use_fp8_gemms", "enable_model_cpu_offload", "enable_group_cpu_offload", "warmup_calls",
                    "num_iterations", "batch_size", "dataset_path", "output_directory")})
         if os.environ.get("XFUSER_STANDIN_FAIL_INIT"):
             raise RuntimeError("stand-in: model load failed")
@@ -212,6 +236,8 @@ class xFuserModel:
             compile_args["num_inference_steps"] = 2
             record("compile_warmup", prompt=compile_args.get("prompt"))
             self._run_timed_pipe(compile_args)
+        if self.config.cache_method:  # base_model.py:390-391
+            record("step_cache", method=self.config.cache_method)
 
     # ---------------------------------------------------------------- running
 

@@ -1,0 +1,335 @@
+"""The adapters against the engines' RELEASED code, not against our stand-ins.
+
+Needs the pinned wheels of backends/engine-wheels.txt, downloaded and unpacked by
+
+    scripts/engine-wheels.sh
+    COMPAT_ENGINE_WHEELS="$(scripts/engine-wheels.sh --path)" python3 -m unittest tests/python/test_released_engines.py
+
+and is skipped, saying so, without them (COMPAT_ENGINE_WHEELS unset or not that
+folder). Nothing is installed and nothing needs a GPU. How the released code is
+used (see wheel_source.py):
+
+* xfuser 0.7.0: the runner's parser is the wheel's own ``FlexibleArgumentParser``
+  and ``xFuserArgs.add_runner_args`` (xfuser/config/args.py), EXTRACTED from the
+  wheel's source with ast and executed -- not imported: importing
+  ``xfuser.config`` runs xfuser/__init__.py, which imports torch, yunchang,
+  distvae and the pipelines. ModelCapabilities / ModelSettings fields and the
+  model table are read from the syntax tree.
+* vllm-omni 0.30.0: every module imports vllm and torch, so the dataclass
+  fields (OmniDiffusionSamplingParams, OmniDiffusionConfig,
+  DiffusionParallelConfig, DiffusionCacheConfig), the keyword aliases of
+  normalize_omni_diffusion_kwargs and the cache selector's backend names are
+  READ from the syntax tree, not imported.
+
+A release that renames a flag or a field compat passes is then a failing test
+here after a one-line bump of backends/engine-wheels.txt.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import types
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # also when run by file name, not only under `discover -s tests/python`
+
+import gen_xfuser_standin  # noqa: E402
+import wheel_source  # noqa: E402
+
+REPO = HERE.parent.parent
+FEATURES = REPO / "features.toml"
+WHEELS = os.environ.get("COMPAT_ENGINE_WHEELS", "")
+ENGINES_JSON = Path(WHEELS) / "engines.json" if WHEELS else None
+SKIP = (
+    "the released engine wheels are not here: run scripts/engine-wheels.sh and set "
+    "COMPAT_ENGINE_WHEELS=\"$(scripts/engine-wheels.sh --path)\""
+)
+HAVE_WHEELS = ENGINES_JSON is not None and ENGINES_JSON.is_file()
+if WHEELS and not HAVE_WHEELS:
+    # Asked for (CI sets it) but not there: a failure, never a silent skip.
+    raise RuntimeError(f"COMPAT_ENGINE_WHEELS={WHEELS} has no engines.json: run scripts/engine-wheels.sh")
+
+
+def engine_root(dist: str) -> tuple[Path, str]:
+    engines = json.loads(ENGINES_JSON.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    entry = engines[dist]
+    return Path(WHEELS) / entry["root"], entry["version"]
+
+
+def load_script(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def registry() -> dict:
+    return tomllib.loads(FEATURES.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------- xDiT
+
+
+@unittest.skipUnless(HAVE_WHEELS, SKIP)
+class TestXfuserRelease(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.root, cls.version = engine_root("xfuser")
+        cls.adapter = load_script("compat_xdit_adapter", REPO / "backends" / "xdit" / "batch_text_to_image.py")
+        cls.ns = wheel_source.extract(cls.root, "xfuser.config.args",
+                                      ["FlexibleArgumentParser", "xFuserArgs.add_runner_args"])
+
+    def real_parser(self):
+        """The wheel's parser, built as xfuser/runner.py builds it, its errors
+        raised the way the adapter's own xdit_parser() raises them."""
+        parser = self.ns["add_runner_args"](self.ns["FlexibleArgumentParser"](description="xFuser Arguments"))
+
+        def fail(message: str) -> None:
+            raise self.adapter.UsageError(message)
+
+        parser.error = fail
+        return parser
+
+    def compat_args(self, model: str = "Qwen/Qwen-Image"):
+        return self.adapter.build_parser().parse_args([
+            "--model", model, "--prompt-file", "p.txt", "--output", "out", "--num-inference-steps", "30",
+            "--height", "1024", "--width", "1024", "--cfg-scale", "4", "--seed", "42", "--negative-prompt", "",
+            "--warmup", "1",
+        ])
+
+    def test_the_wheel_is_the_pinned_release(self) -> None:
+        text = (self.root / "xfuser" / "__version__.py").read_text(encoding="utf-8")
+        self.assertIn(f"'{self.version}'", text)
+        self.assertEqual(self.version, self.adapter.XDIT_VERSION)
+
+    def test_the_adapters_own_settings_parse(self) -> None:
+        parser = self.real_parser()
+        config = vars(parser.parse_args(self.adapter.core_xdit_argv(self.compat_args())))
+        self.assertEqual((config["num_inference_steps"], config["guidance_scale"], config["warmup_calls"]),
+                         (30, 4.0, 0))
+
+    def test_every_xdit_flag_in_features_toml_parses(self) -> None:
+        parser = self.real_parser()
+        fragments = {name: f["backend_args"]["xdit"] for name, f in registry()["features"].items()
+                     if "xdit" in f.get("backend_args", {})}
+        self.assertGreaterEqual(len(fragments), 9)
+        args = self.compat_args()
+        for name, fragment in fragments.items():
+            with self.subTest(feature=name, flags=fragment):
+                # the adapter's whole argument path: compat's settings + the
+                # feature's flags through the release's parser, owned options checked
+                config = self.adapter.parse_xdit_args(args, fragment, parser)
+                self.assertIsInstance(config, dict)
+
+    def test_options_the_adapter_owns_are_real_destinations(self) -> None:
+        dests = {a.dest for a in self.real_parser()._actions}
+        for dest in self.adapter.OWNED_OPTIONS:
+            with self.subTest(dest=dest):
+                self.assertIn(dest, dests)
+        for dest in ("data_parallel_degree", "cache_method", "gemm_quantization"):
+            self.assertIn(dest, dests)
+
+    def test_the_capability_tables_the_adapter_reads(self) -> None:
+        module = "xfuser.model_executor.models.runner_models.base_model"
+        caps = wheel_source.dataclass_fields(self.root, module, "ModelCapabilities")
+        for name in ("supports_step_caching", "use_cfg_parallel", "use_fp8_gemms", "tensor_parallel_degree"):
+            self.assertIn(name, caps)
+        self.assertIn("step_cache_config", wheel_source.dataclass_fields(self.root, module, "ModelSettings"))
+        _, model = wheel_source.class_node(self.root, module, "xFuserModel")
+        methods = {n.name for n in model.body if isinstance(n, ast.FunctionDef)}
+        for name in ("_validate_config", "_customize_settings", "_apply_default_attention_backend",
+                     "preprocess_args", "initialize", "run"):
+            self.assertIn(name, methods)
+
+    def test_standin_parser_is_the_releases(self) -> None:
+        """Every action of the stand-in's runner parser equals the wheel's: name,
+        destination, default, choices, nargs, kind."""
+        def describe(parser) -> list:
+            out = []
+            for a in parser._actions:
+                out.append([a.option_strings, a.dest, repr(a.default), list(a.choices or []), repr(a.nargs),
+                            type(a).__name__, a.required])
+            return out
+
+        code = (
+            "import json, os, sys\n"
+            "os.environ.update(RANK='0', WORLD_SIZE='1')\n"
+            "from xfuser.config import FlexibleArgumentParser, xFuserArgs\n"
+            "p = xFuserArgs.add_runner_args(FlexibleArgumentParser())\n"
+            "print(json.dumps([[a.option_strings, a.dest, repr(a.default), list(a.choices or []), repr(a.nargs),"
+            " type(a).__name__, a.required] for a in p._actions]))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE / "standin_torch"), str(HERE / "standin")]))
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace"))
+        standin = json.loads(proc.stdout)
+        real = json.loads(json.dumps(describe(self.real_parser())))
+        # gemm_quantization's default is None in both; its type is the one difference (a spec vs a string)
+        self.assertEqual(standin, real)
+
+    def test_standin_models_are_the_releases(self) -> None:
+        committed = load_script(
+            "compat_standin_released_models",
+            HERE / "standin" / "xfuser" / "model_executor" / "models" / "runner_models" / "released_models.py",
+        )
+        self.assertEqual(committed.VERSION, self.version)
+        self.assertEqual(committed.MODELS, gen_xfuser_standin.table(self.root),
+                         "regenerate it: python3 tests/python/gen_xfuser_standin.py WHEEL_ROOT > released_models.py")
+
+    def test_static_unsupported_entries_agree_with_the_release(self) -> None:
+        """features.toml's per-model xdit `unsupported` (the fallback where no
+        engine is installed) says exactly what the release's tables say, for
+        every model it names."""
+        models = gen_xfuser_standin.table(self.root)
+        by_key = {key: m for m in models for key in m["keys"]}
+
+        def supports(model: dict, fragment: list[str]) -> bool:
+            caps = model["capabilities"]
+            if fragment[:1] == ["--cache_method"]:
+                return bool(caps.get("supports_step_caching")) and fragment[1] in model["step_cache_config"]
+            if fragment == ["--gemm_quantization", "fp8"]:
+                return bool(caps.get("use_fp8_gemms"))
+            if fragment == ["--use_cfg_parallel"]:
+                return bool(caps.get("use_cfg_parallel"))
+            raise AssertionError(f"no rule for {fragment}")
+
+        features = registry()["features"]
+        checked = 0
+        for name, feature in features.items():
+            fragment = feature.get("backend_args", {}).get("xdit")
+            table = feature.get("unsupported", {}).get("xdit")
+            if not fragment or not isinstance(table, dict):
+                continue
+            named = set(table)
+            every = set()
+            for other in features.values():
+                t = other.get("unsupported", {}).get("xdit")
+                if isinstance(t, dict):
+                    every |= set(t)
+            for key in sorted(every - {"*"}):
+                with self.subTest(feature=name, model=key):
+                    self.assertIn(key, by_key, f"{key} is not a key of xfuser {self.version}'s registry")
+                    model = by_key[key]
+                    self.assertEqual(key not in named, supports(model, fragment),
+                                     f"features.toml says {name} is {'un' if key in named else ''}supported "
+                                     f"on {key}; xfuser {self.version} ({model['file']}:{model['line']}) disagrees")
+                    if key in named:
+                        self.assertIn(f"runner_models/{model['file']}", table[key])
+                    checked += 1
+        self.assertGreater(checked, 40)
+
+
+# ------------------------------------------------------------------ vLLM-Omni
+
+
+@unittest.skipUnless(HAVE_WHEELS, SKIP)
+class TestVllmOmniRelease(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.root, cls.version = engine_root("vllm_omni")
+        cls.adapter = load_script("compat_vllm_omni_adapter", REPO / "backends" / "vllm_omni" / "batch_text_to_image.py")
+
+    def fields(self, module: str, cls: str) -> set[str]:
+        return set(wheel_source.dataclass_fields(self.root, module, cls))
+
+    def all_features_args(self):
+        """The adapter's arguments with every feature of features.toml for
+        vllm-omni turned on (one parse per feature, and all at once where they
+        go together)."""
+        base = ["--model", "Qwen/Qwen-Image-2512", "--prompt-file", "p.txt", "--output", "out"]
+        parser = self.adapter.build_parser()
+        out = [parser.parse_args(base)]
+        for name, f in registry()["features"].items():
+            fragment = f.get("backend_args", {}).get("vllm-omni", f.get("args", []))
+            if "vllm-omni" in f.get("unsupported", {}) or not fragment:
+                continue
+            with self.subTest(feature=name):
+                out.append(parser.parse_args(base + list(fragment)))
+        return out
+
+    def recorded_sampling_keywords(self, args) -> dict:
+        """The keywords the adapter gives OmniDiffusionSamplingParams, recorded
+        by a module that keeps them (the check is against the release below)."""
+        recorder = types.ModuleType("vllm_omni.inputs.data")
+        recorder.OmniDiffusionSamplingParams = lambda **kw: kw  # type: ignore[attr-defined]
+        saved = {k: sys.modules.get(k) for k in ("vllm_omni", "vllm_omni.inputs", "vllm_omni.inputs.data")}
+        sys.modules.update({"vllm_omni": types.ModuleType("vllm_omni"),
+                            "vllm_omni.inputs": types.ModuleType("vllm_omni.inputs"),
+                            "vllm_omni.inputs.data": recorder})
+        try:
+            return self.adapter.sampling_params(args, 42)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    sys.modules.pop(k, None)
+                else:
+                    sys.modules[k] = v
+
+    def test_sampling_keywords_are_fields_of_the_release(self) -> None:
+        fields = self.fields("vllm_omni.inputs.data", "OmniDiffusionSamplingParams")
+        self.assertIn("emit_request_lifecycle", fields)  # 0.30.0's, data.py:355
+        for args in self.all_features_args():
+            for key in self.recorded_sampling_keywords(args):
+                with self.subTest(keyword=key):
+                    self.assertIn(key, fields)
+
+    def test_omni_keywords_have_an_owner_in_the_release(self) -> None:
+        """Every Omni(...) keyword is a field of OmniDiffusionConfig or of
+        DiffusionParallelConfig (read by from_stage_overrides, config_factory.py:670),
+        or a legacy name normalize_omni_diffusion_kwargs moves onto one of those
+        (diffusion/data.py:86-95). 0.30.0 rejects any other keyword
+        (validate_omni_diffusion_kwargs, data.py:188-199)."""
+        config = self.fields("vllm_omni.diffusion.data", "OmniDiffusionConfig")
+        parallel = self.fields("vllm_omni.diffusion.data", "DiffusionParallelConfig")
+        self.assertIn("ulysses_a2a_permute", parallel)  # 0.30.0's
+        mod = wheel_source.Module(self.root, "vllm_omni.diffusion.data")
+        aliases = {}
+        for node in ast.walk(mod.defs["normalize_omni_diffusion_kwargs"]):
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2 and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+                aliases[node.elts[0].value] = node.elts[1].value
+        self.assertEqual(aliases.get("quantization"), "quantization_config")
+        owners = config | parallel
+        for args in self.all_features_args():
+            for key in self.adapter.omni_kwargs(args):
+                with self.subTest(keyword=key):
+                    self.assertTrue(key in owners or aliases.get(key) in owners,
+                                    f"Omni({key}=...) has no owner in vllm-omni {self.version}")
+
+    def test_cache_backends_and_their_settings(self) -> None:
+        names = wheel_source.string_constants(self.root, "vllm_omni.diffusion.cache.selector", "get_cache_backend")
+        choices = next(a.choices for a in self.adapter.build_parser()._actions if a.dest == "cache_backend")
+        for backend in choices:
+            with self.subTest(backend=backend):
+                self.assertIn(backend, names)
+        self.assertTrue({"mag_cache", "sea_cache", "step_cache"} <= names)  # new in the release
+        fields = self.fields("vllm_omni.diffusion.data", "DiffusionCacheConfig")
+        for key in list(self.adapter.TEA_CACHE_CONFIG) + list(self.adapter.CACHE_DIT_CONFIG):
+            with self.subTest(cache_setting=key):
+                # an unknown key would land in _extra_params and be ignored (data.py:680-700)
+                self.assertIn(key, fields)
+
+    def test_standin_fields_are_the_releases(self) -> None:
+        for module, cls in (("vllm_omni.inputs.data", "OmniDiffusionSamplingParams"),
+                            ("vllm_omni.diffusion.data", "DiffusionParallelConfig")):
+            with self.subTest(cls=cls):
+                standin = wheel_source.dataclass_fields(HERE / "standin", module, cls)
+                self.assertEqual(list(standin), list(wheel_source.dataclass_fields(self.root, module, cls)))
+
+    def test_the_standin_claims_the_release(self) -> None:
+        version = (self.root / "vllm_omni" / "_version.py").read_text(encoding="utf-8")
+        self.assertIn(f"'{self.version}'", version)
+        init = (HERE / "standin" / "vllm_omni" / "__init__.py").read_text(encoding="utf-8")
+        self.assertIn(f'"VLLM_OMNI_STANDIN_VERSION", "{self.version}"', init)
+
+
+if __name__ == "__main__":
+    unittest.main()
