@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::results::batch_log::BatchLog;
+use crate::results::batch_log::{BatchLog, Crash};
 use crate::results::{self, BatchRecords, PromptRecord, atomic};
 
 /// What a configuration produced.
@@ -38,36 +38,45 @@ impl Collected {
 /// Reads what the backend left in `dir` for `num_prompts` prompts.
 pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
     let jsonl = dir.join(results::RESULTS);
-    let mut records = if jsonl.is_file() {
-        let text =
-            std::fs::read(&jsonl).with_context(|| format!("failed to read {}", jsonl.display()))?;
-        BatchRecords::parse_jsonl(&String::from_utf8_lossy(&text))
+    let (mut records, crash) = if jsonl.is_file() {
+        let text = results::files::read_regular(&jsonl)
+            .with_context(|| format!("failed to read {}", jsonl.display()))?;
+        (
+            BatchRecords::parse_jsonl(&String::from_utf8_lossy(&text)),
+            None,
+        )
     } else {
-        let records = from_log(dir)?;
+        let (records, crash) = from_log(dir)?;
         atomic::write(&jsonl, records.to_jsonl().as_bytes())?;
-        records
+        (records, crash)
     };
 
     // The protocol names images prompt_NN.png, but a backend that wrote
     // another name (prompt_000.png) and said so in its line is taken at its
-    // word: the image is moved to the canonical name analysis reads.
-    let mut renamed = false;
-    for r in records.prompts.values_mut() {
+    // word: the image is moved to the canonical name analysis reads. Only
+    // for prompts of this run, and only a PNG the backend wrote: never one
+    // of compat's own files, never another prompt's canonical image.
+    let mut renamed: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    for r in records.prompts.range_mut(..num_prompts).map(|(_, r)| r) {
         let canonical = results::prompt_image(r.prompt);
-        if let Some(name) = r
-            .image
-            .clone()
-            .filter(|n| *n != canonical && !n.contains('/'))
-        {
+        let Some(name) = r.image.clone().filter(|n| *n != canonical) else {
+            continue;
+        };
+        if movable(dir, &name) && !dir.join(&canonical).exists() {
             let (from, to) = (dir.join(&name), dir.join(&canonical));
-            if from.is_file() && !to.exists() && std::fs::rename(&from, &to).is_ok() {
-                r.image = Some(canonical);
-                renamed = true;
+            if std::fs::rename(&from, &to).is_ok() {
+                r.image = Some(canonical.clone());
+                renamed.insert(r.prompt, (name, canonical));
             }
         }
     }
-    if renamed {
-        atomic::write(&jsonl, records.to_jsonl().as_bytes())?;
+    if !renamed.is_empty() {
+        // Line by line, so that nothing else the backend wrote (lines that
+        // could not be read, events, fields) is lost.
+        let text = results::files::read_regular(&jsonl)
+            .with_context(|| format!("failed to read {}", jsonl.display()))?;
+        let text = rewrite_images(&String::from_utf8_lossy(&text), &renamed);
+        atomic::write(&jsonl, text.as_bytes())?;
     }
 
     let mut ok = 0;
@@ -95,7 +104,12 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
                     .clone()
                     .unwrap_or_else(|| "backend reported failure".into()),
                 Some(_) => format!("{image} is missing"),
-                None => "no image, no result".into(),
+                None => match &crash {
+                    Some(c) if c.prompt.is_some_and(|p| p < i) => {
+                        format!("never run: the backend stopped, {}", c.describe())
+                    }
+                    _ => "no image, no result".into(),
+                },
             };
             missing.push((i, why));
         }
@@ -109,12 +123,77 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
     })
 }
 
+/// compat's own files in a config folder: never the image of a prompt.
+fn is_compat_file(name: &str) -> bool {
+    [
+        results::LOG,
+        results::EXITCODE,
+        results::RESULTS,
+        results::CONFIG_INFO,
+        results::MANIFEST,
+        results::PROMPTS,
+        results::REPORT,
+    ]
+    .contains(&name)
+        || name.ends_with(".exitcode")
+        || name.ends_with(".lock")
+        || name.ends_with(".tmp")
+}
+
+/// Whether the file a backend named as its image may be moved: a plain
+/// name in the folder, a PNG, a regular file (not a link to elsewhere),
+/// none of compat's files, and not another prompt's `prompt_NN.png`.
+fn movable(dir: &Path, name: &str) -> bool {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && name.to_ascii_lowercase().ends_with(".png");
+    let another_prompts = name
+        .strip_prefix("prompt_")
+        .and_then(|r| r.strip_suffix(".png"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 2);
+    plain
+        && !is_compat_file(name)
+        && !another_prompts
+        && std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file())
+}
+
+/// `results.jsonl` with the `image` of each renamed prompt's line changed
+/// to its new name; every other line as it was.
+fn rewrite_images(text: &str, renamed: &BTreeMap<usize, (String, String)>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut v = serde_json::from_str::<serde_json::Value>(line.trim()).ok();
+        let target = v.as_ref().and_then(|v| {
+            let p = usize::try_from(v.get("prompt")?.as_u64()?).ok()?;
+            let (from, to) = renamed.get(&p)?;
+            (v.get("image")?.as_str()? == from).then(|| to.clone())
+        });
+        match (&mut v, target) {
+            (Some(v), Some(to)) => {
+                v["image"] = serde_json::Value::String(to);
+                out.push_str(&v.to_string());
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Records for a backend that only logged (the original framework's batch
 /// script): timings from the log, and each `image_NNNN.png` renamed to the
 /// `prompt_NN.png` of the prompt that saved it ([`BatchLog`]).
-fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
-    let text = std::fs::read(dir.join(results::LOG)).unwrap_or_default();
+fn from_log(dir: &Path) -> anyhow::Result<(BatchRecords, Option<Crash>)> {
+    let text = results::files::read_regular(&dir.join(results::LOG)).unwrap_or_default();
     let log = BatchLog::parse(&String::from_utf8_lossy(&text));
+    // A traceback counts only when the backend failed: a backend that
+    // exited 0 logged one it recovered from.
+    let failed = results::files::read_regular(&dir.join(results::EXITCODE))
+        .ok()
+        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<i32>().ok())
+        .is_some_and(|code| code != 0);
+    let crash = log.crash.clone().filter(|_| failed);
     let mut images: BTreeMap<usize, String> = BTreeMap::new();
     for entry in
         std::fs::read_dir(dir).with_context(|| format!("failed to list {}", dir.display()))?
@@ -129,7 +208,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
         }
     }
     let mut records = BatchRecords::default();
-    for (prompt, found) in attribute(&log, &images) {
+    for (prompt, found) in attribute(&log, &images, crash.as_ref()) {
         let seconds = log.prompts.get(&prompt).and_then(|p| p.seconds);
         let (image, error) = match found {
             Ok(file) => {
@@ -152,7 +231,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
             },
         );
     }
-    Ok(records)
+    Ok((records, crash))
 }
 
 /// Each logged prompt's image file, or why it has none. With `Saved image
@@ -163,6 +242,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
 fn attribute(
     log: &BatchLog,
     images: &BTreeMap<usize, String>,
+    crash: Option<&Crash>,
 ) -> BTreeMap<usize, Result<String, String>> {
     let prompts = log.prompts.keys().copied();
     if log.logs_saves {
@@ -174,7 +254,12 @@ fn attribute(
                     (Some(f), _) if images.values().any(|i| i == f) => Ok(f.clone()),
                     (Some(f), _) => Err(format!("the log says it saved {f}, which is not there")),
                     (None, Some(w)) => Err(format!("the backend logged \"{w}\"")),
-                    (None, None) => Err("no \"Saved image to\" line for it in the log".into()),
+                    (None, None) => match crash {
+                        Some(c) if c.prompt == Some(n) => {
+                            Err(format!("the backend crashed on it: {}", c.exception))
+                        }
+                        _ => Err("no \"Saved image to\" line for it in the log".into()),
+                    },
                 };
                 (n, found)
             })
