@@ -33,18 +33,22 @@ pub fn cell(s: &str) -> String {
 /// `@everyone` or `@team` pings no one; control characters and newlines
 /// do not survive.
 pub fn markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in cell(s).chars() {
+    let text = cell(s);
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.char_indices() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '@' => out.push_str("@\u{2060}"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '~' | '#' | '{' | '}'
-            | '+' | '-' | '=' | ':' => {
+            // Without `[` and `]` there is no link and no image; `(`, `!`
+            // and `#` are then plain text and stay readable.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
+            // A bare `https://` would become a link of its own.
+            ':' if text[i..].starts_with("://") => out.push_str("\\:"),
             c => out.push(c),
         }
     }
@@ -98,14 +102,26 @@ mod tests {
         let hostile = "![px](https://evil.example/p.png) [link](https://x) @everyone **bold** \
                        `code` <script>alert(1)</script> a|b ~~s~~ _i_ \\ \u{1b}[2J";
         let m = markdown(hostile);
-        for live in ["![", "](", "@everyone", "**", "`c", "<script", "a|b", "~~", " _i", "\u{1b}"] {
-            assert!(!m.contains(live), "{live:?} survives in {m}");
+        // What Markdown would still act on: every character not escaped.
+        let mut live = String::new();
+        let mut chars = m.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                chars.next();
+            } else {
+                live.push(c);
+            }
         }
+        for active in ['[', ']', '`', '*', '_', '|', '~', '<', '>', '\u{1b}'] {
+            assert!(!live.contains(active), "{active:?} is live in {m}");
+        }
+        assert!(!live.contains("@everyone"), "{m}");
+        assert!(!live.contains("://"), "{m}");
         // What is shown reads the same: each escape is one backslash.
-        assert!(m.contains("\\!\\[px\\]\\(https\\://evil.example/p.png\\)"), "{m}");
+        assert!(m.contains("!\\[px\\](https\\://evil.example/p.png)"), "{m}");
         assert!(m.contains("&lt;script&gt;"), "{m}");
         assert_eq!(markdown("a\nb"), "a b");
-        assert_eq!(markdown("cfg_parallel+teacache"), "cfg\\_parallel\\+teacache");
+        assert_eq!(markdown("cfg_parallel+teacache"), "cfg\\_parallel+teacache");
     }
 
     #[test]

@@ -147,8 +147,11 @@ fn full_image_url(
 fn decode(path: &Path) -> anyhow::Result<RgbImage> {
     use crate::analysis::metrics;
     let limits = metrics::DecodeLimits::CEILING;
-    let bytes = metrics::read_bytes_into(path, Vec::new(), &limits)?;
-    Ok(metrics::decode_rgb(path, &bytes, &limits)?)
+    let read = || -> Result<RgbImage, metrics::ImageError> {
+        let bytes = metrics::read_bytes_into(path, Vec::new(), &limits)?;
+        metrics::decode_rgb(path, &bytes, &limits)
+    };
+    read().with_context(|| format!("failed to read image {}", path.display()))
 }
 
 fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
