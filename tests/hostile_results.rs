@@ -304,6 +304,24 @@ fn absurd_times_with_junit_do_not_panic() {
     }
 }
 
+/// The JUnit exporter on a report whose prompt times no Duration holds
+/// (1e20 s, edited by hand or from an older compat): the time is left out.
+#[test]
+fn junit_of_absurd_seconds_is_written_without_a_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    two_configs(tmp.path(), "cfg_parallel");
+    assert_eq!(analyze(tmp.path(), &[]).code, 0);
+    let mut r = read_json(&tmp.path().join("report.json"));
+    for c in r["results"].as_array_mut().expect("results") {
+        for p in c["prompts"].as_array_mut().expect("prompts") {
+            p["seconds"] = Value::from(1e20);
+        }
+    }
+    let report: compat::report::Report = serde_json::from_value(r).expect("a report");
+    let xml = compat::report::junit::render(&report).expect("junit");
+    assert!(xml.contains("cfg_parallel"), "{xml}");
+}
+
 /// `compare` on a hand-edited report whose times are negative or absurd:
 /// "not comparable", never "Unchanged".
 #[test]

@@ -373,6 +373,46 @@ mod tests {
         assert_eq!(c.records.prompts[&1].seconds, Some(0.25));
     }
 
+    /// A log-only backend (the original's batch script) that died on its
+    /// fourth prompt with a traceback and exit code 1: the three images it
+    /// saved are its prompts' images; the fourth names the exception; the
+    /// fifth was never run.
+    #[test]
+    fn a_crashed_log_only_backend_keeps_its_images_and_names_the_prompt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let mut log = String::new();
+        for i in 1..=3 {
+            log.push_str(&format!(
+                "Processing prompt {i}/5\nGeneration time for prompt {i}: 1.0 seconds\n\
+                 Saved image to {}/image_{:04}.png\n",
+                d.display(),
+                i - 1
+            ));
+            std::fs::write(d.join(format!("image_{:04}.png", i - 1)), b"png").expect("img");
+        }
+        log.push_str(
+            "Processing prompt 4/5\nTraceback (most recent call last):\n  File \"b.py\", line 1\n\
+             RuntimeError: CUDA error: out of memory\n",
+        );
+        std::fs::write(d.join(results::LOG), log).expect("log");
+        std::fs::write(d.join(results::EXITCODE), "1\n").expect("rc");
+        let c = collect(d, 5).expect("collects");
+        assert_eq!(c.ok, 3);
+        assert!(d.join(results::prompt_image(2)).is_file());
+        assert_eq!(c.missing[0].0, 3);
+        assert!(
+            c.missing[0].1.contains("crashed on it: RuntimeError: CUDA error"),
+            "{:?}",
+            c.missing
+        );
+        assert!(
+            c.missing[1].1.contains("never run") && c.missing[1].1.contains("prompt 3"),
+            "{:?}",
+            c.missing
+        );
+    }
+
     #[test]
     fn without_saved_lines_a_gap_is_not_guessed() {
         let dir = tempfile::tempdir().expect("tempdir");
