@@ -258,6 +258,14 @@ fn a_config_without_one_valid_time_is_warn_with_the_reason() {
     jsonl.extend_from_slice(b"{\"prompt\": 1, \"image\": \"prompt_01.png\", \"seconds\": Infinity, \"ok\": true}\n");
     jsonl.extend_from_slice(b"{\"prompt\": 2, \"image\": \"prompt_02.png\", \"seconds\": 1e20, \"ok\": true}\n");
     std::fs::write(cfg.join("results.jsonl"), jsonl).expect("jsonl");
+    // And a line for a prompt this run does not have (the original's
+    // layout has no manifest to say how many: it must not count).
+    let baseline = tmp.path().join("baseline/results.jsonl");
+    std::fs::write(
+        &baseline,
+        "{\"prompt\": 18446744073709551615, \"image\": \"prompt_00.png\", \"seconds\": 1.0, \"ok\": true}\n",
+    )
+    .expect("jsonl");
     let out = analyze(tmp.path(), &["--junit", "junit.xml"]);
     assert_eq!(out.code, 0, "WARN is not a failure: {}", out.stderr);
     let r = read_json(&tmp.path().join("report.json"));
@@ -275,6 +283,9 @@ fn a_config_without_one_valid_time_is_warn_with_the_reason() {
     assert!(notes.contains("Infinity"), "{notes}");
     assert!(notes.contains("1e20") || notes.contains("100000000000000000000"), "{notes}");
     assert!(tmp.path().join("junit.xml").is_file());
+    assert_eq!(r["run"]["num_prompts"], 3, "{}", r["run"]);
+    let b = result(&r, "baseline");
+    assert!(b["notes"].to_string().contains("18446744073709551615"), "{b}");
 }
 
 /// `"seconds": 1e20` with `--junit` wrote no report before (a panic in

@@ -313,6 +313,51 @@ mod tests {
         assert!(on_disk.contains("\"prompt_00.png\""), "{on_disk}");
     }
 
+    /// Lines for prompts outside the run move nothing: the file they name
+    /// stays, and the run's own prompt keeps its image.
+    #[test]
+    fn lines_for_prompts_outside_the_run_are_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 18446744073709551615, \"image\": \"other.png\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 7, \"image\": \"other.png\", \"seconds\": 1.0, \"ok\": true}\n",
+        )
+        .expect("jsonl");
+        std::fs::write(d.join("prompt_00.png"), b"png0").expect("img");
+        std::fs::write(d.join("other.png"), b"other").expect("img");
+        let c = collect(d, 1).expect("collects");
+        assert_eq!(c.ok, 1);
+        assert_eq!(std::fs::read(d.join("other.png")).expect("kept"), b"other");
+        assert!(!d.join("prompt_07.png").exists());
+        assert_eq!(std::fs::read(d.join("prompt_00.png")).expect("kept"), b"png0");
+    }
+
+    /// A backend naming compat's own files (or another prompt's image) as
+    /// its image moves none of them.
+    #[test]
+    fn compats_files_are_never_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": \"batch_generation.log\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 1, \"image\": \"results.jsonl\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 2, \"image\": \"prompt_03.png\", \"seconds\": 1.0, \"ok\": true}\n",
+        )
+        .expect("jsonl");
+        std::fs::write(d.join(results::LOG), b"the log").expect("log");
+        std::fs::write(d.join("prompt_03.png"), b"png3").expect("img");
+        let c = collect(d, 4).expect("collects");
+        assert_eq!(std::fs::read(d.join(results::LOG)).expect("log"), b"the log");
+        assert!(d.join(results::RESULTS).is_file());
+        assert_eq!(std::fs::read(d.join("prompt_03.png")).expect("img"), b"png3");
+        assert!(!d.join("prompt_00.png").exists() && !d.join("prompt_02.png").exists());
+        assert_eq!(c.ok, 1);
+    }
+
     #[test]
     fn collect_from_log_only_backend() {
         let dir = tempfile::tempdir().expect("tempdir");
