@@ -162,7 +162,7 @@ fn a_bomb_as_the_reference_is_refused_too() {
     let tmp = tempfile::tempdir().expect("tempdir");
     two_configs(tmp.path(), "cfg_parallel");
     let base = tmp.path().join("baseline/prompt_00.png");
-    std::fs::write(&base, png_header(u32::MAX, u32::MAX, 16, 6)).expect("bomb");
+    std::fs::write(&base, png_header(100_000, 100_000, 16, 6)).expect("bomb");
     let out = analyze(tmp.path(), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let r = read_json(&tmp.path().join("report.json"));
@@ -374,20 +374,23 @@ fn compare_flags_garbage_times_in_a_report() {
 #[test]
 fn names_reach_terminal_and_markdown_as_text() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let name = "x\u{1b}]0;pwned\u{7}\u{1b}[2J`<script>alert(1)</script>![px](https:||evil.example|p.png)@everyone**b**";
-    // A folder name cannot hold '/': the URL's slashes are '|' here, and
-    // the backend text below carries a real one.
-    two_configs(tmp.path(), name);
-    let log = tmp.path().join(name).join("batch_generation.log");
-    let mut text = std::fs::read_to_string(&log).expect("log");
-    text.push_str("Saved image to x\n");
-    std::fs::write(&log, text).expect("log");
+    // A folder name cannot hold '/': the name's URL has '|' for slashes;
+    // the backend's error text (config_info.json) carries a real one.
+    let name = "x\u{1b}]0;pwned\u{7}\u{1b}[2J`<script>alert(1)<script>![px](https:||evil.example|p.png)@everyone**b**";
+    let d = two_configs(tmp.path(), name);
+    let info = serde_json::json!({
+        "name": name, "total_gpus": 1, "is_lossy": false,
+        "error": "![px](https://evil.example/p.png) [x](https://evil.example) @everyone **b** <img src=x>",
+    });
+    std::fs::write(d.join("config_info.json"), info.to_string()).expect("info");
     let out = analyze(tmp.path(), &["--markdown", "s.md"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.contains("pwned"), "the config is in the table: {}", out.stdout);
     assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
     let md = std::fs::read_to_string(tmp.path().join("s.md")).expect("md");
-    for live in ["<script", "![", "@everyone", "**b", "`<", "\u{1b}"] {
+    assert!(md.contains("pwned") && md.contains("evil.example"), "{md}");
+    for live in ["<script", "<img", "![", "@everyone", "**b", "`<", "\u{1b}"] {
         assert!(!md.contains(live), "{live:?} live in {md}");
     }
 
@@ -399,8 +402,10 @@ fn names_reach_terminal_and_markdown_as_text() {
         .expect("runs");
     let stdout = String::from_utf8_lossy(&cmp.stdout);
     assert!(cmp.status.success(), "{stdout}{}", String::from_utf8_lossy(&cmp.stderr));
+    assert!(stdout.contains("pwned"), "{stdout}");
     assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
     let md = std::fs::read_to_string(tmp.path().join("c.md")).expect("md");
+    assert!(md.contains("pwned"), "{md}");
     for live in ["<script", "![", "@everyone", "**b", "`<", "\u{1b}"] {
         assert!(!md.contains(live), "{live:?} live in {md}");
     }
@@ -503,7 +508,6 @@ fn a_backend_cannot_move_compats_files_or_other_prompts_images() {
         env.path(),
         &format!(
             "echo 'the log line that must survive'\n\
-             cp {png} \"$1/prompt_00.png\"\n\
              cp {png} \"$1/prompt_01.png\"\n\
              printf '%s\\n' \
              '{{\"prompt\": 0, \"image\": \"batch_generation.log\", \"seconds\": 1.0, \"ok\": true}}' \
@@ -513,10 +517,11 @@ fn a_backend_cannot_move_compats_files_or_other_prompts_images() {
             png = png0.display()
         ),
     );
+    // Prompt 0 has no image: each config fails, and says so (exit 1).
     env.run(&["--baseline", "par", "--gpus", "1", "--analyze"])
         .timeout(Duration::from_secs(120))
         .assert()
-        .success();
+        .code(1);
     let out = env.out("par");
     for cfg in ["baseline", "par"] {
         let d = out.join(cfg);
@@ -524,16 +529,16 @@ fn a_backend_cannot_move_compats_files_or_other_prompts_images() {
         assert!(log.contains("the log line that must survive"), "{cfg}: {log}");
         let jsonl = std::fs::read_to_string(d.join("results.jsonl")).expect("results kept");
         assert!(jsonl.contains("18446744073709551615"), "{cfg}: {jsonl}");
-        for p in 0..2 {
-            let img = std::fs::read(d.join(format!("prompt_{p:02}.png"))).expect("image kept");
-            assert!(img.starts_with(b"\x89PNG"), "{cfg} prompt {p}");
-        }
+        assert!(!d.join("prompt_00.png").exists(), "{cfg}: nothing became prompt 0's image");
+        let img = std::fs::read(d.join("prompt_01.png")).expect("image kept");
+        assert!(img.starts_with(b"\x89PNG"), "{cfg}");
     }
     let m = env.manifest("par");
-    assert_eq!(config(&m, "par")["state"], "completed", "{m}");
+    let state = &config(&m, "par")["error"];
+    assert!(state.to_string().contains("prompt_00.png is missing"), "{m}");
     let r = read_json(&out.join("report.json"));
     let par = result(&r, "par");
-    assert_eq!(par["compat_status"], "PASS", "{par}");
+    assert_eq!(par["prompts"][1]["error"], Value::Null, "{par}");
     assert!(
         par["notes"].to_string().contains("18446744073709551615"),
         "{par}"
