@@ -19,7 +19,11 @@ const SIDE: u32 = 64;
 
 fn png(path: &Path, seed: u8) {
     let img = image::RgbImage::from_fn(SIDE, SIDE, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(3) ^ seed, (y as u8).wrapping_add(seed), seed])
+        image::Rgb([
+            (x as u8).wrapping_mul(3) ^ seed,
+            (y as u8).wrapping_add(seed),
+            seed,
+        ])
     });
     img.save(path).expect("write png");
 }
@@ -59,7 +63,11 @@ fn png_header(w: u32, h: u32, depth: u8, color: u8) -> Vec<u8> {
     ihdr.extend_from_slice(&[depth, color, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
     // zlib of nothing much: a stored empty block.
-    chunk(&mut out, b"IDAT", &[0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -69,7 +77,8 @@ fn png_header(w: u32, h: u32, depth: u8, color: u8) -> Vec<u8> {
 fn original_config(root: &Path, name: &str, prompts: usize, secs: f64, seed: u8) -> PathBuf {
     let d = root.join(name);
     std::fs::create_dir_all(&d).expect("mkdir");
-    let info = serde_json::json!({"name": name, "extra_args": [], "total_gpus": 1, "is_lossy": false});
+    let info =
+        serde_json::json!({"name": name, "extra_args": [], "total_gpus": 1, "is_lossy": false});
     std::fs::write(d.join("config_info.json"), info.to_string()).expect("info");
     let mut log = String::new();
     for p in 0..prompts {
@@ -134,7 +143,11 @@ fn result<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn a_decompression_bomb_is_an_error_not_an_abort() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cfg = two_configs(tmp.path(), "cfg_parallel");
-    std::fs::write(cfg.join("prompt_01.png"), png_header(100_000, 100_000, 8, 2)).expect("bomb");
+    std::fs::write(
+        cfg.join("prompt_01.png"),
+        png_header(100_000, 100_000, 8, 2),
+    )
+    .expect("bomb");
     std::fs::write(cfg.join("prompt_02.png"), png_header(15_000, 15_000, 8, 0)).expect("bomb");
     let out = analyze(
         tmp.path(),
@@ -162,7 +175,7 @@ fn a_bomb_as_the_reference_is_refused_too() {
     let tmp = tempfile::tempdir().expect("tempdir");
     two_configs(tmp.path(), "cfg_parallel");
     let base = tmp.path().join("baseline/prompt_00.png");
-    std::fs::write(&base, png_header(100_000, 100_000, 16, 6)).expect("bomb");
+    std::fs::write(&base, png_header(100_000, 100_000, 8, 2)).expect("bomb");
     let out = analyze(tmp.path(), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let r = read_json(&tmp.path().join("report.json"));
@@ -252,11 +265,16 @@ fn a_config_without_one_valid_time_is_warn_with_the_reason() {
     let cfg = two_configs(tmp.path(), "cfg_parallel");
     std::fs::write(cfg.join("batch_generation.log"), "").expect("no log times");
     let mut jsonl =
-        b"{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1e400, \"ok\": true}\n".to_vec();
+        b"{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1e400, \"ok\": true}\n"
+            .to_vec();
     jsonl.extend_from_slice(b"\x00\xff\xfe garbage {\n");
     jsonl.extend_from_slice(b"{\"prompt\": \"two\", \"seconds\": [1], \"ok\": 3}\n");
-    jsonl.extend_from_slice(b"{\"prompt\": 1, \"image\": \"prompt_01.png\", \"seconds\": Infinity, \"ok\": true}\n");
-    jsonl.extend_from_slice(b"{\"prompt\": 2, \"image\": \"prompt_02.png\", \"seconds\": 1e20, \"ok\": true}\n");
+    jsonl.extend_from_slice(
+        b"{\"prompt\": 1, \"image\": \"prompt_01.png\", \"seconds\": Infinity, \"ok\": true}\n",
+    );
+    jsonl.extend_from_slice(
+        b"{\"prompt\": 2, \"image\": \"prompt_02.png\", \"seconds\": 1e20, \"ok\": true}\n",
+    );
     std::fs::write(cfg.join("results.jsonl"), jsonl).expect("jsonl");
     // And a line for a prompt this run does not have (the original's
     // layout has no manifest to say how many: it must not count).
@@ -277,15 +295,24 @@ fn a_config_without_one_valid_time_is_warn_with_the_reason() {
     assert!(c["mean_gen_time_ms"].is_null(), "{c}");
     for p in 0..3 {
         assert!(c["prompts"][p]["seconds"].is_null(), "{c}");
-        assert!(c["prompts"][p]["error"].is_null(), "prompt {p} has its image: {c}");
+        assert!(
+            c["prompts"][p]["error"].is_null(),
+            "prompt {p} has its image: {c}"
+        );
     }
     let notes = c["notes"].to_string();
     assert!(notes.contains("Infinity"), "{notes}");
-    assert!(notes.contains("1e20") || notes.contains("100000000000000000000"), "{notes}");
+    assert!(
+        notes.contains("1e20") || notes.contains("100000000000000000000"),
+        "{notes}"
+    );
     assert!(tmp.path().join("junit.xml").is_file());
     assert_eq!(r["run"]["num_prompts"], 3, "{}", r["run"]);
     let b = result(&r, "baseline");
-    assert!(b["notes"].to_string().contains("18446744073709551615"), "{b}");
+    assert!(
+        b["notes"].to_string().contains("18446744073709551615"),
+        "{b}"
+    );
 }
 
 /// `"seconds": 1e20` with `--junit` wrote no report before (a panic in
@@ -385,7 +412,11 @@ fn names_reach_terminal_and_markdown_as_text() {
     std::fs::write(d.join("config_info.json"), info.to_string()).expect("info");
     let out = analyze(tmp.path(), &["--markdown", "s.md"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stdout.contains("pwned"), "the config is in the table: {}", out.stdout);
+    assert!(
+        out.stdout.contains("pwned"),
+        "the config is in the table: {}",
+        out.stdout
+    );
     assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
     let md = std::fs::read_to_string(tmp.path().join("s.md")).expect("md");
@@ -401,7 +432,11 @@ fn names_reach_terminal_and_markdown_as_text() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&cmp.stdout);
-    assert!(cmp.status.success(), "{stdout}{}", String::from_utf8_lossy(&cmp.stderr));
+    assert!(
+        cmp.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&cmp.stderr)
+    );
     assert!(stdout.contains("pwned"), "{stdout}");
     assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
     let md = std::fs::read_to_string(tmp.path().join("c.md")).expect("md");
@@ -430,7 +465,9 @@ fn a_crashed_original_batch_keeps_what_it_wrote_and_names_the_prompt() {
     let mut log = String::new();
     for i in 1..=4 {
         let eq = "=".repeat(60);
-        log.push_str(&format!("\n{eq}\nProcessing prompt {i}/5\nPrompt: p{i}\n{eq}\n\n")); // B:362-365
+        log.push_str(&format!(
+            "\n{eq}\nProcessing prompt {i}/5\nPrompt: p{i}\n{eq}\n\n"
+        )); // B:362-365
         if i == 4 {
             break;
         }
@@ -457,11 +494,17 @@ fn a_crashed_original_batch_keeps_what_it_wrote_and_names_the_prompt() {
     assert!(reason.contains("crashed on prompt 3"), "{reason}");
     assert!(reason.contains("illegal memory access"), "{reason}");
     for p in 0..3 {
-        assert_eq!(c["prompts"][p]["vs_baseline"]["identical"], true, "prompt {p}: {c}");
+        assert_eq!(
+            c["prompts"][p]["vs_baseline"]["identical"], true,
+            "prompt {p}: {c}"
+        );
         assert!(c["prompts"][p]["error"].is_null(), "prompt {p}: {c}");
     }
     let e3 = c["prompts"][3]["error"].as_str().unwrap_or("");
-    assert!(e3.contains("crashed on this prompt") && e3.contains("RuntimeError"), "{e3}");
+    assert!(
+        e3.contains("crashed on this prompt") && e3.contains("RuntimeError"),
+        "{e3}"
+    );
     let e4 = c["prompts"][4]["error"].as_str().unwrap_or("");
     assert!(e4.contains("never run"), "{e4}");
     assert_eq!(c["prompts"][1]["seconds"], 1.0, "the log's times are used");
@@ -526,16 +569,25 @@ fn a_backend_cannot_move_compats_files_or_other_prompts_images() {
     for cfg in ["baseline", "par"] {
         let d = out.join(cfg);
         let log = std::fs::read_to_string(d.join("batch_generation.log")).expect("log kept");
-        assert!(log.contains("the log line that must survive"), "{cfg}: {log}");
+        assert!(
+            log.contains("the log line that must survive"),
+            "{cfg}: {log}"
+        );
         let jsonl = std::fs::read_to_string(d.join("results.jsonl")).expect("results kept");
         assert!(jsonl.contains("18446744073709551615"), "{cfg}: {jsonl}");
-        assert!(!d.join("prompt_00.png").exists(), "{cfg}: nothing became prompt 0's image");
+        assert!(
+            !d.join("prompt_00.png").exists(),
+            "{cfg}: nothing became prompt 0's image"
+        );
         let img = std::fs::read(d.join("prompt_01.png")).expect("image kept");
         assert!(img.starts_with(b"\x89PNG"), "{cfg}");
     }
     let m = env.manifest("par");
     let state = &config(&m, "par")["error"];
-    assert!(state.to_string().contains("prompt_00.png is missing"), "{m}");
+    assert!(
+        state.to_string().contains("prompt_00.png is missing"),
+        "{m}"
+    );
     let r = read_json(&out.join("report.json"));
     let par = result(&r, "par");
     assert_eq!(par["prompts"][1]["error"], Value::Null, "{par}");

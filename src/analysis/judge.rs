@@ -490,7 +490,12 @@ fn timing_notes(c: &ConfigSource, speed: &Speed, n: usize) -> Vec<String> {
 fn out_of_range(c: &ConfigSource, n: usize) -> Option<String> {
     let r = c.records.as_ref()?;
     let outside: Vec<String> = r.prompts.range(n..).map(|(i, _)| i.to_string()).collect();
-    let first = outside.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    let first = outside
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     let more = if outside.len() > 3 { ", …" } else { "" };
     (!outside.is_empty()).then(|| {
         format!(

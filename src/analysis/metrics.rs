@@ -331,11 +331,7 @@ pub fn decode_rgb(
 }
 
 /// A decoder's refusal on its limits is "too large", anything else corrupt.
-fn too_large_or_corrupt(
-    path: &Path,
-    limits: &DecodeLimits,
-    e: image::ImageError,
-) -> ImageError {
+fn too_large_or_corrupt(path: &Path, limits: &DecodeLimits, e: image::ImageError) -> ImageError {
     match e {
         image::ImageError::Limits(l) => ImageError::TooLarge(
             path.to_path_buf(),

@@ -332,7 +332,10 @@ mod tests {
         assert_eq!(c.ok, 1);
         assert_eq!(std::fs::read(d.join("other.png")).expect("kept"), b"other");
         assert!(!d.join("prompt_07.png").exists());
-        assert_eq!(std::fs::read(d.join("prompt_00.png")).expect("kept"), b"png0");
+        assert_eq!(
+            std::fs::read(d.join("prompt_00.png")).expect("kept"),
+            b"png0"
+        );
     }
 
     /// A backend naming compat's own files (or another prompt's image) as
@@ -351,9 +354,15 @@ mod tests {
         std::fs::write(d.join(results::LOG), b"the log").expect("log");
         std::fs::write(d.join("prompt_03.png"), b"png3").expect("img");
         let c = collect(d, 4).expect("collects");
-        assert_eq!(std::fs::read(d.join(results::LOG)).expect("log"), b"the log");
+        assert_eq!(
+            std::fs::read(d.join(results::LOG)).expect("log"),
+            b"the log"
+        );
         assert!(d.join(results::RESULTS).is_file());
-        assert_eq!(std::fs::read(d.join("prompt_03.png")).expect("img"), b"png3");
+        assert_eq!(
+            std::fs::read(d.join("prompt_03.png")).expect("img"),
+            b"png3"
+        );
         assert!(!d.join("prompt_00.png").exists() && !d.join("prompt_02.png").exists());
         assert_eq!(c.ok, 1);
     }
@@ -447,7 +456,9 @@ mod tests {
         assert!(d.join(results::prompt_image(2)).is_file());
         assert_eq!(c.missing[0].0, 3);
         assert!(
-            c.missing[0].1.contains("crashed on it: RuntimeError: CUDA error"),
+            c.missing[0]
+                .1
+                .contains("crashed on it: RuntimeError: CUDA error"),
             "{:?}",
             c.missing
         );

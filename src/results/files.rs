@@ -51,7 +51,11 @@ pub fn open_regular(path: &Path) -> std::io::Result<File> {
 
 /// [`open_regular`], read whole into `buf` (cleared first, its allocation
 /// reused). Refuses a file larger than `max_bytes` before reading it.
-pub fn read_regular_into(path: &Path, mut buf: Vec<u8>, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+pub fn read_regular_into(
+    path: &Path,
+    mut buf: Vec<u8>,
+    max_bytes: u64,
+) -> std::io::Result<Vec<u8>> {
     let file = open_regular(path)?;
     let len = file.metadata()?.len();
     if len > max_bytes {
@@ -64,7 +68,8 @@ pub fn read_regular_into(path: &Path, mut buf: Vec<u8>, max_bytes: u64) -> std::
     buf.try_reserve_exact(usize::try_from(len).unwrap_or(0))
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::OutOfMemory, e.to_string()))?;
     // A file that grows while it is read stops at the limit all the same.
-    file.take(max_bytes.saturating_add(1)).read_to_end(&mut buf)?;
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut buf)?;
     if buf.len() as u64 > max_bytes {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -92,7 +97,12 @@ mod tests {
         for bad in ["", "../victim/f1", "a/b", "a\\b", "..", ".", "x..y", "a\0b"] {
             assert!(unsafe_name(bad).is_some(), "{bad:?}");
         }
-        for good in ["baseline", "cfg_parallel+teacache", "baseline_repeat", "a.b"] {
+        for good in [
+            "baseline",
+            "cfg_parallel+teacache",
+            "baseline_repeat",
+            "a.b",
+        ] {
             assert_eq!(unsafe_name(good), None, "{good:?}");
         }
     }
@@ -115,6 +125,9 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, [0u8; 100]).expect("write");
         assert!(read_regular_into(&p, Vec::new(), 99).is_err());
-        assert_eq!(read_regular_into(&p, Vec::new(), 100).expect("read").len(), 100);
+        assert_eq!(
+            read_regular_into(&p, Vec::new(), 100).expect("read").len(),
+            100
+        );
     }
 }

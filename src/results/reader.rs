@@ -166,7 +166,10 @@ impl ConfigSource {
                 if !out.iter().any(|(p, _)| *p == i) {
                     out.push((
                         i,
-                        format!("{value} s in {}:{line}: not a finite number", results::RESULTS),
+                        format!(
+                            "{value} s in {}:{line}: not a finite number",
+                            results::RESULTS
+                        ),
                     ));
                 }
             }
@@ -514,7 +517,8 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
         c.log_timings = log.times();
         // The batch script died (no try around a prompt, B:361-421): say on
         // which prompt and why, not only the exit code.
-        let failed = matches!(read_exitcode(&d.join(results::EXITCODE)), Some(Ok(code)) if code != 0);
+        let failed =
+            matches!(read_exitcode(&d.join(results::EXITCODE)), Some(Ok(code)) if code != 0);
         let crash = log.crash.clone().filter(|_| failed);
         if let (Some(crash), Some(e)) = (&crash, &mut c.error) {
             e.push_str(&format!("; {}", crash.describe()));
@@ -585,9 +589,9 @@ fn reattribute(c: &mut ConfigSource, dir: &Path, log: &BatchLog, crash: Option<&
     {
         let end = total.min(at.saturating_add(1).saturating_add(MAX_GUESSED_PROMPTS));
         for p in at.saturating_add(1)..end {
-            c.log_errors
-                .entry(p)
-                .or_insert_with(|| format!("never run: the batch script stopped, {}", cr.describe()));
+            c.log_errors.entry(p).or_insert_with(|| {
+                format!("never run: the batch script stopped, {}", cr.describe())
+            });
         }
     }
     if images
