@@ -19,6 +19,42 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// One table cell of a terminal table: [`clean`], on one line.
+pub fn cell(s: &str) -> String {
+    clean(s).replace(['\n', '\t'], " ")
+}
+
+/// Text for a Markdown cell or line (the analyze summary and `compare
+/// --markdown`, both read in PR comments): shown as the text it is, never
+/// as markup. HTML is escaped; every character Markdown acts on inline
+/// (emphasis, code, links and images, tables, strike-through, escapes) is
+/// backslash-escaped, so `![x](https://…)` loads nothing and a backtick
+/// opens no code span; `@` is followed by a word joiner (U+2060), so
+/// `@everyone` or `@team` pings no one; control characters and newlines
+/// do not survive.
+pub fn markdown(s: &str) -> String {
+    let text = cell(s);
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.char_indices() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("@\u{2060}"),
+            // Without `[` and `]` there is no link and no image; `(`, `!`
+            // and `#` are then plain text and stay readable.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A bare `https://` would become a link of its own.
+            ':' if text[i..].starts_with("://") => out.push_str("\\:"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The one line of a message worth showing: for a Python traceback its last
 /// line (the exception), else its first non-empty line; cleaned.
 pub fn one_line(s: &str) -> String {
@@ -59,6 +95,33 @@ mod tests {
     #[test]
     fn control_characters_are_replaced() {
         assert_eq!(clean("a\u{1b}[31mb\0c\nd"), "a\u{FFFD}[31mb\u{FFFD}c\nd");
+    }
+
+    #[test]
+    fn markdown_is_shown_as_text() {
+        let hostile = "![px](https://evil.example/p.png) [link](https://x) @everyone **bold** \
+                       `code` <script>alert(1)</script> a|b ~~s~~ _i_ \\ \u{1b}[2J";
+        let m = markdown(hostile);
+        // What Markdown would still act on: every character not escaped.
+        let mut live = String::new();
+        let mut chars = m.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                chars.next();
+            } else {
+                live.push(c);
+            }
+        }
+        for active in ['[', ']', '`', '*', '_', '|', '~', '<', '>', '\u{1b}'] {
+            assert!(!live.contains(active), "{active:?} is live in {m}");
+        }
+        assert!(!live.contains("@everyone"), "{m}");
+        assert!(!live.contains("://"), "{m}");
+        // What is shown reads the same: each escape is one backslash.
+        assert!(m.contains("!\\[px\\](https\\://evil.example/p.png)"), "{m}");
+        assert!(m.contains("&lt;script&gt;"), "{m}");
+        assert_eq!(markdown("a\nb"), "a b");
+        assert_eq!(markdown("cfg_parallel+teacache"), "cfg\\_parallel+teacache");
     }
 
     #[test]

@@ -81,8 +81,13 @@ impl Table {
         self
     }
 
+    /// The body rows. Every cell is made safe for a terminal
+    /// ([`crate::text::cell`]): names and backend text may hold escapes.
     pub fn rows(mut self, rows: impl IntoIterator<Item = Vec<String>>) -> Table {
-        self.rows.extend(rows);
+        self.rows.extend(
+            rows.into_iter()
+                .map(|r| r.iter().map(|c| crate::text::cell(c)).collect()),
+        );
         self
     }
 

@@ -34,6 +34,7 @@ pub(crate) struct PromptCompare {
 /// downsampling factor among the decoded images (1 when none was decoded).
 pub(crate) fn compare_all(run: &RunDir, parents: &[Vec<Parent>]) -> (Vec<Vec<PromptCompare>>, u32) {
     let n = run.num_prompts;
+    let limits = limits_of(run);
     let judged: Vec<bool> = run
         .configs
         .iter()
@@ -45,7 +46,7 @@ pub(crate) fn compare_all(run: &RunDir, parents: &[Vec<Parent>]) -> (Vec<Vec<Pro
     let pool = Pool::default();
     let per_prompt: Vec<(Vec<PromptCompare>, u32)> = (0..n)
         .into_par_iter()
-        .map(|i| compare_prompt(run, parents, i, &judged, &pool))
+        .map(|i| compare_prompt(run, parents, i, &judged, &pool, &limits))
         .collect();
     // Transpose to per config.
     let mut out: Vec<Vec<PromptCompare>> = vec![Vec::with_capacity(n); run.configs.len()];
@@ -57,6 +58,21 @@ pub(crate) fn compare_all(run: &RunDir, parents: &[Vec<Parent>]) -> (Vec<Vec<Pro
         }
     }
     (out, factor)
+}
+
+/// How large an image of this run may be: from the run's own size (the
+/// manifest's settings, which the baseline was made at), else the ceiling.
+pub(crate) fn limits_of(run: &RunDir) -> metrics::DecodeLimits {
+    let settings = run
+        .manifest
+        .as_ref()
+        .map(|m| &m.settings)
+        .map(|s| (s.width, s.height))
+        .or_else(|| run.original.as_ref().map(|o| (o.width, o.height)));
+    match settings {
+        Some((w, h)) => metrics::DecodeLimits::for_run(w, h),
+        None => metrics::DecodeLimits::CEILING,
+    }
 }
 
 /// Byte buffers shared between prompts (see [`compare_all`]).
@@ -94,11 +110,22 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(c: &ConfigSource, i: usize, wanted: bool, pool: &Pool) -> Slot {
+    fn new(
+        c: &ConfigSource,
+        i: usize,
+        wanted: bool,
+        pool: &Pool,
+        limits: &metrics::DecodeLimits,
+    ) -> Slot {
         let path = if wanted { c.image_path(i) } else { None };
         let bytes = path.as_deref().map(|p| {
-            let size = std::fs::metadata(p).map_or(0, |m| m.len() as usize);
-            metrics::read_bytes_into(p, pool.take(size))
+            // A file over the limit is refused unread: no buffer for it.
+            let size = std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file() && m.len() <= limits.max_file_bytes())
+                .and_then(|m| usize::try_from(m.len()).ok())
+                .unwrap_or(0);
+            metrics::read_bytes_into(p, pool.take(size), limits)
         });
         Slot {
             path,
@@ -124,10 +151,14 @@ impl Slot {
         }
     }
 
-    fn decode(&mut self, pool: &Pool) -> Result<&Decoded, ImageError> {
+    fn decode(
+        &mut self,
+        pool: &Pool,
+        limits: &metrics::DecodeLimits,
+    ) -> Result<&Decoded, ImageError> {
         if self.decoded.is_none() {
             let r = match (&self.bytes, &self.path) {
-                (Some(Ok(b)), Some(p)) => metrics::decode_into(p, b, |n| pool.take(n)),
+                (Some(Ok(b)), Some(p)) => metrics::decode_into(p, b, limits, |n| pool.take(n)),
                 (Some(Err(e)), _) => Err(e.clone()),
                 _ => Err(ImageError::Missing(self.path.clone().unwrap_or_default())),
             };
@@ -147,6 +178,7 @@ fn compare_slots(
     a: usize,
     b: usize,
     pool: &Pool,
+    limits: &metrics::DecodeLimits,
 ) -> Result<ImageMetrics, String> {
     if let Some(Err(e)) = &slots[a].bytes {
         return Err(e.to_string());
@@ -160,9 +192,9 @@ fn compare_slots(
         return Ok(metrics::identical());
     }
     slots[b]
-        .decode(pool)
+        .decode(pool, limits)
         .map_err(|e| format!("reference {e}"))?;
-    slots[a].decode(pool).map_err(|e| e.to_string())?;
+    slots[a].decode(pool, limits).map_err(|e| e.to_string())?;
     let (da, db) = match (&slots[a].decoded, &slots[b].decoded) {
         (Some(Ok(x)), Some(Ok(y))) => (x, y),
         _ => return Err("internal: image not decoded".into()),
@@ -176,19 +208,20 @@ fn compare_prompt(
     i: usize,
     judged: &[bool],
     pool: &Pool,
+    limits: &metrics::DecodeLimits,
 ) -> (Vec<PromptCompare>, u32) {
     let mut slots: Vec<Slot> = run
         .configs
         .iter()
         .zip(judged)
-        .map(|(c, &w)| Slot::new(c, i, w, pool))
+        .map(|(c, &w)| Slot::new(c, i, w, pool, limits))
         .collect();
     let mut out: Vec<PromptCompare> = vec![PromptCompare::default(); run.configs.len()];
     // The baseline is the reference of every other image: one it cannot
     // read is its own prompt's ERROR, not a PASS that blames the others.
     if let Some(b) = run.baseline.filter(|&b| judged[b])
         && slots[b].path.as_deref().is_some_and(Path::is_file)
-        && let Err(e) = slots[b].decode(pool)
+        && let Err(e) = slots[b].decode(pool, limits)
     {
         out[b].base = Some(Err(e.to_string()));
     }
@@ -197,7 +230,7 @@ fn compare_prompt(
             continue;
         }
         let vs_base = match run.baseline {
-            Some(b) if judged[b] => Some(compare_slots(&mut slots, ci, b, pool)),
+            Some(b) if judged[b] => Some(compare_slots(&mut slots, ci, b, pool, limits)),
             _ => Some(Err("no baseline image to compare against".to_string())),
         };
         let vs_bf = match run.baseline_feature {
@@ -209,7 +242,7 @@ fn compare_prompt(
                 if same_refs {
                     vs_base.clone()
                 } else {
-                    Some(compare_slots(&mut slots, ci, bf, pool))
+                    Some(compare_slots(&mut slots, ci, bf, pool, limits))
                 }
             }
             _ => None,
@@ -225,7 +258,7 @@ fn compare_prompt(
                 ) {
                     (true, _) => vs_base.clone(),
                     (_, true) => vs_bf.clone(),
-                    _ => Some(compare_slots(&mut slots, ci, p.index, pool)),
+                    _ => Some(compare_slots(&mut slots, ci, p.index, pool, limits)),
                 }
             })
             .collect();

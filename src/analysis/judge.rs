@@ -121,9 +121,19 @@ impl Judge<'_> {
         }
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
         let verdict = self.verdict(ci, &facts, &thresholds, judged, compared);
-        let (compat_status, reason, vs_parents, mut notes) = verdict;
+        let (mut compat_status, mut reason, vs_parents, mut notes) = verdict;
         let b = base_summary.as_ref();
-        notes.extend(timing_notes(c, &speed));
+        notes.extend(timing_notes(c, &speed, run.num_prompts));
+        // A config whose every reported time is garbage has no speed: that
+        // is not a PASS to take at its word.
+        if judged
+            && compat_status == Status::Pass
+            && speed.timing.is_none()
+            && let Some(why) = no_valid_time(c, run.num_prompts)
+        {
+            compat_status = Status::Warn;
+            reason = Some(why);
+        }
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -461,8 +471,8 @@ fn within_floor(
 }
 
 /// Notes on a config's timings: a cold first prompt left out, results.jsonl
-/// lines that could not be read.
-fn timing_notes(c: &ConfigSource, speed: &Speed) -> Vec<String> {
+/// lines that could not be read, times that are not times (left out).
+fn timing_notes(c: &ConfigSource, speed: &Speed, n: usize) -> Vec<String> {
     let cold = speed.timing.as_ref().and_then(|t| t.cold_first);
     let malformed = c.records.iter().flat_map(|r| &r.malformed);
     cold.map(|c| c.note())
@@ -471,7 +481,65 @@ fn timing_notes(c: &ConfigSource, speed: &Speed) -> Vec<String> {
             malformed
                 .map(|(line, why)| format!("{}/results.jsonl:{line}: not read ({why})", c.name)),
         )
+        .chain(
+            c.invalid_times(n)
+                .into_iter()
+                .map(|(i, why)| format!("prompt {i}: its time is left out: {why}")),
+        )
+        .chain(out_of_range(c, n))
         .collect()
+}
+
+/// A note on results.jsonl lines for prompts this run does not have: they
+/// are ignored (they name no image of the run).
+fn out_of_range(c: &ConfigSource, n: usize) -> Option<String> {
+    let r = c.records.as_ref()?;
+    let outside: Vec<String> = r.prompts.range(n..).map(|(i, _)| i.to_string()).collect();
+    let first = outside
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if outside.len() > 3 { ", …" } else { "" };
+    (!outside.is_empty()).then(|| {
+        format!(
+            "{}/{}: line(s) for prompt {first}{more} ignored: the run has prompts 0..{}",
+            c.name,
+            results::RESULTS,
+            n.saturating_sub(1)
+        )
+    })
+}
+
+/// Why a config that reported times (or lines that could not be read) has
+/// no valid one; None when it has one, or never claimed any.
+fn no_valid_time(c: &ConfigSource, n: usize) -> Option<String> {
+    let invalid = c.invalid_times(n);
+    let malformed = c.records.as_ref().map_or(0, |r| r.malformed.len());
+    if invalid.is_empty() && malformed == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some((i, why)) = invalid.first() {
+        let more = invalid.len() - 1;
+        let more = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        parts.push(format!("prompt {i}: {why}{more}"));
+    }
+    if malformed > 0 {
+        parts.push(format!(
+            "{malformed} line(s) of {} not read",
+            results::RESULTS
+        ));
+    }
+    Some(format!(
+        "no valid time, so no speedup: {}",
+        parts.join("; ")
+    ))
 }
 
 /// The WARN reason of a parent comparison that found the feature did nothing.
@@ -514,11 +582,6 @@ fn prompt_error(
 ) -> Option<String> {
     if let Some(why) = c.log_errors.get(&i) {
         return Some(why.clone());
-    }
-    if let Some((value, line)) = c.records.as_ref().and_then(|r| r.bad_seconds.get(&i)) {
-        return Some(format!(
-            "its time is {value} seconds (results.jsonl:{line}): not a duration"
-        ));
     }
     if let Some(rec) = c.records.as_ref().and_then(|r| r.prompts.get(&i))
         && !rec.ok

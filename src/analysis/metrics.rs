@@ -37,6 +37,10 @@ pub enum ImageError {
     /// The file is not a decodable image.
     #[error("{}: corrupt image: {}", .0.display(), .1)]
     Corrupt(PathBuf, String),
+    /// Its header claims more pixels (or the file more bytes) than the run's
+    /// limits allow: a decompression bomb, never decoded.
+    #[error("{}: image too large: {}", .0.display(), .1)]
+    TooLarge(PathBuf, String),
     /// The two images differ in size (never silently resized).
     #[error("size mismatch: {} is {}x{}, {} is {}x{}", .a.display(), .a_size.0, .a_size.1, .b.display(), .b_size.0, .b_size.1)]
     SizeMismatch {
@@ -149,34 +153,98 @@ where
     }
     out
 }
-/// Reads a file's bytes, mapping "not found" to [`ImageError::Missing`].
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ImageError::Missing(path.to_path_buf())
-        } else {
-            ImageError::Read(path.to_path_buf(), e.to_string())
-        }
-    })
+/// How large an image may be before it is decoded: a PNG header is 8
+/// bytes claiming any size up to 2³¹ on a side, so a 74-byte file could ask
+/// for 30 GB. Checked against the header, before any pixel buffer exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Most pixels (width × height).
+    pub max_pixels: u64,
+    /// Longest side.
+    pub max_side: u32,
 }
 
-/// [`read_bytes`] into `buf` (cleared first; its allocation is reused).
-pub fn read_bytes_into(path: &Path, mut buf: Vec<u8>) -> Result<Vec<u8>, ImageError> {
-    use std::io::Read;
-    let err = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ImageError::Missing(path.to_path_buf())
-        } else {
-            ImageError::Read(path.to_path_buf(), e.to_string())
-        }
+impl DecodeLimits {
+    /// The ceiling whatever the run: 8192×8192 (64 Mpx, 192 MiB of RGB),
+    /// four times the largest image diffusion engines make today.
+    pub const CEILING: DecodeLimits = DecodeLimits {
+        max_pixels: 8192 * 8192,
+        max_side: 16384,
     };
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    buf.clear();
-    if let Ok(m) = f.metadata() {
-        buf.reserve(usize::try_from(m.len()).unwrap_or(0));
+
+    /// For a run of `width`×`height` images: up to four times its pixels
+    /// and twice its sides (a wrong size is then a size mismatch, with both
+    /// sizes named), never above [`Self::CEILING`].
+    pub fn for_run(width: u32, height: u32) -> DecodeLimits {
+        let c = Self::CEILING;
+        if width == 0 || height == 0 {
+            return c;
+        }
+        DecodeLimits {
+            max_pixels: (u64::from(width) * u64::from(height))
+                .saturating_mul(4)
+                .min(c.max_pixels),
+            max_side: width.max(height).saturating_mul(2).min(c.max_side),
+        }
     }
-    f.read_to_end(&mut buf).map_err(err)?;
-    Ok(buf)
+
+    /// The most bytes an image file may have: 8 bytes a pixel (16-bit
+    /// RGBA, stored) plus headers. A larger file is not read at all.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_pixels.saturating_mul(8).saturating_add(1 << 20)
+    }
+
+    /// Why a `width`×`height` image is refused, if it is.
+    pub fn refuse(&self, width: u32, height: u32) -> Option<String> {
+        let pixels = u64::from(width) * u64::from(height);
+        (pixels > self.max_pixels || width.max(height) > self.max_side).then(|| {
+            format!(
+                "{width}x{height} is more than the limit of {} pixels, {} on a side",
+                self.max_pixels, self.max_side
+            )
+        })
+    }
+
+    /// The same limits for the `image` crate's own decoders.
+    fn image_limits(&self) -> image::Limits {
+        let mut l = image::Limits::default();
+        l.max_image_width = Some(self.max_side);
+        l.max_image_height = Some(self.max_side);
+        l.max_alloc = Some(self.max_pixels.saturating_mul(8).max(1 << 20));
+        l
+    }
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self::CEILING
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> ImageError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ImageError::Missing(path.to_path_buf()),
+        std::io::ErrorKind::InvalidData => ImageError::TooLarge(path.to_path_buf(), e.to_string()),
+        _ => ImageError::Read(path.to_path_buf(), e.to_string()),
+    }
+}
+
+/// Reads a file's bytes (a regular file only, within the ceiling's size),
+/// mapping "not found" to [`ImageError::Missing`].
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageError> {
+    read_bytes_into(path, Vec::new(), &DecodeLimits::CEILING)
+}
+
+/// [`read_bytes`] into `buf` (cleared first; its allocation is reused). A
+/// FIFO or device named like an image is refused without being opened for
+/// a blocking read; a file above `limits` is refused without being read.
+pub fn read_bytes_into(
+    path: &Path,
+    buf: Vec<u8>,
+    limits: &DecodeLimits,
+) -> Result<Vec<u8>, ImageError> {
+    crate::results::files::read_regular_into(path, buf, limits.max_file_bytes())
+        .map_err(|e| io_error(path, e))
 }
 
 /// [`decode`], the RGB bytes going into `buf(n)` (a buffer to reuse, of any
@@ -186,6 +254,7 @@ pub fn read_bytes_into(path: &Path, mut buf: Vec<u8>) -> Result<Vec<u8>, ImageEr
 pub fn decode_into(
     path: &Path,
     bytes: &[u8],
+    limits: &DecodeLimits,
     buf: impl FnOnce(usize) -> Vec<u8>,
 ) -> Result<Decoded, ImageError> {
     use image::ImageDecoder;
@@ -193,11 +262,14 @@ pub fn decode_into(
         let corrupt = |e: image::ImageError| ImageError::Corrupt(path.to_path_buf(), e.to_string());
         let dec = image::codecs::png::PngDecoder::with_limits(
             std::io::Cursor::new(bytes),
-            image::Limits::default(),
+            limits.image_limits(),
         )
-        .map_err(corrupt)?;
+        .map_err(|e| too_large_or_corrupt(path, limits, e))?;
+        let (width, height) = dec.dimensions();
+        if let Some(why) = limits.refuse(width, height) {
+            return Err(ImageError::TooLarge(path.to_path_buf(), why));
+        }
         if dec.color_type() == image::ColorType::Rgb8 {
-            let (width, height) = dec.dimensions();
             let n = usize::try_from(dec.total_bytes()).unwrap_or(usize::MAX);
             let mut buf = buf(n);
             buf.clear();
@@ -209,16 +281,67 @@ pub fn decode_into(
             return Ok(Decoded::from_rgb(path, width, height, buf));
         }
     }
-    decode(path, bytes)
+    decode_limited(path, bytes, limits)
 }
 
-/// Decodes PNG (or any format `image` was built with) bytes to RGB + the SSIM plane.
+/// Decodes PNG (or any format `image` was built with) bytes to RGB + the
+/// SSIM plane, within [`DecodeLimits::CEILING`].
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded, ImageError> {
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| ImageError::Corrupt(path.to_path_buf(), e.to_string()))?;
-    let rgb = img.into_rgb8();
+    decode_limited(path, bytes, &DecodeLimits::CEILING)
+}
+
+/// [`decode`] within `limits`.
+pub fn decode_limited(
+    path: &Path,
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Decoded, ImageError> {
+    let rgb = decode_rgb(path, bytes, limits)?;
     let (width, height) = rgb.dimensions();
     Ok(Decoded::from_rgb(path, width, height, rgb.into_raw()))
+}
+
+/// The image in `bytes` as 8-bit RGB, its size checked against `limits`
+/// from its header before any pixel is decoded (the HTML page's thumbnails
+/// and heatmaps read images through this too).
+pub fn decode_rgb(
+    path: &Path,
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<image::RgbImage, ImageError> {
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ImageError::Read(path.to_path_buf(), e.to_string()))
+    };
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|e| too_large_or_corrupt(path, limits, e))?;
+    if let Some(why) = limits.refuse(width, height) {
+        return Err(ImageError::TooLarge(path.to_path_buf(), why));
+    }
+    let mut r = reader()?;
+    r.limits(limits.image_limits());
+    let img = r
+        .decode()
+        .map_err(|e| too_large_or_corrupt(path, limits, e))?;
+    // An RGB copy of a grey or palette image is 3 bytes a pixel: within
+    // the pixel limit checked above.
+    Ok(img.into_rgb8())
+}
+
+/// A decoder's refusal on its limits is "too large", anything else corrupt.
+fn too_large_or_corrupt(path: &Path, limits: &DecodeLimits, e: image::ImageError) -> ImageError {
+    match e {
+        image::ImageError::Limits(l) => ImageError::TooLarge(
+            path.to_path_buf(),
+            format!(
+                "{l} (limit {} pixels, {} on a side)",
+                limits.max_pixels, limits.max_side
+            ),
+        ),
+        e => ImageError::Corrupt(path.to_path_buf(), e.to_string()),
+    }
 }
 
 /// BT.601 luma (0.299 R + 0.587 G + 0.114 B) scaled to 0..1.

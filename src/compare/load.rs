@@ -126,10 +126,24 @@ pub fn read(path: &Path, force: bool, warnings: &mut Vec<String>) -> Result<Repo
             "{shown} has report schema version {version} (this compat reads {SCHEMA_VERSION}); compared under --force"
         ));
     }
-    serde_json::from_value(value).map_err(|e| LoadError::NotAReport {
-        path: shown,
+    let report: Report = serde_json::from_value(value).map_err(|e| LoadError::NotAReport {
+        path: shown.clone(),
         reason: e.to_string(),
-    })
+    })?;
+    // A config's name is a folder of its run: one that is not a plain
+    // folder name was not written by compat.
+    for r in &report.results {
+        if let Some(why) = results::files::unsafe_name(&r.name) {
+            return Err(LoadError::NotAReport {
+                path: shown,
+                reason: format!(
+                    "config name {:?} cannot be a folder of the run: {why}",
+                    crate::text::clean(&r.name)
+                ),
+            });
+        }
+    }
+    Ok(report)
 }
 
 /// Differences between two reports' workloads: `hard` ones make the

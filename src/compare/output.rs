@@ -187,7 +187,10 @@ fn regressions(gate: &Gate) -> String {
 /// The terminal table, notes, summary, `--best` and the gate.
 pub fn table(cmp: &Comparison, color: bool) -> String {
     let first = cmp.reports.first().map_or("A", |r| r.label.as_str());
-    let mut out = table_head(cmp);
+    // Names, paths and notes come from report.json files: no control
+    // character of theirs reaches the terminal (the grid's cells are
+    // cleaned by the table itself; only the verdict colours are ours).
+    let mut out = crate::text::clean(&table_head(cmp));
     out.push_str(&config_grid(cmp, first, color));
     out.push_str("\n\n");
     for s in &cmp.summary {
@@ -197,9 +200,9 @@ pub fn table(cmp: &Comparison, color: bool) -> String {
         ));
     }
     if let Some(best) = &cmp.best {
-        out.push_str(&best_text(best));
+        out.push_str(&crate::text::clean(&best_text(best)));
     }
-    out.push_str(&gate_text(&cmp.gate));
+    out.push_str(&crate::text::clean(&gate_text(&cmp.gate)));
     out
 }
 
@@ -271,7 +274,7 @@ fn config_grid(cmp: &Comparison, first: &str, color: bool) -> String {
         with_notes.push(line);
         let notes = change_notes(row);
         if !notes.is_empty() {
-            with_notes.push(format!("  └─ {}", notes.join(" · ")));
+            with_notes.push(format!("  └─ {}", crate::text::cell(&notes.join(" · "))));
         }
     }
     with_notes.join("\n")
@@ -364,8 +367,9 @@ fn gate_text(gate: &Gate) -> String {
     }
 }
 
+/// A Markdown cell: the same escaping as `compat analyze --markdown`.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 fn verdict_md(v: Verdict) -> &'static str {
@@ -438,9 +442,13 @@ fn markdown_rows(cmp: &Comparison) -> String {
             })
             .collect::<Vec<_>>()
             .join("<br>");
-        let note = change_notes(r).join("<br>");
+        let note = change_notes(r)
+            .iter()
+            .map(|n| md_cell(n))
+            .collect::<Vec<_>>()
+            .join("<br>");
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             md_cell(&r.name),
             r.total_gpus,
             status_chain(r, true),
@@ -448,7 +456,7 @@ fn markdown_rows(cmp: &Comparison) -> String {
             chain(r, speedup),
             chain(r, |e| opt(e.mean_diff_avg, 4)),
             verdict,
-            md_cell(&note)
+            note
         ));
     }
     out
@@ -474,7 +482,7 @@ fn markdown_best(best: &Best) -> String {
                 } else {
                     String::new()
                 };
-                format!("{who}`{}` {:.1} ms", md_cell(&p.name), p.mean_gen_time_ms)
+                format!("{who}{} {:.1} ms", md_cell(&p.name), p.mean_gen_time_ms)
             },
         )
     };

@@ -194,6 +194,23 @@ fn prompt_time_ratio(a: &ConfigResult, b: &ConfigResult) -> Option<crate::report
     crate::analysis::timing::speedup(&secs(a), &secs(b))?.interval
 }
 
+/// Why a report's times for `c` are not times (a hand-edited or corrupt
+/// report.json): a mean or a prompt time that is not finite, not
+/// positive, or beyond [`crate::results::reader::MAX_PROMPT_SECONDS`].
+pub fn bad_time(c: &ConfigResult) -> Option<String> {
+    let max_ms = crate::results::reader::MAX_PROMPT_SECONDS * 1000.0;
+    if let Some(t) = c.mean_gen_time_ms
+        && !(t.is_finite() && t > 0.0 && t <= max_ms)
+    {
+        return Some(format!("mean time {t} ms is not a time"));
+    }
+    c.prompts.iter().find_map(|p| {
+        let s = p.seconds?;
+        (!(s.is_finite() && s >= 0.0 && s * 1000.0 <= max_ms))
+            .then(|| format!("prompt {} time {s} s is not a time", p.prompt))
+    })
+}
+
 /// Judges config `b` (this report) against `a` (the first report).
 pub fn judge(a: Option<&ConfigResult>, b: Option<&ConfigResult>, rules: &Rules) -> Judgement {
     let (a, b) = match (a, b) {
@@ -225,11 +242,26 @@ pub fn judge(a: Option<&ConfigResult>, b: Option<&ConfigResult>, rules: &Rules) 
         }
     };
     let (sa, sb) = (a.compat_status, b.compat_status);
-    let speed = speed(a, b, rules);
     let mut notes = Vec::new();
     let mut gates = Vec::new();
+    // Garbage times compare to nothing: "Unchanged" would be a claim.
+    let bad = bad_time(a)
+        .map(|w| format!("first report's {w}"))
+        .or_else(|| bad_time(b));
+    let speed = if bad.is_some() {
+        None
+    } else {
+        speed(a, b, rules)
+    };
 
     let verdict = match (severity(sa), severity(sb)) {
+        (Some(x), Some(y)) if x == y && bad.is_some() => {
+            notes.push(format!(
+                "not comparable: {}",
+                bad.clone().unwrap_or_default()
+            ));
+            Verdict::NotComparable
+        }
         (Some(x), Some(y)) if y > x => {
             gates.push(format!("status {sa} → {sb}"));
             Verdict::Regressed

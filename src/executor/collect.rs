@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::results::batch_log::BatchLog;
+use crate::results::batch_log::{BatchLog, Crash};
 use crate::results::{self, BatchRecords, PromptRecord, atomic};
 
 /// What a configuration produced.
@@ -38,36 +38,45 @@ impl Collected {
 /// Reads what the backend left in `dir` for `num_prompts` prompts.
 pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
     let jsonl = dir.join(results::RESULTS);
-    let mut records = if jsonl.is_file() {
-        let text =
-            std::fs::read(&jsonl).with_context(|| format!("failed to read {}", jsonl.display()))?;
-        BatchRecords::parse_jsonl(&String::from_utf8_lossy(&text))
+    let (mut records, crash) = if jsonl.is_file() {
+        let text = results::files::read_regular(&jsonl)
+            .with_context(|| format!("failed to read {}", jsonl.display()))?;
+        (
+            BatchRecords::parse_jsonl(&String::from_utf8_lossy(&text)),
+            None,
+        )
     } else {
-        let records = from_log(dir)?;
+        let (records, crash) = from_log(dir)?;
         atomic::write(&jsonl, records.to_jsonl().as_bytes())?;
-        records
+        (records, crash)
     };
 
     // The protocol names images prompt_NN.png, but a backend that wrote
     // another name (prompt_000.png) and said so in its line is taken at its
-    // word: the image is moved to the canonical name analysis reads.
-    let mut renamed = false;
-    for r in records.prompts.values_mut() {
+    // word: the image is moved to the canonical name analysis reads. Only
+    // for prompts of this run, and only a PNG the backend wrote: never one
+    // of compat's own files, never another prompt's canonical image.
+    let mut renamed: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    for r in records.prompts.range_mut(..num_prompts).map(|(_, r)| r) {
         let canonical = results::prompt_image(r.prompt);
-        if let Some(name) = r
-            .image
-            .clone()
-            .filter(|n| *n != canonical && !n.contains('/'))
-        {
+        let Some(name) = r.image.clone().filter(|n| *n != canonical) else {
+            continue;
+        };
+        if movable(dir, &name) && !dir.join(&canonical).exists() {
             let (from, to) = (dir.join(&name), dir.join(&canonical));
-            if from.is_file() && !to.exists() && std::fs::rename(&from, &to).is_ok() {
-                r.image = Some(canonical);
-                renamed = true;
+            if std::fs::rename(&from, &to).is_ok() {
+                r.image = Some(canonical.clone());
+                renamed.insert(r.prompt, (name, canonical));
             }
         }
     }
-    if renamed {
-        atomic::write(&jsonl, records.to_jsonl().as_bytes())?;
+    if !renamed.is_empty() {
+        // Line by line, so that nothing else the backend wrote (lines that
+        // could not be read, events, fields) is lost.
+        let text = results::files::read_regular(&jsonl)
+            .with_context(|| format!("failed to read {}", jsonl.display()))?;
+        let text = rewrite_images(&String::from_utf8_lossy(&text), &renamed);
+        atomic::write(&jsonl, text.as_bytes())?;
     }
 
     let mut ok = 0;
@@ -95,7 +104,12 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
                     .clone()
                     .unwrap_or_else(|| "backend reported failure".into()),
                 Some(_) => format!("{image} is missing"),
-                None => "no image, no result".into(),
+                None => match &crash {
+                    Some(c) if c.prompt.is_some_and(|p| p < i) => {
+                        format!("never run: the backend stopped, {}", c.describe())
+                    }
+                    _ => "no image, no result".into(),
+                },
             };
             missing.push((i, why));
         }
@@ -109,12 +123,77 @@ pub fn collect(dir: &Path, num_prompts: usize) -> anyhow::Result<Collected> {
     })
 }
 
+/// compat's own files in a config folder: never the image of a prompt.
+fn is_compat_file(name: &str) -> bool {
+    [
+        results::LOG,
+        results::EXITCODE,
+        results::RESULTS,
+        results::CONFIG_INFO,
+        results::MANIFEST,
+        results::PROMPTS,
+        results::REPORT,
+    ]
+    .contains(&name)
+        || name.ends_with(".exitcode")
+        || name.ends_with(".lock")
+        || name.ends_with(".tmp")
+}
+
+/// Whether the file a backend named as its image may be moved: a plain
+/// name in the folder, a PNG, a regular file (not a link to elsewhere),
+/// none of compat's files, and not another prompt's `prompt_NN.png`.
+fn movable(dir: &Path, name: &str) -> bool {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && name.to_ascii_lowercase().ends_with(".png");
+    let another_prompts = name
+        .strip_prefix("prompt_")
+        .and_then(|r| r.strip_suffix(".png"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 2);
+    plain
+        && !is_compat_file(name)
+        && !another_prompts
+        && std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file())
+}
+
+/// `results.jsonl` with the `image` of each renamed prompt's line changed
+/// to its new name; every other line as it was.
+fn rewrite_images(text: &str, renamed: &BTreeMap<usize, (String, String)>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut v = serde_json::from_str::<serde_json::Value>(line.trim()).ok();
+        let target = v.as_ref().and_then(|v| {
+            let p = usize::try_from(v.get("prompt")?.as_u64()?).ok()?;
+            let (from, to) = renamed.get(&p)?;
+            (v.get("image")?.as_str()? == from).then(|| to.clone())
+        });
+        match (&mut v, target) {
+            (Some(v), Some(to)) => {
+                v["image"] = serde_json::Value::String(to);
+                out.push_str(&v.to_string());
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Records for a backend that only logged (the original framework's batch
 /// script): timings from the log, and each `image_NNNN.png` renamed to the
 /// `prompt_NN.png` of the prompt that saved it ([`BatchLog`]).
-fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
-    let text = std::fs::read(dir.join(results::LOG)).unwrap_or_default();
+fn from_log(dir: &Path) -> anyhow::Result<(BatchRecords, Option<Crash>)> {
+    let text = results::files::read_regular(&dir.join(results::LOG)).unwrap_or_default();
     let log = BatchLog::parse(&String::from_utf8_lossy(&text));
+    // A traceback counts only when the backend failed: a backend that
+    // exited 0 logged one it recovered from.
+    let failed = results::files::read_regular(&dir.join(results::EXITCODE))
+        .ok()
+        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<i32>().ok())
+        .is_some_and(|code| code != 0);
+    let crash = log.crash.clone().filter(|_| failed);
     let mut images: BTreeMap<usize, String> = BTreeMap::new();
     for entry in
         std::fs::read_dir(dir).with_context(|| format!("failed to list {}", dir.display()))?
@@ -129,7 +208,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
         }
     }
     let mut records = BatchRecords::default();
-    for (prompt, found) in attribute(&log, &images) {
+    for (prompt, found) in attribute(&log, &images, crash.as_ref()) {
         let seconds = log.prompts.get(&prompt).and_then(|p| p.seconds);
         let (image, error) = match found {
             Ok(file) => {
@@ -152,7 +231,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
             },
         );
     }
-    Ok(records)
+    Ok((records, crash))
 }
 
 /// Each logged prompt's image file, or why it has none. With `Saved image
@@ -163,6 +242,7 @@ fn from_log(dir: &Path) -> anyhow::Result<BatchRecords> {
 fn attribute(
     log: &BatchLog,
     images: &BTreeMap<usize, String>,
+    crash: Option<&Crash>,
 ) -> BTreeMap<usize, Result<String, String>> {
     let prompts = log.prompts.keys().copied();
     if log.logs_saves {
@@ -174,7 +254,12 @@ fn attribute(
                     (Some(f), _) if images.values().any(|i| i == f) => Ok(f.clone()),
                     (Some(f), _) => Err(format!("the log says it saved {f}, which is not there")),
                     (None, Some(w)) => Err(format!("the backend logged \"{w}\"")),
-                    (None, None) => Err("no \"Saved image to\" line for it in the log".into()),
+                    (None, None) => match crash {
+                        Some(c) if c.prompt == Some(n) => {
+                            Err(format!("the backend crashed on it: {}", c.exception))
+                        }
+                        _ => Err("no \"Saved image to\" line for it in the log".into()),
+                    },
                 };
                 (n, found)
             })
@@ -226,6 +311,60 @@ mod tests {
         );
         let on_disk = std::fs::read_to_string(d.join(results::RESULTS)).expect("jsonl");
         assert!(on_disk.contains("\"prompt_00.png\""), "{on_disk}");
+    }
+
+    /// Lines for prompts outside the run move nothing: the file they name
+    /// stays, and the run's own prompt keeps its image.
+    #[test]
+    fn lines_for_prompts_outside_the_run_are_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 18446744073709551615, \"image\": \"other.png\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 7, \"image\": \"other.png\", \"seconds\": 1.0, \"ok\": true}\n",
+        )
+        .expect("jsonl");
+        std::fs::write(d.join("prompt_00.png"), b"png0").expect("img");
+        std::fs::write(d.join("other.png"), b"other").expect("img");
+        let c = collect(d, 1).expect("collects");
+        assert_eq!(c.ok, 1);
+        assert_eq!(std::fs::read(d.join("other.png")).expect("kept"), b"other");
+        assert!(!d.join("prompt_07.png").exists());
+        assert_eq!(
+            std::fs::read(d.join("prompt_00.png")).expect("kept"),
+            b"png0"
+        );
+    }
+
+    /// A backend naming compat's own files (or another prompt's image) as
+    /// its image moves none of them.
+    #[test]
+    fn compats_files_are_never_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": \"batch_generation.log\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 1, \"image\": \"results.jsonl\", \"seconds\": 1.0, \"ok\": true}\n\
+             {\"prompt\": 2, \"image\": \"prompt_03.png\", \"seconds\": 1.0, \"ok\": true}\n",
+        )
+        .expect("jsonl");
+        std::fs::write(d.join(results::LOG), b"the log").expect("log");
+        std::fs::write(d.join("prompt_03.png"), b"png3").expect("img");
+        let c = collect(d, 4).expect("collects");
+        assert_eq!(
+            std::fs::read(d.join(results::LOG)).expect("log"),
+            b"the log"
+        );
+        assert!(d.join(results::RESULTS).is_file());
+        assert_eq!(
+            std::fs::read(d.join("prompt_03.png")).expect("img"),
+            b"png3"
+        );
+        assert!(!d.join("prompt_00.png").exists() && !d.join("prompt_02.png").exists());
+        assert_eq!(c.ok, 1);
     }
 
     #[test]
@@ -286,6 +425,48 @@ mod tests {
         assert_eq!(read(3).as_deref(), Some("png2"));
         assert_eq!(c.records.prompts[&3].seconds, Some(1.0));
         assert_eq!(c.records.prompts[&1].seconds, Some(0.25));
+    }
+
+    /// A log-only backend (the original's batch script) that died on its
+    /// fourth prompt with a traceback and exit code 1: the three images it
+    /// saved are its prompts' images; the fourth names the exception; the
+    /// fifth was never run.
+    #[test]
+    fn a_crashed_log_only_backend_keeps_its_images_and_names_the_prompt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let mut log = String::new();
+        for i in 1..=3 {
+            log.push_str(&format!(
+                "Processing prompt {i}/5\nGeneration time for prompt {i}: 1.0 seconds\n\
+                 Saved image to {}/image_{:04}.png\n",
+                d.display(),
+                i - 1
+            ));
+            std::fs::write(d.join(format!("image_{:04}.png", i - 1)), b"png").expect("img");
+        }
+        log.push_str(
+            "Processing prompt 4/5\nTraceback (most recent call last):\n  File \"b.py\", line 1\n\
+             RuntimeError: CUDA error: out of memory\n",
+        );
+        std::fs::write(d.join(results::LOG), log).expect("log");
+        std::fs::write(d.join(results::EXITCODE), "1\n").expect("rc");
+        let c = collect(d, 5).expect("collects");
+        assert_eq!(c.ok, 3);
+        assert!(d.join(results::prompt_image(2)).is_file());
+        assert_eq!(c.missing[0].0, 3);
+        assert!(
+            c.missing[0]
+                .1
+                .contains("crashed on it: RuntimeError: CUDA error"),
+            "{:?}",
+            c.missing
+        );
+        assert!(
+            c.missing[1].1.contains("never run") && c.missing[1].1.contains("prompt 3"),
+            "{:?}",
+            c.missing
+        );
     }
 
     #[test]

@@ -14,16 +14,10 @@ fn icon(s: Status) -> &'static str {
     }
 }
 
-/// Escapes a table cell.
-/// Escapes a table cell: backend text is shown as text (HTML escaped, no
-/// control characters, one line).
+/// A table cell: names and backend text shown as text, never as markup
+/// ([`crate::text::markdown`], shared with `compare --markdown`).
 fn cell(s: &str) -> String {
-    crate::text::clean(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 /// The Markdown text.
@@ -48,10 +42,10 @@ fn header(report: &Report) -> String {
     let mut out = format!("## compat: {verdict}\n\n");
     let mut meta = Vec::new();
     if let Some(m) = report.run.model() {
-        meta.push(format!("model `{m}`"));
+        meta.push(format!("model {}", cell(&m)));
     }
     if let Some(b) = &report.run.backend {
-        meta.push(format!("backend `{b}`"));
+        meta.push(format!("backend {}", cell(b)));
     }
     if let (Some(w), Some(h)) = (report.run.width(), report.run.height()) {
         meta.push(format!("{w}×{h}"));
@@ -144,7 +138,7 @@ fn configs(report: &Report) -> String {
     out.push_str("|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
     for r in &report.results {
         out.push_str(&format!(
-            "| `{}` | {} | {} {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&r.name),
             r.total_gpus,
             icon(r.compat_status),

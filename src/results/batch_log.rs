@@ -47,6 +47,35 @@ pub struct BatchLog {
     /// Whether any `Saved image to` line was seen (a script that logs them
     /// decides the mapping; one that does not leaves it to the file names).
     pub logs_saves: bool,
+    /// The `N` of `Processing prompt i/N`: how many prompts the script meant
+    /// to run.
+    pub total: Option<usize>,
+    /// The last Python traceback in the log, if any.
+    pub crash: Option<Crash>,
+}
+
+/// A Python traceback in the log. The batch script has no `try` around a
+/// prompt (B:361-421): an exception ends the script, Python prints the
+/// traceback on stderr, which the runner merges into the log (R:503-506),
+/// after what the script had printed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Crash {
+    /// The prompt being processed when it happened (0-based): the last
+    /// `Processing prompt` / `Generation time` line before the traceback.
+    pub prompt: Option<usize>,
+    /// Its last line, the exception ("RuntimeError: CUDA error: ...").
+    pub exception: String,
+}
+
+impl Crash {
+    /// "on prompt 3: RuntimeError: ..." (0-based, as compat counts).
+    pub fn describe(&self) -> String {
+        let exc = crate::text::clean(&self.exception);
+        match self.prompt {
+            Some(p) => format!("it crashed on prompt {p}: {exc}"),
+            None => format!("it crashed: {exc}"),
+        }
+    }
 }
 
 /// The warnings that mean "no image for prompt i" (B:398-413).
@@ -87,14 +116,48 @@ impl BatchLog {
         let mut log = BatchLog::default();
         let mut current: Option<usize> = None;
         let mut summary: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut in_traceback = false;
         for line in text.lines() {
             let t = line.trim();
+            if t.starts_with("Traceback (most recent call last)") {
+                in_traceback = true;
+                log.crash = Some(Crash {
+                    prompt: current,
+                    exception: String::new(),
+                });
+                continue;
+            }
+            if in_traceback {
+                // Frames are indented; the first line that is not ends the
+                // traceback and is its exception (chained exceptions print
+                // a sentence between tracebacks, then the next one).
+                let indented = line.starts_with([' ', '\t']);
+                if t.is_empty() || indented {
+                    continue;
+                }
+                in_traceback = false;
+                if t.starts_with("During handling of the above exception")
+                    || t.starts_with("The above exception was the direct cause")
+                {
+                    continue;
+                }
+                if let Some(c) = &mut log.crash {
+                    c.exception = t.chars().take(500).collect();
+                }
+                continue;
+            }
             // The prompt's own text may say anything.
             if t.starts_with("Prompt:") {
                 continue;
             }
             if let Some(i) = t.find("Processing prompt ") {
                 let rest = &t[i + "Processing prompt ".len()..];
+                if let Some(total) = rest
+                    .split_once('/')
+                    .and_then(|(_, n)| n.trim().parse::<usize>().ok())
+                {
+                    log.total = Some(total);
+                }
                 if let Some(n) = rest
                     .split('/')
                     .next()

@@ -13,6 +13,7 @@
 pub mod atomic;
 pub mod batch_log;
 pub mod config_info;
+pub mod files;
 pub mod manifest;
 pub mod original;
 pub mod reader;
@@ -63,7 +64,7 @@ pub fn parse_time(s: &str) -> Option<std::time::SystemTime> {
 /// the ERROR and SKIP sections; `None` when it is missing or empty.
 pub fn log_tail(path: &Path, max_lines: usize) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = files::open_regular(path).ok()?;
     let len = file.metadata().ok()?.len();
     let start = len.saturating_sub(64 * 1024);
     file.seek(SeekFrom::Start(start)).ok()?;

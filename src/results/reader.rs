@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::matrix::Role;
 use crate::registry::Registry;
-use crate::results::batch_log::BatchLog;
+use crate::results::batch_log::{BatchLog, Crash};
 use crate::results::original::OriginalManifest;
 use crate::results::{self, BatchRecords, ConfigInfo, ConfigState, Manifest};
 
@@ -88,6 +88,31 @@ pub struct ConfigSource {
     pub prompt_exitcodes: BTreeMap<usize, i32>,
     /// Highest prompt index seen in file names, +1.
     pub prompts_seen: usize,
+    /// Wall time of the backend process (manifest, else config_info.json's
+    /// start and finish): no prompt can have taken longer.
+    pub wall_seconds: Option<f64>,
+}
+
+/// Without a recorded wall time, a prompt time beyond this (30 days) is
+/// taken as garbage, not as a measurement.
+pub const MAX_PROMPT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+/// Why a reported prompt time is not a time: not finite, negative, or
+/// longer than the process that measured it ran.
+pub fn invalid_time(seconds: f64, wall: Option<f64>) -> Option<String> {
+    if !seconds.is_finite() {
+        return Some("not a finite number".into());
+    }
+    if seconds < 0.0 {
+        return Some("negative".into());
+    }
+    match wall {
+        // Clocks inside and outside the process differ a little.
+        Some(w) if w.is_finite() && w >= 0.0 => (seconds > w * 1.01 + 1.0)
+            .then(|| format!("longer than the backend ran ({w:.1} s wall time)")),
+        _ => (seconds > MAX_PROMPT_SECONDS)
+            .then(|| format!("longer than {MAX_PROMPT_SECONDS} s (30 days)")),
+    }
 }
 
 impl ConfigSource {
@@ -100,21 +125,59 @@ impl ConfigSource {
     }
 
     /// Per-prompt seconds for prompts `0..n`, and where they came from.
+    /// Only valid times ([`invalid_time`]); see [`Self::invalid_times`].
     pub fn timings(&self, n: usize) -> (Vec<Option<f64>>, &'static str) {
+        let (raw, source) = self.raw_timings(n);
+        let v = raw
+            .into_iter()
+            .map(|s| s.filter(|s| invalid_time(*s, self.wall_seconds).is_none()))
+            .collect();
+        (v, source)
+    }
+
+    /// Per-prompt seconds as reported, valid or not.
+    fn raw_timings(&self, n: usize) -> (Vec<Option<f64>>, &'static str) {
         if let Some(r) = &self.records
-            && r.prompts.values().any(|p| p.seconds.is_some())
+            && (r.prompts.values().any(|p| p.seconds.is_some()) || !r.bad_seconds.is_empty())
         {
             let v = (0..n)
                 .map(|i| r.prompts.get(&i).filter(|p| p.ok).and_then(|p| p.seconds))
-                .map(|s| s.filter(|s| s.is_finite() && *s >= 0.0))
                 .collect();
             return (v, results::RESULTS);
         }
-        let v = (0..n)
-            .map(|i| self.log_timings.get(&i).copied())
-            .map(|s| s.filter(|s| s.is_finite() && *s >= 0.0))
-            .collect();
+        let v = (0..n).map(|i| self.log_timings.get(&i).copied()).collect();
         (v, results::LOG)
+    }
+
+    /// The times of prompts `0..n` that were reported but are not times
+    /// (left out of every statistic): (prompt, why), the value shown.
+    pub fn invalid_times(&self, n: usize) -> Vec<(usize, String)> {
+        let (raw, source) = self.raw_timings(n);
+        let mut out: Vec<(usize, String)> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = (*s)?;
+                let why = invalid_time(s, self.wall_seconds)?;
+                Some((i, format!("{s} s in {source}: {why}")))
+            })
+            .collect();
+        if let Some(r) = &self.records {
+            // NaN and Infinity were read as null: say what was written.
+            for (&i, (value, line)) in r.bad_seconds.range(..n) {
+                if !out.iter().any(|(p, _)| *p == i) {
+                    out.push((
+                        i,
+                        format!(
+                            "{value} s in {}:{line}: not a finite number",
+                            results::RESULTS
+                        ),
+                    ));
+                }
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out
     }
 }
 
@@ -149,9 +212,10 @@ fn state_error(state: ConfigState) -> Option<&'static str> {
     }
 }
 
-/// Reads a text file lossily (non-UTF-8 bytes become U+FFFD).
+/// Reads a text file lossily (non-UTF-8 bytes become U+FFFD); only a
+/// regular file (a FIFO named like a result would block for ever).
 fn read_lossy(path: &Path) -> Option<String> {
-    std::fs::read(path)
+    results::files::read_regular(path)
         .ok()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
@@ -197,10 +261,27 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, ReadError> {
         path: path.clone(),
         why,
     };
-    let text = std::fs::read(&path).map_err(|e| bad(format!("failed to read: {e}")))?;
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| bad(format!("failed to parse: {e}")))
+    let text =
+        results::files::read_regular(&path).map_err(|e| bad(format!("failed to read: {e}")))?;
+    let m: Manifest =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("failed to parse: {e}")))?;
+    check_names(m.configs.iter().map(|c| c.name.as_str())).map_err(bad)?;
+    Ok(Some(m))
+}
+
+/// Every config name must be a plain folder name: a manifest naming
+/// `../victim/f1` would have its images read (and copied into the page)
+/// from outside the run.
+fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    for name in names {
+        if let Some(why) = results::files::unsafe_name(name) {
+            return Err(format!(
+                "config name {:?} cannot be a folder of the run: {why}",
+                crate::text::clean(name)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The config folders directly under `dir`, by name.
@@ -240,6 +321,7 @@ fn from_manifest(m: &Manifest, folders: &mut BTreeMap<String, PathBuf>) -> Vec<C
                 args: e.args.clone(),
                 devices: e.devices.clone(),
                 engine: e.engine.clone(),
+                wall_seconds: e.seconds,
                 ..ConfigSource::default()
             };
             match e.state {
@@ -266,7 +348,7 @@ fn state_error_text(state: ConfigState, error: Option<&str>) -> Option<String> {
 
 /// The original framework's manifest, when `dir` holds one.
 fn read_original(dir: &Path) -> Option<OriginalManifest> {
-    let text = std::fs::read(dir.join(results::MANIFEST)).ok()?;
+    let text = results::files::read_regular(&dir.join(results::MANIFEST)).ok()?;
     serde_json::from_slice(&text).ok()
 }
 
@@ -373,6 +455,14 @@ fn apply_config_info(c: &mut ConfigSource, info: &ConfigInfo, has_manifest: bool
         c.gpus = info.total_gpus();
     }
     c.lossy = c.lossy || info.is_lossy();
+    if c.wall_seconds.is_none()
+        && let (Some(a), Some(b)) = (
+            info.started.as_deref().and_then(results::parse_time),
+            info.finished.as_deref().and_then(results::parse_time),
+        )
+    {
+        c.wall_seconds = b.duration_since(a).ok().map(|d| d.as_secs_f64());
+    }
     if info.state == Some(ConfigState::Skipped) && c.skip_reason.is_none() {
         c.skip_reason = Some(info.skip_reason.clone().unwrap_or_else(|| "skipped".into()));
     }
@@ -414,7 +504,9 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
     if let Ok(rd) = std::fs::read_dir(d) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some((i, ext)) = prompt_file(&name) {
+            if let Some((i, ext)) = prompt_file(&name)
+                && i < MAX_GUESSED_PROMPTS
+            {
                 c.prompts_seen = c.prompts_seen.max(i + 1);
                 if ext == "exitcode"
                     && let Some(Ok(code)) = read_exitcode(&e.path())
@@ -427,11 +519,24 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
     if let Some(text) = read_lossy(&d.join(results::LOG)) {
         let log = BatchLog::parse(&text);
         c.log_timings = log.times();
+        // The batch script died (no try around a prompt, B:361-421): say on
+        // which prompt and why, not only the exit code.
+        let failed =
+            matches!(read_exitcode(&d.join(results::EXITCODE)), Some(Ok(code)) if code != 0);
+        let crash = log.crash.clone().filter(|_| failed);
+        if let (Some(crash), Some(e)) = (&crash, &mut c.error) {
+            e.push_str(&format!("; {}", crash.describe()));
+        }
         if !has_manifest && c.records.is_none() {
-            reattribute(c, d, &log);
+            reattribute(c, d, &log, crash.as_ref());
         }
     }
 }
+
+/// A prompt index above this, guessed from file names or log lines (no
+/// manifest says how many prompts ran), is not believed: one stray
+/// `prompt_99999999999.png` must not make analysis loop over them all.
+pub const MAX_GUESSED_PROMPTS: usize = 10_000;
 
 /// The original framework's runner renamed `image_{k:04}.png` to
 /// `prompt_{k:02}.png` by position (`compatibility/run_compat_test.py`,
@@ -440,29 +545,57 @@ fn read_config_files(c: &mut ConfigSource, d: &Path, has_manifest: bool) {
 /// prompt and the *last* prompt's exit code says 1. The log's `Saved image
 /// to` lines say whose each image is: prompt `p`'s image is the file the
 /// runner made of the image the log gives `p`.
-fn reattribute(c: &mut ConfigSource, dir: &Path, log: &BatchLog) {
+///
+/// When the batch script failed, the runner renamed nothing (R:548-550):
+/// the images are still `image_NNNN.png`, and the log still says whose each
+/// is. The prompt the traceback came from, and those after it, say so.
+fn reattribute(c: &mut ConfigSource, dir: &Path, log: &BatchLog, crash: Option<&Crash>) {
     if !log.logs_saves {
         return;
     }
     let mut images = BTreeMap::new();
     for (&p, lp) in &log.prompts {
-        let counter = lp.images.first().and_then(|name| {
-            name.strip_prefix("image_")?
+        let saved = lp.images.first().and_then(|name| {
+            let k = name
+                .strip_prefix("image_")?
                 .strip_suffix(".png")?
                 .parse::<usize>()
-                .ok()
+                .ok()?;
+            Some((k, name))
         });
-        match counter {
-            Some(k) => {
-                images.insert(p, dir.join(results::prompt_image(k)));
+        match saved {
+            Some((k, name)) => {
+                let renamed = dir.join(results::prompt_image(k));
+                let kept = dir.join(name);
+                let path = if !renamed.exists() && kept.is_file() {
+                    kept
+                } else {
+                    renamed
+                };
+                images.insert(p, path);
             }
             None => {
-                let why = lp.warning.clone().map_or_else(
-                    || "the log shows no saved image".to_string(),
-                    |w| format!("the backend logged \"{w}\""),
-                );
+                let why = match (&lp.warning, crash) {
+                    (Some(w), _) => format!("the backend logged \"{w}\""),
+                    (None, Some(cr)) if cr.prompt == Some(p) => format!(
+                        "the batch script crashed on this prompt: {}",
+                        crate::text::clean(&cr.exception)
+                    ),
+                    (None, _) => "the log shows no saved image".to_string(),
+                };
                 c.log_errors.insert(p, why);
             }
+        }
+    }
+    // Prompts the script never reached: after the one it died on.
+    if let (Some(cr), Some(total)) = (crash, log.total)
+        && let Some(at) = cr.prompt
+    {
+        let end = total.min(at.saturating_add(1).saturating_add(MAX_GUESSED_PROMPTS));
+        for p in at.saturating_add(1)..end {
+            c.log_errors.entry(p).or_insert_with(|| {
+                format!("never run: the batch script stopped, {}", cr.describe())
+            });
         }
     }
     if images
@@ -548,11 +681,12 @@ fn prompts_of(
         .flat_map(|c| {
             let mut v = vec![c.prompts_seen];
             if let Some(r) = &c.records {
-                v.extend(r.prompts.keys().map(|k| k + 1));
+                v.extend(r.prompts.keys().map(|k| k.saturating_add(1)));
             }
-            v.extend(c.log_timings.keys().map(|k| k + 1));
+            v.extend(c.log_timings.keys().map(|k| k.saturating_add(1)));
             v
         })
+        .filter(|&k| k <= MAX_GUESSED_PROMPTS)
         .collect();
     (prompts, seen.last().copied().unwrap_or(0))
 }
@@ -566,6 +700,14 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<RunDir, ReadError> {
         Ok(m) => (m, None),
         Err(e) => (None, Some(read_original(dir).ok_or(e)?)),
     };
+    if let Some(o) = &original {
+        check_names(o.configs.iter().map(String::as_str)).map_err(|why| {
+            ReadError::BadManifest {
+                path: dir.join(results::MANIFEST),
+                why,
+            }
+        })?;
+    }
     let mut folders = config_folders(dir)?;
     if manifest.is_none() && original.is_none() && folders.is_empty() {
         return Err(ReadError::NotResults(dir.to_path_buf()));

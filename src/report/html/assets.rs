@@ -133,15 +133,25 @@ fn full_image_url(
         return Ok(url_of(rel));
     }
     let dest = assets.join(copy_as);
+    // Only a regular file is copied (a FIFO would block the copy).
+    crate::results::files::open_regular(png)
+        .with_context(|| format!("failed to read {}", png.display()))?;
     std::fs::copy(png, &dest)
         .with_context(|| format!("failed to copy {} to {}", png.display(), dest.display()))?;
     Ok(url_of(&PathBuf::from(super::ASSETS_DIR).join(copy_as)))
 }
 
+/// An image of the page: a regular file only, its header checked against
+/// the decode ceiling before any pixel is decoded (the analysis refused a
+/// bomb already; the page must not be the one to allocate for it).
 fn decode(path: &Path) -> anyhow::Result<RgbImage> {
-    Ok(image::open(path)
-        .with_context(|| format!("failed to read image {}", path.display()))?
-        .to_rgb8())
+    use crate::analysis::metrics;
+    let limits = metrics::DecodeLimits::CEILING;
+    let read = || -> Result<RgbImage, metrics::ImageError> {
+        let bytes = metrics::read_bytes_into(path, Vec::new(), &limits)?;
+        metrics::decode_rgb(path, &bytes, &limits)
+    };
+    read().with_context(|| format!("failed to read image {}", path.display()))
 }
 
 fn save(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
