@@ -615,3 +615,75 @@ fn summarise(reference: &str, rows: &[&ImageMetrics]) -> MetricSummary {
         compared: rows.len(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lossless_fail(mean_diff: f64, max_diff: f64) -> status::Facts {
+        status::Facts {
+            mean_diff: Some(mean_diff),
+            max_diff: Some(max_diff),
+            ..Default::default()
+        }
+    }
+
+    /// The floor holds both MeanDiff and MaxDiff. A real engine's floor is
+    /// not one ratio of the two (a few flipped pixels make a large MaxDiff
+    /// over a tiny MeanDiff), so a FAIL whose MeanDiff is within the floor
+    /// but whose MaxDiff is not must stay FAIL, and say the floor.
+    #[test]
+    fn a_fail_within_the_floor_on_one_metric_only_stays_fail() {
+        let floor = Floor {
+            mean_diff: 0.03,
+            max_diff: 0.25,
+        };
+        let mut notes = Vec::new();
+        let (status, reason) = within_floor(
+            &floor,
+            &lossless_fail(0.025, 0.6),
+            Some("lossless: mean MaxDiff 0.6000 > 0.2".into()),
+            &mut notes,
+        );
+        assert_eq!(status, Status::Fail);
+        let reason = reason.expect("a reason");
+        assert!(
+            reason.starts_with(
+                "lossless: mean MaxDiff 0.6000 > 0.2; the engine's own run-to-run difference"
+            ),
+            "{reason}"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // And the other way round: MaxDiff within, MeanDiff beyond.
+        let (status, _) = within_floor(&floor, &lossless_fail(0.05, 0.2), None, &mut notes);
+        assert_eq!(status, Status::Fail);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_fail_within_the_floor_on_both_metrics_is_pass_with_a_note() {
+        let floor = Floor {
+            mean_diff: 0.03,
+            max_diff: 0.25,
+        };
+        let mut notes = Vec::new();
+        // On the floor exactly is within it.
+        let (status, reason) = within_floor(
+            &floor,
+            &lossless_fail(0.03, 0.25),
+            Some("lossless: mean MeanDiff 0.0300 > 0.02".into()),
+            &mut notes,
+        );
+        assert_eq!((status, reason), (Status::Pass, None));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "within the engine's own run-to-run difference: MeanDiff 0.0300, MaxDiff 0.2500"
+            ),
+            "{notes:?}"
+        );
+        // No figures (nothing compared) is never within a floor.
+        let (status, _) = within_floor(&floor, &status::Facts::default(), None, &mut notes);
+        assert_eq!(status, Status::Fail);
+    }
+}
