@@ -196,3 +196,65 @@ fn no_effect_needs_the_interval_within_ten_percent() {
         "{reason}"
     );
 }
+
+/// "Not applied" (an assigned device NVML saw idle) is a verdict on the
+/// feature that multiplied the GPUs. A feature added on top of a 2-GPU
+/// parent without needing more (here a lossy addon over `par`) is judged on
+/// its own effect: the idle device is the parent's fault, and the addon is
+/// not WARN "not applied" for it.
+#[test]
+fn an_idle_device_is_blamed_on_the_feature_that_needed_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("features.toml"),
+        format!(
+            "default_backend = \"fake\"\n\n[backends.fake]\ncommand = [\"python3\", \"{}\", \
+             \"--prompt-file\", \"{{prompt_file}}\", \"--output\", \"{{output_dir}}\", \
+             \"--seed\", \"{{seed}}\"]\n\n[features.par]\nargs = [\"--par\", \"2\"]\ngpus = 2\n\n\
+             [features.lossy]\nargs = [\"--lossy\"]\nlossy = true\n",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/fake_backend.py")
+                .display()
+        ),
+    )
+    .expect("registry");
+    compat(tmp.path())
+        .args([
+            "run",
+            "--baseline",
+            "par",
+            "--addons",
+            "lossy",
+            "--gpus",
+            "2",
+            "--num-prompts",
+            "3",
+        ])
+        .assert()
+        .success();
+    let dir = tmp.path().join("compat_results/par");
+    let path = dir.join("manifest.json");
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("manifest")).expect("json");
+    const MIB: u64 = 1 << 20;
+    for c in m["configs"].as_array_mut().expect("configs") {
+        if c["name"] == "par+lossy" {
+            c["gpu_memory_start_bytes"] = json!({"0": 500 * MIB, "1": 500 * MIB});
+            c["gpu_memory_peak_bytes"] = json!({"0": 23_000 * MIB, "1": 510 * MIB});
+        }
+    }
+    std::fs::write(&path, m.to_string()).expect("write");
+    let out = compat(tmp.path())
+        .args(["analyze", "--json", "--results-dir"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let c = config(&report, "par+lossy");
+    let vp = &c["vs_parents"][0];
+    assert_eq!(vp["parent"], "par", "{vp}");
+    assert!(vp.get("idle_devices").is_none(), "{vp}");
+    assert_eq!(vp["verdict"], "applied", "its pixels changed: {vp}");
+    assert_ne!(c["compat_status"], "WARN", "{c}");
+}

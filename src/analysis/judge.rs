@@ -686,4 +686,61 @@ mod tests {
         let (status, _) = within_floor(&floor, &status::Facts::default(), None, &mut notes);
         assert_eq!(status, Status::Fail);
     }
+
+    fn memory(peaks: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+        peaks.iter().map(|(d, b)| (d.to_string(), *b)).collect()
+    }
+
+    /// A memory feature with identical images and unchanged speed is applied
+    /// only when its highest device peak is at least 5% under its parent's.
+    #[test]
+    fn a_memory_feature_is_applied_only_five_percent_under_its_parent() {
+        let parent = memory(&[("0", 1000), ("1", 10)]);
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 940)])),
+            Effect::Applied
+        );
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 960)])),
+            Effect::NoEffect
+        );
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 950)])),
+            Effect::NoEffect,
+            "5% exactly is not under it"
+        );
+        // The peak is the highest device's: moving the load to another
+        // device saves nothing.
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 10), ("1", 990)])),
+            Effect::NoEffect
+        );
+        assert_eq!(memory_effect(&parent, &memory(&[])), Effect::Unknown);
+        assert_eq!(memory_effect(&memory(&[]), &parent), Effect::Unknown);
+    }
+
+    fn with_work(counts: &[(&str, u64)]) -> ConfigSource {
+        ConfigSource {
+            records: Some(results::records::BatchRecords {
+                work: counts.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Same work only when both configs reported work, and all of it equal;
+    /// a config that reported none says nothing either way.
+    #[test]
+    fn same_work_needs_both_configs_counters() {
+        let parent = with_work(&[("transformer_block", 144), ("transformer_eval", 36)]);
+        let same = with_work(&[("transformer_block", 144), ("transformer_eval", 36)]);
+        let less = with_work(&[("transformer_block", 141), ("transformer_eval", 36)]);
+        assert_eq!(same_work(&parent, &same), Some(true));
+        assert_eq!(same_work(&parent, &less), Some(false));
+        assert_eq!(same_work(&parent, &with_work(&[])), None);
+        assert_eq!(same_work(&with_work(&[]), &parent), None);
+        assert_eq!(same_work(&parent, &ConfigSource::default()), None);
+        assert_eq!(same_work(&ConfigSource::default(), &parent), None);
+    }
 }

@@ -323,6 +323,21 @@ mod tests {
         }
     }
 
+    /// Only positive, finite seconds are timings: a zero, negative, NaN or
+    /// infinite one is left out on either side, not turned into a ratio.
+    #[test]
+    fn speedup_ignores_times_that_are_not_durations() {
+        let bad = [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+        let clean = speedup(&[2.0, 2.2, 1.8], &[1.0, 1.1, 0.9]);
+        let mut b = vec![2.0, 2.2, 1.8];
+        b.extend(bad);
+        let mut c = vec![1.0, 1.1, 0.9];
+        c.extend(bad);
+        assert_eq!(speedup(&b, &c), clean);
+        assert!(speedup(&bad, &[1.0]).is_none());
+        assert!(speedup(&[1.0], &bad).is_none());
+    }
+
     #[test]
     fn few_prompts_are_said_to_be_few() {
         let s = speedup(&[2.0, 2.1, 1.9], &[1.0, 1.1, 0.9]).expect("s");
