@@ -33,6 +33,16 @@ def plane_d(i, j):
     return 1.0 - plane_c(i, j)
 
 
+def plane_e(i, j):
+    """Low contrast and dark: means near 0.02, where C1 = 1e-4 is a large
+    share of the luminance term's mx^2 + my^2, so a wrong C1 shows."""
+    return 0.02 + 0.01 * ((i * 5 + j * 3) % 7) / 6.0
+
+
+def plane_f(i, j):
+    return plane_e(i, j) * 1.3 + 0.004 * math.sin(i * 0.9 - j * 0.4)
+
+
 def ssim(fx, fy, W=W, H=H):
     g = [math.exp(-((k - 5) ** 2) / (2 * 1.5 ** 2)) for k in range(11)]
     s = sum(g)
@@ -104,3 +114,4 @@ if __name__ == "__main__":
     print("a_b", repr(ssim(plane_a, plane_b)))
     print("c_d", repr(ssim(plane_c, plane_d)))
     print("a_a", repr(ssim(plane_a, plane_a)))
+    print("e_f", repr(ssim(plane_e, plane_f)))

@@ -256,7 +256,12 @@ fn mask_analysis_table(stdout: &str) -> String {
         assert!(rule.chars().all(|c| c == '─'), "{rule}");
         while let Some(row) = lines.next_if(|l| !l.is_empty()) {
             if row.starts_with("  └─ ") {
-                reasons.push((rows.len() - 1, row.to_string()));
+                // A "no effect" reason ends with the measured speedup.
+                let row = match row.rsplit_once("; ") {
+                    Some((head, tail)) if tail.contains('×') => format!("{head}; [speedup]"),
+                    _ => row.to_string(),
+                };
+                reasons.push((rows.len() - 1, row));
                 continue;
             }
             let mut c = cells(row);

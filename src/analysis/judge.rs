@@ -683,3 +683,132 @@ fn summarise(reference: &str, rows: &[&ImageMetrics]) -> MetricSummary {
         compared: rows.len(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lossless_fail(mean_diff: f64, max_diff: f64) -> status::Facts {
+        status::Facts {
+            mean_diff: Some(mean_diff),
+            max_diff: Some(max_diff),
+            ..Default::default()
+        }
+    }
+
+    /// The floor holds both MeanDiff and MaxDiff. A real engine's floor is
+    /// not one ratio of the two (a few flipped pixels make a large MaxDiff
+    /// over a tiny MeanDiff), so a FAIL whose MeanDiff is within the floor
+    /// but whose MaxDiff is not must stay FAIL, and say the floor.
+    #[test]
+    fn a_fail_within_the_floor_on_one_metric_only_stays_fail() {
+        let floor = Floor {
+            mean_diff: 0.03,
+            max_diff: 0.25,
+        };
+        let mut notes = Vec::new();
+        let (status, reason) = within_floor(
+            &floor,
+            &lossless_fail(0.025, 0.6),
+            Some("lossless: mean MaxDiff 0.6000 > 0.2".into()),
+            &mut notes,
+        );
+        assert_eq!(status, Status::Fail);
+        let reason = reason.expect("a reason");
+        assert!(
+            reason.starts_with(
+                "lossless: mean MaxDiff 0.6000 > 0.2; the engine's own run-to-run difference"
+            ),
+            "{reason}"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // And the other way round: MaxDiff within, MeanDiff beyond.
+        let (status, _) = within_floor(&floor, &lossless_fail(0.05, 0.2), None, &mut notes);
+        assert_eq!(status, Status::Fail);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_fail_within_the_floor_on_both_metrics_is_pass_with_a_note() {
+        let floor = Floor {
+            mean_diff: 0.03,
+            max_diff: 0.25,
+        };
+        let mut notes = Vec::new();
+        // On the floor exactly is within it.
+        let (status, reason) = within_floor(
+            &floor,
+            &lossless_fail(0.03, 0.25),
+            Some("lossless: mean MeanDiff 0.0300 > 0.02".into()),
+            &mut notes,
+        );
+        assert_eq!((status, reason), (Status::Pass, None));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "within the engine's own run-to-run difference: MeanDiff 0.0300, MaxDiff 0.2500"
+            ),
+            "{notes:?}"
+        );
+        // No figures (nothing compared) is never within a floor.
+        let (status, _) = within_floor(&floor, &status::Facts::default(), None, &mut notes);
+        assert_eq!(status, Status::Fail);
+    }
+
+    fn memory(peaks: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+        peaks.iter().map(|(d, b)| (d.to_string(), *b)).collect()
+    }
+
+    /// A memory feature with identical images and unchanged speed is applied
+    /// only when its highest device peak is at least 5% under its parent's.
+    #[test]
+    fn a_memory_feature_is_applied_only_five_percent_under_its_parent() {
+        let parent = memory(&[("0", 1000), ("1", 10)]);
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 940)])),
+            Effect::Applied
+        );
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 960)])),
+            Effect::NoEffect
+        );
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 950)])),
+            Effect::NoEffect,
+            "5% exactly is not under it"
+        );
+        // The peak is the highest device's: moving the load to another
+        // device saves nothing.
+        assert_eq!(
+            memory_effect(&parent, &memory(&[("0", 10), ("1", 990)])),
+            Effect::NoEffect
+        );
+        assert_eq!(memory_effect(&parent, &memory(&[])), Effect::Unknown);
+        assert_eq!(memory_effect(&memory(&[]), &parent), Effect::Unknown);
+    }
+
+    fn with_work(counts: &[(&str, u64)]) -> ConfigSource {
+        ConfigSource {
+            records: Some(results::records::BatchRecords {
+                work: counts.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Same work only when both configs reported work, and all of it equal;
+    /// a config that reported none says nothing either way.
+    #[test]
+    fn same_work_needs_both_configs_counters() {
+        let parent = with_work(&[("transformer_block", 144), ("transformer_eval", 36)]);
+        let same = with_work(&[("transformer_block", 144), ("transformer_eval", 36)]);
+        let less = with_work(&[("transformer_block", 141), ("transformer_eval", 36)]);
+        assert_eq!(same_work(&parent, &same), Some(true));
+        assert_eq!(same_work(&parent, &less), Some(false));
+        assert_eq!(same_work(&parent, &with_work(&[])), None);
+        assert_eq!(same_work(&with_work(&[]), &parent), None);
+        assert_eq!(same_work(&parent, &ConfigSource::default()), None);
+        assert_eq!(same_work(&ConfigSource::default(), &parent), None);
+    }
+}

@@ -623,6 +623,35 @@ fn ssim_global(x: &[f32], y: &[f32]) -> f64 {
 mod tests {
     use super::*;
 
+    /// SSIM on dark, low-contrast planes, where C1 = 0.01² is a large share
+    /// of the luminance term (means near 0.02, so mx² + my² ≈ 1e-3): a C1 off
+    /// by 10% moves this value by 1.7e-4, while on the high-contrast planes
+    /// of tests/analyze.rs it moves by less than 1e-7. Reference value from
+    /// scripts/ssim_reference.py (`e_f`: pure Python, direct 2-D window
+    /// sums in f64), and scikit-image 0.26's `structural_similarity(x, y,
+    /// data_range=1, gaussian_weights=True, sigma=1.5,
+    /// use_sample_covariance=False)` gives the same to 1e-15. Both windowed
+    /// (32×24) and single-window (10×8) paths are checked.
+    #[test]
+    fn ssim_on_low_contrast_planes_matches_the_reference() {
+        let plane = |w: usize, h: usize, f: &dyn Fn(f64, f64) -> f64| -> Vec<f32> {
+            (0..h)
+                .flat_map(|i| (0..w).map(move |j| (i, j)))
+                .map(|(i, j)| f(i as f64, j as f64) as f32)
+                .collect()
+        };
+        let pe =
+            |i: f64, j: f64| 0.02 + 0.01 * ((i as usize * 5 + j as usize * 3) % 7) as f64 / 6.0;
+        let pf = |i: f64, j: f64| pe(i, j) * 1.3 + 0.004 * (i * 0.9 - j * 0.4).sin();
+        let (w, h) = (32, 24);
+        let got = ssim(&plane(w, h, &pe), &plane(w, h, &pf), w, h);
+        assert!((got - 0.959_797_698_039_505).abs() < 1e-5, "ssim {got}");
+        let got = ssim(&plane(10, 8, &pe), &plane(10, 8, &pf), 10, 8);
+        // One uniform window (population variances), by hand from the same
+        // formula in f64: 0.960914376135 (C1 10% off: 0.961081).
+        assert!((got - 0.960_914_376_135_244_8).abs() < 1e-5, "ssim {got}");
+    }
+
     /// The sizes where the roundings differ: min(H, W) / 256 ends in .5.
     /// piq (Python's round, halves to even) against MATLAB's `ssim.m`
     /// (halves away from zero): 640 → 2 not 3, 1152 → 4 not 5, 1664 → 6

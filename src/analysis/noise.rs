@@ -61,3 +61,28 @@ pub(crate) fn summary(repeat: &ConfigResult, floor: &Floor) -> BaselineRepeat {
         time_ratio: repeat.speedup,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One image within the floor must be within it on both metrics: a
+    /// lossless feature's few wildly wrong pixels (MaxDiff) are not excused
+    /// by a small MeanDiff.
+    #[test]
+    fn the_floor_holds_an_image_only_within_both_metrics() {
+        let floor = Floor {
+            mean_diff: 0.03,
+            max_diff: 0.25,
+        };
+        let m = |mean_diff, max_diff| ImageMetrics {
+            mean_diff,
+            max_diff,
+            identical: false,
+            ..crate::analysis::metrics::identical()
+        };
+        assert!(floor.holds(&m(0.03, 0.25)), "on the floor is within it");
+        assert!(!floor.holds(&m(0.01, 0.5)), "MaxDiff beyond the floor");
+        assert!(!floor.holds(&m(0.05, 0.1)), "MeanDiff beyond the floor");
+    }
+}

@@ -225,7 +225,10 @@ fn t975(df: f64) -> f64 {
     if !df.is_finite() {
         return 1.959_964;
     }
-    let d = df.floor().max(1.0) as usize;
+    // Rounded down, but not below an integer the arithmetic missed by an
+    // ulp: two equal variances of 3 prompts give df = 3.9999999999999996
+    // for an exact 4, and flooring that took 3 df's wider quantile.
+    let d = (df + 1e-9).floor().max(1.0) as usize;
     match TABLE.get(d - 1) {
         Some(t) => *t,
         None => 1.959_964 + 2.37 / d as f64,
@@ -320,6 +323,21 @@ mod tests {
         }
     }
 
+    /// Only positive, finite seconds are timings: a zero, negative, NaN or
+    /// infinite one is left out on either side, not turned into a ratio.
+    #[test]
+    fn speedup_ignores_times_that_are_not_durations() {
+        let bad = [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+        let clean = speedup(&[2.0, 2.2, 1.8], &[1.0, 1.1, 0.9]);
+        let mut b = vec![2.0, 2.2, 1.8];
+        b.extend(bad);
+        let mut c = vec![1.0, 1.1, 0.9];
+        c.extend(bad);
+        assert_eq!(speedup(&b, &c), clean);
+        assert!(speedup(&bad, &[1.0]).is_none());
+        assert!(speedup(&[1.0], &bad).is_none());
+    }
+
     #[test]
     fn few_prompts_are_said_to_be_few() {
         let s = speedup(&[2.0, 2.1, 1.9], &[1.0, 1.1, 0.9]).expect("s");
@@ -340,5 +358,61 @@ mod tests {
             "one other timing cannot tell"
         );
         assert!(cold_first(&[None, Some(1.0), Some(1.0)]).is_none());
+    }
+
+    /// Cold needs both: 1.5× the others' median *and* three robust standard
+    /// deviations above it. Either alone is ordinary variation: 10% over a
+    /// perfectly steady rest (MAD 0), or 1.6× over a rest that spreads from
+    /// 0.5 to 1.5.
+    #[test]
+    fn a_cold_first_prompt_needs_both_the_factor_and_the_spread() {
+        let times = |v: &[f64]| v.iter().copied().map(Some).collect::<Vec<_>>();
+        assert_eq!(
+            cold_first(&times(&[1.1, 1.0, 1.0, 1.0])),
+            None,
+            "factor 1.1"
+        );
+        assert_eq!(
+            cold_first(&times(&[1.6, 0.5, 1.0, 1.5])),
+            None,
+            "within 3 MADs"
+        );
+        // Just over both: factor 1.6, and 1.6 > 1.0 + 3 × 1.4826 × 0.1.
+        let cold = cold_first(&times(&[1.6, 0.9, 1.0, 1.1])).expect("cold");
+        assert_eq!((cold.prompt, cold.seconds), (0, 1.6));
+        assert!((cold.factor - 1.6).abs() < 1e-12);
+        // On the factor exactly is not over it.
+        assert_eq!(cold_first(&times(&[1.5, 1.0, 1.0, 1.0])), None);
+        // A first prompt that failed (no time) or is not a number tells nothing.
+        assert_eq!(cold_first(&times(&[f64::INFINITY, 1.0, 1.0])), None);
+        assert_eq!(cold_first(&[]), None);
+    }
+
+    /// The few-prompt interval's bounds against Student's t quantiles from
+    /// the standard tables (t₀.₉₇₅ with 4 df = 2.7764, with 2 df = 4.3027),
+    /// on data whose log moments are exact: b = 2·e^(−0.1, 0, 0.1), so
+    /// mean log b − mean log c = ln 2 and each side's sample variance of
+    /// logs is 0.01. The normal quantile (1.96) would give a third narrower
+    /// interval ([1.704, 2.347] for the first).
+    #[test]
+    fn the_few_prompt_interval_uses_students_t() {
+        let spread = |scale: f64| [-0.1f64, 0.0, 0.1].map(|l| scale * l.exp());
+        let near = |got: f64, want: f64| (got - want).abs() < 2e-3;
+        // Equal variances, 3 against 3: Welch's df = 4; se = √(0.02/3),
+        // bounds 2·e^(∓2.7764·se).
+        let s = speedup(&spread(2.0), &spread(1.0)).expect("speedup");
+        assert_eq!(s.method, WELCH_LOG);
+        let i = s.interval.expect("interval");
+        assert!(near(i.low, 1.594_326) && near(i.high, 2.508_896), "{i:?}");
+        // One side constant: df = 2; se = √(0.01/3), bounds 2·e^(∓4.3027·se).
+        let i = speedup(&spread(2.0), &[1.0, 1.0, 1.0])
+            .and_then(|s| s.interval)
+            .expect("interval");
+        assert!(near(i.low, 1.560_074) && near(i.high, 2.563_981), "{i:?}");
+        // No variance on either side: the interval is the point itself.
+        let i = speedup(&[2.0, 2.0], &[1.0, 1.0])
+            .and_then(|s| s.interval)
+            .expect("interval");
+        assert!(near(i.low, 2.0) && near(i.high, 2.0), "{i:?}");
     }
 }

@@ -43,6 +43,38 @@ pub use sampler::Topology;
 pub use settings::{Settings, visible_devices};
 use workers::Pool;
 
+/// The work the engine did over the timed prompts that produced an image
+/// (the warm-up is not counted), for the protocol's `{"event": "work"}` line:
+/// compat compares it with the parent configuration's, so a cache that
+/// computed exactly what its parent computed is seen to have never engaged,
+/// whatever the clock says. Parallelism does not change it: the counters are
+/// one representative's per guidance branch (see `sampler`).
+#[derive(Debug, Default, PartialEq)]
+struct Work {
+    /// DiT blocks run (each is one attention and one MLP).
+    blocks: usize,
+    /// Transformer evaluations computed, not served from a cache (a DBCache
+    /// hit still runs its Fn blocks: counted in `blocks`, not here).
+    evals: usize,
+}
+
+impl Work {
+    fn add(&mut self, g: &sampler::Generated) {
+        self.blocks += g.blocks_run;
+        self.evals += g.evals.saturating_sub(g.skipped);
+    }
+
+    /// The line, or None when no prompt produced an image (nothing to compare).
+    fn event(&self) -> Option<serde_json::Value> {
+        (self.blocks > 0).then(|| {
+            json!({"event": "work", "counts": {
+                "transformer_block": self.blocks,
+                "transformer_eval": self.evals,
+            }})
+        })
+    }
+}
+
 /// Generates every prompt of `settings.prompt_file` (the backend protocol).
 pub fn main(settings: Settings) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&settings.prompt_file).with_context(|| {
@@ -86,6 +118,7 @@ pub fn main(settings: Settings) -> anyhow::Result<()> {
     }
 
     let mut failed = 0;
+    let mut work = Work::default();
     for (i, prompt) in prompts.iter().enumerate() {
         let start = Instant::now();
         let outcome = pool.run(job(prompt, i)).and_then(|g| {
@@ -96,6 +129,7 @@ pub fn main(settings: Settings) -> anyhow::Result<()> {
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
             Ok(g) => {
+                work.add(&g);
                 let mut line = json!({
                     "prompt": i,
                     "image": output::image_name(i),
@@ -132,6 +166,9 @@ pub fn main(settings: Settings) -> anyhow::Result<()> {
         std::io::stdout()
             .flush()
             .context("failed to write to stdout")?;
+    }
+    if let Some(line) = work.event() {
+        results.write(&line)?;
     }
     if let Some(peak) = output::peak_rss_bytes() {
         // The whole process: every worker shares it, so it is reported as device 0.

@@ -295,6 +295,64 @@ fn thresholds_precedence_feature_over_table() {
     assert_eq!(t.lossless_max, 0.3);
 }
 
+/// Several features with their own thresholds: each value is the strictest
+/// among the configuration's features of its class (a lossless feature's
+/// `mean` is a lossless threshold, a lossy one's a lossy threshold), in any
+/// order, and a value no feature sets comes from `[thresholds]`.
+#[test]
+fn thresholds_are_the_strictest_of_several_features() {
+    let text = format!(
+        "{MINI}\n[features.ulysses]\nargs = [\"--ulysses-degree\", \"2\"]\ngpus = 2\n\
+         thresholds = {{ mean = 0.015, max = 0.05 }}\n\n\
+         [features.cache_dit]\nargs = [\"--cache-backend\", \"cache_dit\"]\nlossy = true\n\
+         thresholds = {{ mean = 0.1, fail_mean = 0.2 }}\n\n\
+         [thresholds]\nlossless = {{ mean = 0.04, max = 0.3 }}\nlossy = {{ mean = 0.12, fail_mean = 0.35 }}\n"
+    )
+    .replace(
+        "gpus = 2\n\n[features.teacache]",
+        "gpus = 2\nthresholds = { mean = 0.01, max = 0.1 }\n\n[features.teacache]",
+    )
+    .replace(
+        "exclusive = \"cache-backend\"",
+        "exclusive = \"cache-backend\"\nthresholds = { mean = 0.08, fail_mean = 0.25 }",
+    );
+    let r = Registry::parse(&text, "features.toml").expect("parses");
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let all = ids(&["cfg_parallel", "ulysses", "teacache", "cache_dit"]);
+    let want = Thresholds {
+        lossless_mean: 0.01,  // cfg_parallel's, under ulysses' 0.015
+        lossless_max: 0.05,   // ulysses', under cfg_parallel's 0.1
+        lossy_mean: 0.08,     // teacache's, under cache_dit's 0.1
+        lossy_fail_mean: 0.2, // cache_dit's, under teacache's 0.25
+    };
+    assert_eq!(r.thresholds_for(&all), want);
+    let mut reversed = all.clone();
+    reversed.reverse();
+    assert_eq!(r.thresholds_for(&reversed), want, "order does not matter");
+    // One feature alone: its own values, the table's for the rest.
+    assert_eq!(
+        r.thresholds_for(&ids(&["ulysses"])),
+        Thresholds {
+            lossless_mean: 0.015,
+            lossless_max: 0.05,
+            lossy_mean: 0.12,
+            lossy_fail_mean: 0.35,
+        }
+    );
+    // A lossless feature's `mean` never tightens the lossy threshold (nor
+    // the other way round); an unknown id changes nothing.
+    assert_eq!(
+        r.thresholds_for(&ids(&["cfg_parallel", "cache_dit", "nope"])),
+        Thresholds {
+            lossless_mean: 0.01,
+            lossless_max: 0.1,
+            lossy_mean: 0.1,
+            lossy_fail_mean: 0.2,
+        }
+    );
+    assert_eq!(r.thresholds_for(&[]), r.thresholds);
+}
+
 #[test]
 fn threshold_out_of_range_is_rejected() {
     let e = err(&format!(
