@@ -135,6 +135,14 @@ fn diffusers_caches_and_compile_on_a_tiny_pipeline() {
     let run = dir.join("compat_results/baseline");
     let r = report(&run);
     assert_eq!(status(&r, "baseline"), "PASS");
+    // The installed engine answered the probe, and what really ran is named
+    // per config (docs/probe.md).
+    assert!(
+        stderr.contains("engine: diffusers 0.42.1 (probed: 6 of 6 features supported)"),
+        "{stderr}"
+    );
+    assert_eq!(result(&r, "baseline")["engine"]["engine"], "diffusers");
+    assert_eq!(result(&r, "taylorseer")["engine"]["version"], "0.42.1");
     // Crashes, with diffusers' own one-line reason.
     assert_eq!(status(&r, "pab"), "ERROR");
     assert!(

@@ -303,14 +303,15 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Makes relative script paths in backend commands (such as
+    /// Makes relative script paths in backend commands and probes (such as
     /// `backends/vllm_omni/batch_text_to_image.py`) relative to the registry
     /// file, as paths in a config file are, so compat runs from any directory.
     /// Only arguments that name an existing file beside the registry and not
     /// one in the current directory are touched.
     fn anchor_scripts(&mut self, dir: &Path) {
         for backend in self.backends.values_mut() {
-            for arg in &mut backend.command {
+            let probe = backend.probe.iter_mut().flatten();
+            for arg in backend.command.iter_mut().chain(probe) {
                 let p = Path::new(arg.as_str());
                 if arg.contains('{') || !arg.contains('/') || p.is_absolute() || p.is_file() {
                     continue;

@@ -378,17 +378,27 @@ fn script_paths_are_relative_to_the_registry_file() {
     let path = dir.path().join("features.toml");
     std::fs::write(
         &path,
-        MINI.replace("\"fake.py\"", "\"backends/gen.py\", \"not/a/file.py\""),
+        MINI.replace("\"fake.py\"", "\"backends/gen.py\", \"not/a/file.py\"")
+            .replace(
+                "\"{output_dir}\"]\n",
+                "\"{output_dir}\"]\nprobe = [\"python3\", \"backends/gen.py\", \"{probe_request}\"]\n",
+            ),
     )
     .expect("registry");
     let r = Registry::load(&path).expect("loads");
     let cmd = &r.backend("fake").expect("backend").command;
+    // The probe runs the same script, from wherever compat runs.
+    let probe = r
+        .backend("fake")
+        .and_then(|b| b.probe.clone())
+        .expect("probe");
     let expected = dir
         .path()
         .join("backends/gen.py")
         .canonicalize()
         .expect("abs");
     assert_eq!(cmd[1], expected.display().to_string());
+    assert_eq!(probe[1], expected.display().to_string());
     assert_eq!(cmd[2], "not/a/file.py", "only existing files are anchored");
     assert_eq!(cmd[4], "{output_dir}");
 }
