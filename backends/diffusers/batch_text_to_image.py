@@ -309,7 +309,8 @@ def cache_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
         # diffusers' documented example (CacheMixin.enable_cache docstring).
         kwargs.update(spatial_attention_block_skip_range=2, spatial_attention_timestep_skip_range=(100, 800))
     elif args.cache == "faster_cache":
-        # diffusers' documented example (apply_faster_cache docstring), with true CFG (not distilled).
+        # diffusers' documented example (apply_faster_cache docstring); is_guidance_distilled
+        # is read from the model at run time (make_cache_config).
         kwargs.update(
             spatial_attention_block_skip_range=2,
             spatial_attention_timestep_skip_range=(-1, 681),
@@ -317,7 +318,6 @@ def cache_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
             high_frequency_weight_update_timestep_range=(-1, 301),
             spatial_attention_block_identifiers=["transformer_blocks"],
             tensor_format="BFCHW",
-            is_guidance_distilled=False,
         )
     elif args.cache == "magcache":
         kwargs["num_inference_steps"] = args.num_inference_steps
@@ -460,6 +460,20 @@ def denoiser_of(pipe: Any) -> Any:
     )
 
 
+def is_guidance_distilled(pipe: Any) -> bool:
+    """Whether the denoiser takes the guidance scale as an input (FLUX.1-dev) instead
+    of running an unconditional branch. diffusers 0.42.1 itself decides this from the
+    denoiser's config: pipelines/flux/pipeline_flux.py:847 (``if
+    self.transformer.config.guidance_embeds``), pipelines/qwenimage/pipeline_qwenimage.py:618
+    and the modular pipelines' ``is_guidance_distilled`` property
+    (modular_pipelines/qwenimage/modular_pipeline.py:210-214). FasterCache must be told
+    (hooks/faster_cache.py:123, read at :280, :295 and :431): with the default False its
+    hooks treat a distilled model's batches as unconditional + conditional halves that
+    are not there (issue 20: an IndexError on a tiny FLUX.1-dev)."""
+    config = getattr(denoiser_of(pipe), "config", None)
+    return bool(getattr(config, "guidance_embeds", False))
+
+
 def make_cache_config(spec: tuple[str, dict[str, Any]], pipe: Any, mag_ratios: Any) -> Any:
     import diffusers
 
@@ -472,6 +486,7 @@ def make_cache_config(spec: tuple[str, dict[str, Any]], pipe: Any, mag_ratios: A
         kwargs["current_timestep_callback"] = lambda: pipe.current_timestep
     if cls_name == "FasterCacheConfig":
         kwargs["attention_weight_callback"] = lambda _: 0.3
+        kwargs["is_guidance_distilled"] = is_guidance_distilled(pipe)
     if cls_name == "MagCacheConfig":
         if mag_ratios == "flux":
             from diffusers.hooks.mag_cache import FLUX_MAG_RATIOS
@@ -585,7 +600,8 @@ class WorkCounter:
     ``fullgraph=True`` region would break the graph."""
 
     def __init__(self, denoiser: Any) -> None:
-        self.counts = {"transformer_block": 0, "attention": 0}
+        self.counts = {"transformer_block": 0, "attention": 0}  # since the last reset
+        self.kept = dict(self.counts)  # the prompts kept: each one's counts added once its image is saved
         names = set(getattr(denoiser, "_repeated_blocks", None) or [])
         for block in denoiser.modules():
             if type(block).__name__ not in names:
@@ -605,13 +621,22 @@ class WorkCounter:
         module.forward = counted
 
     def reset(self) -> None:
+        """Forget what ran since the last reset (calibration, warm-up, a failed prompt)."""
         for unit in self.counts:
             self.counts[unit] = 0
 
+    def keep(self) -> None:
+        """Add what ran since the last reset to the kept counts (a timed prompt whose image was saved)."""
+        for unit, n in self.counts.items():
+            self.kept[unit] += n
+        self.reset()
+
     def event(self) -> dict[str, Any] | None:
-        if not self.counts["transformer_block"]:
+        """The work line, or None without a kept prompt: a config whose every prompt
+        failed did no work worth comparing, whatever ran before it failed."""
+        if not self.kept["transformer_block"]:
             return None
-        return {"event": "work", "counts": dict(self.counts)}
+        return {"event": "work", "counts": dict(self.kept)}
 
 
 def setup(
@@ -815,10 +840,10 @@ def run(args: argparse.Namespace) -> int:
 
         ok_count = 0
         first_error = None
-        if counter is not None:
-            counter.reset()  # the timed prompts only: not calibration or warm-up
         for i, prompt in enumerate(prompts):
             name = f"prompt_{i:02d}.png"
+            if counter is not None:
+                counter.reset()  # this prompt only: not calibration, warm-up or a failed prompt
             _barrier(world_size)
             t0 = time.perf_counter()
             try:
@@ -834,6 +859,8 @@ def run(args: argparse.Namespace) -> int:
                 log(f"  Prompt {i + 1}: failed ({error_line(exc)})")
                 continue
             ok_count += 1
+            if counter is not None:
+                counter.keep()
             results.write({"prompt": i, "image": name, "seconds": round(seconds, 4), "ok": True})
             log(f"  Prompt {i + 1}: {seconds:.4f} seconds")
 

@@ -160,7 +160,7 @@ class ValidationTests(unittest.TestCase):
         self.assertEqual(kw["spatial_attention_block_skip_range"], 2)
         cls, kw = bt.cache_spec(base_args("--cache", "faster_cache"))
         self.assertEqual(cls, "FasterCacheConfig")
-        self.assertFalse(kw["is_guidance_distilled"])
+        self.assertNotIn("is_guidance_distilled", kw)  # read from the model: make_cache_config
         self.assertEqual(bt.cache_spec(base_args("--cache", "seacache")), ("SeaCacheConfig", {}))
 
     def test_mag_ratios(self) -> None:
@@ -406,8 +406,58 @@ class RealRunTests(unittest.TestCase):
             self.assertRegex(p["error"], r"^RuntimeError: The size of tensor a \(\d+\) must match")
             self.assertNotIn("\n", p["error"])
         self.assertIn("Traceback", r.stderr)
+        # Blocks ran before each prompt failed; no work line without a saved image.
+        self.assertNotIn("work", [x.get("event") for x in lines])
         last = r.stdout.strip().splitlines()[-1]
         self.assertRegex(last, r"^Done: 0/2 prompts produced an image; first error: RuntimeError: The size of tensor")
+
+    def test_work_counts_only_prompts_whose_image_was_saved(self) -> None:
+        # prompt_01.png is a directory: prompt 1 generates (its blocks run) but its
+        # image cannot be saved, so its work is not counted.
+        out = self.tmp / "unsaved"
+        (out / "prompt_01.png").mkdir(parents=True)
+        (out / "prompt_01.png" / "keep").write_text("x", encoding="utf-8")
+        r, out, lines = self.run_script("unsaved", "--warmup", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([p["ok"] for p in lines if "prompt" in p], [True, False])
+        work = next(x for x in lines if x.get("event") == "work")
+        # one prompt x 4 steps x 2 guidance branches x 4 blocks
+        self.assertEqual(work["counts"], {"transformer_block": 32, "attention": 32})
+
+    def test_faster_cache_reads_guidance_distillation_from_the_model(self) -> None:
+        # A tiny guidance-distilled FLUX.1 transformer (guidance_embeds=True, as
+        # FLUX.1-dev): with is_guidance_distilled=False, FasterCache's hooks split
+        # its batch of one into unconditional and conditional halves (IndexError).
+        code = (
+            "import importlib.util, json, sys, types, torch\n"
+            f"spec = importlib.util.spec_from_file_location('bt', {str(SCRIPT)!r})\n"
+            "bt = importlib.util.module_from_spec(spec); spec.loader.exec_module(bt)\n"
+            "from diffusers import FluxTransformer2DModel\n"
+            "torch.manual_seed(0)\n"
+            "tr = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,\n"
+            "    attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,\n"
+            "    axes_dims_rope=[4, 4, 8], guidance_embeds=True)\n"
+            "pipe = types.SimpleNamespace(transformer=tr, current_timestep=1000)\n"
+            "args = bt.parse_args(['--model', 'm', '--prompt-file', 'p', '--output', 'o', '--cache', 'faster_cache'])\n"
+            "config = bt.make_cache_config(bt.cache_spec(args), pipe, None)\n"
+            "tr.enable_cache(config)\n"
+            "with torch.no_grad():\n"
+            "    for t in (900, 600, 500, 400):\n"
+            "        pipe.current_timestep = t\n"
+            "        tr(hidden_states=torch.randn(1, 16, 4), encoder_hidden_states=torch.randn(1, 8, 32),\n"
+            "           pooled_projections=torch.randn(1, 32), timestep=torch.tensor([t / 1000]),\n"
+            "           guidance=torch.tensor([3.5]), img_ids=torch.zeros(16, 3), txt_ids=torch.zeros(8, 3))\n"
+            "print(json.dumps(bt.config_summary(config)['is_guidance_distilled']))\n"
+        )
+        r = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual(r.stdout.strip().splitlines()[-1], "true")  # what the settings event records
+
+    def test_faster_cache_settings_record_guidance_distillation(self) -> None:
+        r, out, lines = self.run_script("faster", "--cache", "faster_cache", "--warmup", "0")
+        settings = next(x for x in lines if x.get("event") == "settings")
+        self.assertEqual(settings["features"]["cache"]["config"], "FasterCacheConfig")
+        self.assertIs(settings["features"]["cache"]["is_guidance_distilled"], False)  # Qwen-Image: true CFG
 
     def test_parallel_without_cuda_exit_2(self) -> None:
         out = self.tmp / "ulysses"
