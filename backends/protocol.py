@@ -62,6 +62,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def optional_float(text: str) -> float | None:
+    """A float flag compat may leave empty (`--guidance-scale=` when the run
+    sets none): empty is None, the engine's own default."""
+    if text.strip() == "":
+        return None
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def read_prompts(path: str) -> list[str]:
     """One prompt per line, UTF-8, passed through untouched.
 

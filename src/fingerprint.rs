@@ -48,6 +48,7 @@ mod tests {
                 height: 64,
                 width: 64,
                 cfg_scale: 4.0,
+                guidance_scale: None,
                 seed: 42,
                 negative_prompt: String::new(),
                 warmup: 1,

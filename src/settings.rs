@@ -41,8 +41,15 @@ pub struct Settings {
     pub height: u32,
     /// Image width in pixels.
     pub width: u32,
-    /// Classifier-free guidance scale.
+    /// Classifier-free guidance scale: true CFG, a second (unconditional)
+    /// pass per step.
     pub cfg_scale: f64,
+    /// Distilled guidance (FLUX.1-dev's `guidance_scale`, an input of the
+    /// model, no second pass), the backend's `{guidance_scale}`; `None`:
+    /// the engine's own (the placeholder is then empty). Absent from
+    /// manifests and fingerprints of runs that did not set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance_scale: Option<f64>,
     /// Seed of prompt 0; prompt i uses seed + i.
     pub seed: u64,
     /// The unconditional branch of CFG (absent from reports written before
@@ -69,6 +76,7 @@ pub struct Requested {
     pub width: Option<u32>,
     pub num_prompts: Option<usize>,
     pub cfg_scale: Option<f64>,
+    pub guidance_scale: Option<f64>,
     pub seed: Option<u64>,
     pub negative_prompt: Option<String>,
     pub warmup: Option<u32>,
@@ -88,6 +96,7 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
         height: r.height.or(d.height).unwrap_or(DEFAULT_SIZE),
         width: r.width.or(d.width).unwrap_or(DEFAULT_SIZE),
         cfg_scale: r.cfg_scale.or(d.cfg_scale).unwrap_or(DEFAULT_CFG_SCALE),
+        guidance_scale: r.guidance_scale.or(d.guidance_scale),
         seed: r.seed.or(d.seed).unwrap_or(DEFAULT_SEED),
         negative_prompt: r
             .negative_prompt
@@ -121,6 +130,20 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
         return Err(UsageError::new(format!(
             "--cfg-scale {} must be a number from 0 to {MAX_CFG_SCALE} (guidance scales in use are 1–20)",
             s.cfg_scale
+        )));
+    }
+    if let Some(g) = s
+        .guidance_scale
+        .filter(|g| !g.is_finite() || !(0.0..=MAX_CFG_SCALE).contains(g))
+    {
+        return Err(UsageError::new(format!(
+            "--guidance-scale {g} must be a number from 0 to {MAX_CFG_SCALE} (FLUX.1-dev's is 3.5)"
+        )));
+    }
+    if s.guidance_scale.is_some() && !uses_placeholder(&backend.command, "guidance_scale") {
+        return Err(UsageError::new(format!(
+            "--guidance-scale: backend '{}' takes no {{guidance_scale}} (it has one guidance setting, --cfg-scale)",
+            backend.name
         )));
     }
     if let Some(n) = r.warmup.filter(|&n| n > MAX_WARMUP) {
@@ -173,6 +196,7 @@ pub fn argv(
             "height" => s.height.to_string(),
             "width" => s.width.to_string(),
             "cfg_scale" => s.cfg_scale.to_string(),
+            "guidance_scale" => s.guidance_scale.map(|g| g.to_string()).unwrap_or_default(),
             "seed" => s.seed.to_string(),
             "negative_prompt" => s.negative_prompt.clone(),
             "warmup" => s.warmup.to_string(),
@@ -242,6 +266,51 @@ mod tests {
         assert_eq!(substitute("{{seed}}", &v), "{seed}");
         assert_eq!(substitute("{unknown}", &v), "{unknown}");
         assert_eq!(substitute("a}b", &v), "a}b");
+    }
+
+    #[test]
+    fn distilled_guidance_is_a_setting_of_its_own() {
+        let text = "default_backend = \"b\"\n\
+            [backends.b]\ncommand = [\"gen\", \"--g={guidance_scale}\", \"--cfg={cfg_scale}\"]\n\
+            [backends.b.defaults]\nguidance_scale = 3.5\n\
+            [backends.plain]\ncommand = [\"gen\", \"--cfg={cfg_scale}\"]\n\
+            [features.x]\nargs = [\"--x\"]\n";
+        let r = crate::registry::Registry::parse(text, "t").expect("registry");
+        let (b, plain) = (
+            r.backend("b").expect("b"),
+            r.backend("plain").expect("plain"),
+        );
+        let asked = |g: Option<f64>| Requested {
+            guidance_scale: g,
+            cfg_scale: Some(1.0),
+            ..Requested::default()
+        };
+        // The backend's default, unless the command line says otherwise.
+        let (s, _) = resolve(&asked(None), b).expect("resolves");
+        assert_eq!(s.guidance_scale, Some(3.5));
+        let (s, _) = resolve(&asked(Some(2.0)), b).expect("resolves");
+        assert_eq!(s.guidance_scale, Some(2.0));
+        let c = Config {
+            name: "baseline".into(),
+            role: crate::matrix::Role::Baseline,
+            features: vec![],
+            args: vec![],
+            gpus: 1,
+            lossy: false,
+            skip: None,
+        };
+        let p = Path::new("p");
+        assert_eq!(argv(b, &s, &c, p, p, p)[1..], ["--g=2", "--cfg=1"]);
+        // Unset: the placeholder is empty, the engine keeps its own.
+        let (s, _) = resolve(&Requested::default(), plain).expect("resolves");
+        assert_eq!(s.guidance_scale, None);
+        // Refused up front: a backend without the placeholder, a non-number.
+        assert!(resolve(&asked(Some(3.5)), plain).is_err());
+        assert!(resolve(&asked(Some(f64::NAN)), b).is_err());
+        assert!(resolve(&asked(Some(1e30)), b).is_err());
+        // A run that sets none keeps the manifest (and fingerprint) it had.
+        let json = serde_json::to_string(&Settings::default()).expect("json");
+        assert!(!json.contains("guidance"), "{json}");
     }
 
     #[test]

@@ -130,6 +130,7 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
             height: H,
             width: W,
             cfg_scale: 4.0,
+            guidance_scale: None,
             seed: 42,
             negative_prompt: String::new(),
             warmup: 1,

@@ -74,6 +74,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
                 height: 64,
                 width: 64,
                 cfg_scale: 4.0,
+                guidance_scale: None,
                 seed: 42,
                 negative_prompt: String::new(),
                 warmup: 1,

@@ -295,6 +295,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
                 height: 64,
                 width: 64,
                 cfg_scale: 4.0,
+                guidance_scale: None,
                 seed: 42,
                 negative_prompt: String::new(),
                 warmup: 1,

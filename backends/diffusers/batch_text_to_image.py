@@ -167,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--guidance-scale",
-        type=float,
+        type=PROTOCOL.optional_float,
         default=None,
-        help="guidance_scale when it should differ from --cfg-scale (e.g. a guidance-distilled model)",
+        help="guidance_scale when it should differ from --cfg-scale (e.g. a guidance-distilled model: "
+        "FLUX.1-dev's 3.5 with --cfg-scale 1); empty: --cfg-scale's value",
     )
     p.add_argument("--seed", type=int, default=42, help="prompt i uses seed + i")
     p.add_argument(

@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=4.0,
         help="guidance scale, passed as both true_cfg_scale (Qwen-Image) and guidance_scale (FLUX, SD3.5, Z-Image)",
     )
+    p.add_argument(
+        "--guidance-scale",
+        type=PROTOCOL.optional_float,
+        default=None,
+        help="guidance_scale when it should differ from --cfg-scale (a guidance-distilled model: "
+        "FLUX.1-dev's 3.5 with --cfg-scale 1); empty: --cfg-scale's value",
+    )
     p.add_argument("--seed", type=int, default=42, help="prompt i uses seed + i")
     p.add_argument(
         "--negative-prompt",
@@ -445,7 +452,7 @@ def sampling_params(args: argparse.Namespace, seed: int) -> Any:
         width=args.width,
         num_inference_steps=args.num_inference_steps,
         true_cfg_scale=args.cfg_scale,
-        guidance_scale=args.cfg_scale,
+        guidance_scale=args.cfg_scale if args.guidance_scale is None else args.guidance_scale,
         seed=seed,
         generator=make_generator(seed),
         num_outputs_per_prompt=1,

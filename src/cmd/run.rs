@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Classifier-free guidance scale [default: 4.0]
     #[arg(long)]
     pub cfg_scale: Option<f64>,
+    /// Distilled guidance, a model input (FLUX.1-dev: 3.5 with --cfg-scale 1),
+    /// for backends with {guidance_scale} [default: the backend's, else the engine's]
+    #[arg(long)]
+    pub guidance_scale: Option<f64>,
     /// Seed of prompt 0; prompt i uses seed + i [default: 42]
     #[arg(long)]
     pub seed: Option<u64>,

@@ -110,6 +110,7 @@ impl RunArgs {
             width: self.width,
             num_prompts: self.num_prompts,
             cfg_scale: self.cfg_scale,
+            guidance_scale: self.guidance_scale,
             seed: self.seed,
             negative_prompt: self.negative_prompt.clone(),
             warmup: self.warmup,

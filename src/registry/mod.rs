@@ -29,6 +29,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "height",
     "width",
     "cfg_scale",
+    "guidance_scale",
     "seed",
     "negative_prompt",
     "warmup",
@@ -87,6 +88,7 @@ pub struct RunDefaults {
     pub steps: Option<u32>,
     pub num_prompts: Option<usize>,
     pub cfg_scale: Option<f64>,
+    pub guidance_scale: Option<f64>,
     pub seed: Option<u64>,
     pub negative_prompt: Option<String>,
 }

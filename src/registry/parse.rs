@@ -42,6 +42,7 @@ struct RawDefaults {
     steps: Option<u32>,
     num_prompts: Option<usize>,
     cfg_scale: Option<f64>,
+    guidance_scale: Option<f64>,
     seed: Option<u64>,
     negative_prompt: Option<String>,
 }
@@ -662,6 +663,7 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
             steps: d.steps,
             num_prompts: d.num_prompts,
             cfg_scale: d.cfg_scale,
+            guidance_scale: d.guidance_scale,
             seed: d.seed,
             negative_prompt: d.negative_prompt,
         },

@@ -44,6 +44,7 @@ impl OriginalManifest {
             height: self.height,
             width: self.width,
             cfg_scale: self.cfg_scale,
+            guidance_scale: None,
             seed: self.seed,
             negative_prompt: self.negative_prompt.clone(),
             // The original's batch script does no warm-up (B:358-421).

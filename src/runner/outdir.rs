@@ -131,6 +131,12 @@ pub fn changes(old: &Manifest, new: &Manifest) -> Vec<String> {
         a.cfg_scale.to_string(),
         b.cfg_scale.to_string(),
     );
+    let guidance = |g: Option<f64>| g.map_or("the engine's".to_string(), |g| g.to_string());
+    check(
+        "guidance scale",
+        guidance(a.guidance_scale),
+        guidance(b.guidance_scale),
+    );
     check("seed", a.seed.to_string(), b.seed.to_string());
     check("warm-up", a.warmup.to_string(), b.warmup.to_string());
     if a.negative_prompt != b.negative_prompt {

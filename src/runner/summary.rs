@@ -24,13 +24,16 @@ pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
         m.backend
     );
     out += &format!(
-        "model {}, {} prompts, {} steps, {}x{}, cfg {}, seed {}, {}\n",
+        "model {}, {} prompts, {} steps, {}x{}, cfg {}{}, seed {}, {}\n",
         s.model,
         m.prompts.len(),
         s.steps,
         s.width,
         s.height,
         s.cfg_scale,
+        s.guidance_scale
+            .map(|g| format!(", guidance {g}"))
+            .unwrap_or_default(),
         s.seed,
         warmup(m)
     );

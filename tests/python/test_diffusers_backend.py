@@ -19,6 +19,8 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import io
+import contextlib
 import functools
 import importlib.util
 import json
@@ -102,6 +104,21 @@ class ParsingTests(unittest.TestCase):
         self.assertEqual(base_args("--group-offload").group_offload, "block_level")
         self.assertEqual(base_args("--group-offload", "leaf_level").group_offload, "leaf_level")
         self.assertEqual(base_args("--group-offload", "--compile").group_offload, "block_level")
+
+    def test_distilled_guidance_is_its_own_setting(self) -> None:
+        # compat's {guidance_scale}: empty is the --cfg-scale value, a number is
+        # FLUX.1-dev's distilled guidance beside a true-CFG scale of 1.
+        class Flux:
+            def __call__(self, prompt, height=0, width=0, num_inference_steps=0, negative_prompt=None,
+                         true_cfg_scale=1.0, guidance_scale=3.5, output_type="pil"):
+                pass
+
+        kw = bt.call_kwargs(Flux(), base_args("--cfg-scale", "4", "--guidance-scale="))
+        self.assertEqual((kw["true_cfg_scale"], kw["guidance_scale"]), (4.0, 4.0))
+        kw = bt.call_kwargs(Flux(), base_args("--cfg-scale", "1", "--guidance-scale=3.5"))
+        self.assertEqual((kw["true_cfg_scale"], kw["guidance_scale"]), (1.0, 3.5))
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+            base_args("--guidance-scale=nan")
 
     def test_negative_prompt_starting_with_dash(self) -> None:
         a = base_args("--negative-prompt", "-blurry --seed 9")

@@ -189,6 +189,22 @@ class TestArguments(BackendCase):
         # an empty negative prompt is still sent: it keeps Qwen-Image's guidance on
         self.assertEqual(gen["prompt"], {"prompt": "a cat", "negative_prompt": ""})
 
+    def test_distilled_guidance_is_its_own_setting(self) -> None:
+        # compat's {guidance_scale}: empty leaves guidance_scale = cfg scale;
+        # a value (FLUX.1-dev: 3.5 with --cfg-scale 1) is sent on its own.
+        pf = self.write_prompts(["a cat"])
+        self.assertEqual(self.run_script(pf, "--warmup", "0", "--guidance-scale=").returncode, 0)
+        (gen,) = self.calls("generate")
+        self.assertEqual(gen["sampling_params"]["guidance_scale"], 3.5)
+        pf = self.write_prompts(["a dog"])
+        proc = self.run_script(pf, "--warmup", "0", "--cfg-scale", "1", "--guidance-scale=2.5")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        gen = self.calls("generate")[-1]
+        self.assertEqual(gen["sampling_params"]["true_cfg_scale"], 1.0)
+        self.assertEqual(gen["sampling_params"]["guidance_scale"], 2.5)
+        proc = self.run_script(pf, "--warmup", "0", "--guidance-scale=inf")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+
     def test_negative_prompt_reaches_request(self) -> None:
         pf = self.write_prompts(["a cat"])
         self.run_script(pf, "--warmup", "0", "--negative-prompt", "blurry, low quality")
