@@ -188,6 +188,29 @@ fn a_bomb_as_the_reference_is_refused_too() {
 
 // ------------------------------------------------------------- item 8: FIFO --
 
+/// Two equal files that are not images (a full disk's empty files, one bomb
+/// copied twice) are not "identical images": the feature is ERROR, never a
+/// PASS for nothing (review of issue 19).
+#[test]
+fn equal_bytes_that_are_not_an_image_are_not_identical() {
+    for (name, bytes) in [
+        ("empty", Vec::new()),
+        ("bomb", png_header(100_000, 100_000, 8, 2)),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cfg = two_configs(tmp.path(), "cfg_parallel");
+        std::fs::write(tmp.path().join("baseline/prompt_00.png"), &bytes).expect("write");
+        std::fs::write(cfg.join("prompt_00.png"), &bytes).expect("write");
+        let out = analyze(tmp.path(), &[]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        let r = read_json(&tmp.path().join("report.json"));
+        let c = result(&r, "cfg_parallel");
+        assert_eq!(c["compat_status"], "ERROR", "{name}: {c}");
+        let e = c["prompts"][0]["error"].as_str().unwrap_or("");
+        assert!(e.starts_with("reference"), "{name}: {e}");
+    }
+}
+
 fn mkfifo(path: &Path) {
     let status = std::process::Command::new("mkfifo")
         .arg(path)

@@ -172,7 +172,8 @@ impl Slot {
     }
 }
 
-/// `a` against `b`: byte-identical short-circuits without decoding.
+/// `a` against `b`: byte-identical files short-circuit once the reference
+/// has decoded.
 fn compare_slots(
     slots: &mut [Slot],
     a: usize,
@@ -186,14 +187,21 @@ fn compare_slots(
     if let Some(Err(e)) = &slots[b].bytes {
         return Err(format!("reference {e}"));
     }
-    if let (Some(x), Some(y)) = (slots[a].bytes(), slots[b].bytes())
-        && x == y
-    {
-        return Ok(metrics::identical());
-    }
+    let same_bytes = matches!(
+        (slots[a].bytes(), slots[b].bytes()),
+        (Some(x), Some(y)) if x == y
+    );
+    // The reference is decoded first even when the bytes match: two equal
+    // files that are not images (a full disk's empty files, the same
+    // decompression bomb twice) are not an identical image, and calling
+    // them one would be a PASS for nothing. Its decode is kept for the
+    // other configs of this prompt, so this costs no second decode.
     slots[b]
         .decode(pool, limits)
         .map_err(|e| format!("reference {e}"))?;
+    if same_bytes {
+        return Ok(metrics::identical());
+    }
     slots[a].decode(pool, limits).map_err(|e| e.to_string())?;
     let (da, db) = match (&slots[a].decoded, &slots[b].decoded) {
         (Some(Ok(x)), Some(Ok(y))) => (x, y),
