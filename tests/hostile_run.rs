@@ -363,6 +363,50 @@ fn a_lock_that_cannot_be_made_is_exit_2() {
     }
 }
 
+/// A lock file that is a symlink or a FIFO (planted, or unpacked from an
+/// archive) is refused: the symlink's target is never overwritten, and
+/// neither `run` nor `analyze` blocks on the FIFO (review of issue 19).
+#[test]
+fn a_lock_that_is_a_symlink_or_a_fifo_is_refused() {
+    let env = Env::new();
+    let results = env.path().join("compat_results");
+    std::fs::create_dir_all(&results).expect("mkdir");
+    let victim = env.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    std::os::unix::fs::symlink(&victim, results.join(".par.lock")).expect("symlink");
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2", "--force"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+
+    std::fs::remove_file(results.join(".par.lock")).expect("rm");
+    let fifo = std::ffi::CString::new(results.join(".par.lock").to_string_lossy().as_bytes())
+        .expect("path");
+    // SAFETY: mkfifo on a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2", "--resume"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_eq!(code(&out), 2, "no hang: {}", stderr(&out));
+    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    std::fs::create_dir_all(results.join("par")).expect("mkdir");
+    let out = env
+        .compat()
+        .args(["analyze", "--results-dir", "compat_results/par"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_ne!(out.status.code(), None, "analyze was killed: it hung on the FIFO");
+}
+
 /// `--force` on a folder whose manifest.json is someone else's says so (not
 /// "use --force"); compat's own manifest that cannot be read is replaced.
 #[test]

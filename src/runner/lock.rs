@@ -95,13 +95,7 @@ pub fn acquire(out: &Path) -> anyhow::Result<RunLock> {
         std::fs::create_dir_all(parent).map_err(|e| cannot_lock("create", parent, e))?;
     }
     let path = lock_path(out).map_err(|e| cannot_lock("resolve", out, e))?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| cannot_lock("open", &path, e))?;
+    let mut file = open_lock(&path, true).map_err(|e| cannot_lock("open", &path, e))?;
     // SAFETY: flock on a file descriptor we own; no memory is involved.
     let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
     let mut earlier = String::new();
@@ -144,7 +138,7 @@ pub fn acquire(out: &Path) -> anyhow::Result<RunLock> {
 /// a folder whose lock cannot be read is taken as free.
 pub fn holder(out: &Path) -> Option<String> {
     let path = lock_path(out).ok()?;
-    let mut file = File::open(&path).ok()?;
+    let mut file = open_lock(&path, false).ok()?;
     // SAFETY: as in `acquire`. A shared lock is refused while a run holds
     // the exclusive one; when taken, it is released as `file` is dropped.
     let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
@@ -154,6 +148,27 @@ pub fn holder(out: &Path) -> Option<String> {
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
     Some(holder_line(&text))
+}
+
+/// Opens a lock file, creating it when `create`, never through a symlink
+/// (a planted `.name.lock -> ~/.bashrc` would be overwritten) and never
+/// blocking (a FIFO there would hang `run` and `analyze`): anything but a
+/// regular file is refused.
+fn open_lock(path: &Path, create: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "it is not a regular file; remove it if no compat run is using the folder",
+        ));
+    }
+    Ok(file)
 }
 
 /// The holder's first line, shown as text (it is a file anyone may write).
