@@ -396,7 +396,11 @@ fn a_lock_that_is_a_symlink_or_a_fifo_is_refused() {
         .output()
         .expect("runs");
     assert_eq!(code(&out), 2, "no hang: {}", stderr(&out));
-    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::create_dir_all(results.join("par")).expect("mkdir");
     let out = env
         .compat()
@@ -404,7 +408,11 @@ fn a_lock_that_is_a_symlink_or_a_fifo_is_refused() {
         .timeout(Duration::from_secs(60))
         .output()
         .expect("runs");
-    assert_ne!(out.status.code(), None, "analyze was killed: it hung on the FIFO");
+    assert_ne!(
+        out.status.code(),
+        None,
+        "analyze was killed: it hung on the FIFO"
+    );
 }
 
 /// `--force` on a folder whose manifest.json is someone else's says so (not

@@ -181,8 +181,6 @@ fn the_engine_version_reaches_the_manifest_the_report_and_compare() {
         .code(predicates::ord::ge(0));
     };
     run("1.2.3", "old");
-    // Different engine build: the fingerprint changes, so a --resume
-    // would not keep the old results as if they were this engine's.
     run("1.3.0", "new");
     let old = env.path().join("old/baseline");
     let m = read_json(&old.join("manifest.json"));
@@ -204,10 +202,6 @@ fn the_engine_version_reaches_the_manifest_the_report_and_compare() {
         .unwrap();
     assert_eq!(lossy["compat_status"], "SKIP");
     let new = env.path().join("new/baseline");
-    let fp = |dir: &Path| {
-        config(&read_json(&dir.join("manifest.json")), "baseline")["fingerprint"].clone()
-    };
-    assert_ne!(fp(&old), fp(&new));
     let out = env
         .compat()
         .args([
@@ -226,4 +220,48 @@ fn the_engine_version_reaches_the_manifest_the_report_and_compare() {
         text.contains("engine (fake-engine 1.2.3 vs fake-engine 1.3.0): a change in a verdict may be the engine's"),
         "{text}"
     );
+}
+
+/// `--resume` keeps a completed config only for the same engine build, and
+/// says why it reruns; a resume whose probe does not answer keeps what
+/// completed instead of redoing it for not knowing.
+#[test]
+fn resume_reruns_what_another_engine_build_made() {
+    let env = Env::new();
+    let resume = |version: &str, extra: &[&str]| {
+        let features = registry(&env, &["--version", version]);
+        let out = env
+            .run(&[
+                "--features",
+                &features.display().to_string(),
+                "--addons",
+                "par",
+                "--gpus",
+                "2",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    resume("1.2.3", &[]);
+    let err = resume("1.2.3", &["--resume"]);
+    assert!(
+        err.contains("resume: keeping 2 completed configuration(s)"),
+        "{err}"
+    );
+    let err = resume("1.2.3", &["--resume", "--no-probe"]);
+    assert!(
+        err.contains("resume: keeping 2 completed configuration(s)"),
+        "{err}"
+    );
+    let err = resume("1.3.0", &["--resume"]);
+    assert!(
+        err.contains(
+            "engine fake-engine 1.2.3 → fake-engine 1.3.0: 2 completed configuration(s) rerun"
+        ),
+        "{err}"
+    );
+    let m = read_json(&env.path().join("compat_results/baseline/manifest.json"));
+    assert_eq!(config(&m, "par")["engine"]["version"], "1.3.0", "{m}");
 }

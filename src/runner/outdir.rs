@@ -152,7 +152,33 @@ pub fn changes(old: &Manifest, new: &Manifest) -> Vec<String> {
     if old.backend != new.backend || old.backend_command != new.backend_command {
         out.push("backend command".into());
     }
+    // The earlier run's engine: its probe's, else what its completed
+    // configs ran on (a resume that was not probed keeps theirs).
+    let before = old.engine.as_ref().or_else(|| {
+        old.configs
+            .iter()
+            .filter(|c| c.state.is_done())
+            .find_map(|c| c.engine.as_ref())
+    });
+    if let (Some(x), Some(y)) = (before, &new.engine)
+        && !x.same_build(y)
+    {
+        out.push(format!("engine {} → {}", x.label(), y.label()));
+    }
     out
+}
+
+/// Whether a completed config `prev` may be kept as `now`'s result: the same
+/// inputs, and the same engine build where both runs know it. A run whose
+/// probe did not answer this time (`--no-probe`, a slow file system) keeps
+/// what the earlier run completed rather than redoing it for not knowing.
+fn keeps(prev: &crate::results::ConfigEntry, now: &crate::results::ConfigEntry) -> bool {
+    prev.state.is_done()
+        && prev.fingerprint == now.fingerprint
+        && match (&prev.engine, &now.engine) {
+            (Some(a), Some(b)) => a.same_build(b),
+            _ => true,
+        }
 }
 
 /// What `--resume` will do, in one line: which completed configurations are
@@ -164,10 +190,7 @@ pub fn resume_plan(new: &Manifest, old: &Manifest) -> String {
         .iter()
         .filter(done)
         .map(|o| {
-            let same = new
-                .configs
-                .iter()
-                .any(|e| e.name == o.name && e.fingerprint == o.fingerprint);
+            let same = new.configs.iter().any(|e| e.name == o.name && keeps(o, e));
             (o.name.as_str(), same)
         })
         .fold((Vec::new(), Vec::new()), |(mut k, mut r), (n, same)| {
@@ -208,7 +231,7 @@ fn keep_completed(manifest: &mut Manifest, old: &Manifest) {
     manifest.created = old.created.clone();
     for e in &mut manifest.configs {
         let prev = old.configs.iter().find(|o| o.name == e.name);
-        if let Some(prev) = prev.filter(|p| p.state.is_done() && p.fingerprint == e.fingerprint) {
+        if let Some(prev) = prev.filter(|p| keeps(p, e)) {
             *e = prev.clone();
         }
     }
