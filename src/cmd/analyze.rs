@@ -143,7 +143,7 @@ pub fn command(args: AnalyzeArgs, features: Option<&Path>) -> anyhow::Result<Exi
     // outlive the run. `run --analyze` analyses after its own run, not here.
     if let Some(holder) = crate::runner::lock::holder(&dir) {
         return Err(usage(format!(
-            "{} is being written by a compat run ({holder}) — analyze it when that run has              finished (or use `compat run ... --analyze`)",
+            "{} is being written by a compat run ({holder}) — analyze it when that run has finished (or use `compat run ... --analyze`)",
             dir.display()
         )));
     }

@@ -142,7 +142,8 @@ fn is_compat_file(name: &str) -> bool {
 
 /// Whether the file a backend named as its image may be moved: a plain
 /// name in the folder, a PNG, a regular file (not a link to elsewhere),
-/// none of compat's files, and not another prompt's `prompt_NN.png`.
+/// none of compat's files, and not any prompt's `prompt_NN.png` (any number
+/// of digits: prompt 100's image is `prompt_100.png`).
 fn movable(dir: &Path, name: &str) -> bool {
     let plain = !name.is_empty()
         && !name.starts_with('.')
@@ -151,7 +152,7 @@ fn movable(dir: &Path, name: &str) -> bool {
     let another_prompts = name
         .strip_prefix("prompt_")
         .and_then(|r| r.strip_suffix(".png"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 2);
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     plain
         && !is_compat_file(name)
         && !another_prompts
@@ -336,6 +337,19 @@ mod tests {
             std::fs::read(d.join("prompt_00.png")).expect("kept"),
             b"png0"
         );
+    }
+
+    /// Prompt 100's canonical image is another prompt's as surely as
+    /// prompt 3's: a run of 101 prompts cannot have it moved to prompt 5.
+    #[test]
+    fn three_digit_prompt_images_are_not_movable() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for name in ["prompt_100.png", "prompt_03.png", "image_0005.png"] {
+            std::fs::write(tmp.path().join(name), b"png").expect("img");
+        }
+        assert!(!movable(tmp.path(), "prompt_100.png"));
+        assert!(!movable(tmp.path(), "prompt_03.png"));
+        assert!(movable(tmp.path(), "image_0005.png"));
     }
 
     /// A backend naming compat's own files (or another prompt's image) as
