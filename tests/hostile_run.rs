@@ -123,6 +123,41 @@ fn a_backend_dies_with_a_compat_killed_by_sigkill() {
     );
 }
 
+/// A run folder copied with its lock while its run goes on (`cp -a`): a run
+/// on the copy takes the copy's lock and finds the live run's token there.
+/// That run is alive, so its backends are left alone (review of issue 19).
+#[test]
+fn a_copied_lock_never_ends_a_live_runs_backends() {
+    let env = Env::new();
+    let mut child = env.spawn_run(&["--baseline", "hang", "--gpus", "1", "--timeout", "5m"]);
+    env.wait_for_manifest("hang", "the hanging config running", |m| {
+        in_state(m, "running").iter().any(|c| c["name"] == "hang")
+    });
+    let marker = env.out("hang").join("hang").display().to_string();
+    wait_until("the backend started", Duration::from_secs(30), || {
+        !processes_mentioning(&marker).is_empty()
+    });
+    let backends = processes_mentioning(&marker);
+    let _guard = KillOnDrop(backends.clone());
+    let results = env.path().join("compat_results");
+    let copy = env.path().join("copy");
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    // The copy's run is `copy/par`, locked by `copy/.par.lock`: it holds
+    // the live run's lock text, as a copied folder's lock does.
+    std::fs::copy(results.join(".hang.lock"), copy.join(".par.lock")).expect("copy the lock");
+    let out = env
+        .run(&["--baseline", "par", "--gpus", "2", "--output-dir", "copy"])
+        .output()
+        .expect("runs");
+    assert!(
+        stderr(&out).contains("which is still running"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(backends.iter().all(|&p| alive(p)), "a live run's backend was killed");
+    sigkill(&mut child);
+}
+
 /// `kill -9` of compat, then `--resume` at once: the old run's engine (a
 /// child of the group leader, so the leader's death signal does not reach
 /// it) is ended before the resumed run touches the folder, and never

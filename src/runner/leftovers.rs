@@ -30,6 +30,16 @@ pub fn end(lock_text: &str) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    // The token names the compat that held the lock. Alive, it is no
+    // killed run: this lock was copied with its folder (`cp -a`, an
+    // archive) from a run still going, whose backends write to its own
+    // folder, not this one. Never signal them.
+    if let Some(pid) = owner_alive(token) {
+        eprintln!(
+            "note: the lock names run PID {pid}, which is still running (was this folder copied from a live run?): its backends are left alone"
+        );
+        return Ok(());
+    }
     let mut groups: Vec<libc::pid_t> = lock_text
         .lines()
         .filter_map(|l| l.strip_prefix("pgid ")?.trim().parse().ok())
@@ -70,6 +80,28 @@ pub fn end(lock_text: &str) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// The pid in `token` ("<pid>-<nanos>") when that process is alive and is a
+/// compat (its command name), so a recycled pid does not count.
+#[cfg(target_os = "linux")]
+fn owner_alive(token: &str) -> Option<libc::pid_t> {
+    let pid: libc::pid_t = token.split('-').next()?.parse().ok()?;
+    if pid <= 1 || pid == std::process::id() as libc::pid_t {
+        return None;
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the parenthesised command name; Z is a zombie.
+    let zombie = state
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    (comm.trim() == "compat" && !zombie).then_some(pid)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn owner_alive(_token: &str) -> Option<libc::pid_t> {
+    None
 }
 
 /// Whether a live (not zombie) process in group `pgid` carries `token`.
