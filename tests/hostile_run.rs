@@ -154,7 +154,10 @@ fn a_copied_lock_never_ends_a_live_runs_backends() {
         "{}",
         stderr(&out)
     );
-    assert!(backends.iter().all(|&p| alive(p)), "a live run's backend was killed");
+    assert!(
+        backends.iter().all(|&p| alive(p)),
+        "a live run's backend was killed"
+    );
     sigkill(&mut child);
 }
 

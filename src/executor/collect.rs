@@ -152,7 +152,12 @@ fn movable(dir: &Path, name: &str) -> bool {
     let another_prompts = name
         .strip_prefix("prompt_")
         .and_then(|r| r.strip_suffix(".png"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<usize>().ok())
+        // Canonical for some prompt (prompt_03.png, prompt_100.png): that
+        // prompt's. A differently padded name (prompt_000.png) is no
+        // prompt's and may be taken at the backend's word.
+        .is_some_and(|n| results::prompt_image(n) == name);
     plain
         && !is_compat_file(name)
         && !another_prompts
@@ -344,12 +349,21 @@ mod tests {
     #[test]
     fn three_digit_prompt_images_are_not_movable() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        for name in ["prompt_100.png", "prompt_03.png", "image_0005.png"] {
+        for name in [
+            "prompt_100.png",
+            "prompt_03.png",
+            "image_0005.png",
+            "prompt_005.png",
+        ] {
             std::fs::write(tmp.path().join(name), b"png").expect("img");
         }
         assert!(!movable(tmp.path(), "prompt_100.png"));
         assert!(!movable(tmp.path(), "prompt_03.png"));
         assert!(movable(tmp.path(), "image_0005.png"));
+        assert!(
+            movable(tmp.path(), "prompt_005.png"),
+            "no prompt's canonical name"
+        );
     }
 
     /// A backend naming compat's own files (or another prompt's image) as
