@@ -211,6 +211,62 @@ fn equal_bytes_that_are_not_an_image_are_not_identical() {
     }
 }
 
+/// A results folder from elsewhere may link out of itself: an image that
+/// is a symlink to a file outside the folder is that prompt's ERROR, never
+/// read (nor published on the page), and a config folder that is a symlink
+/// is not taken for the run's (review of issue 19).
+#[test]
+fn links_out_of_the_results_folder_are_not_followed() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("secret.png");
+    png(&secret, 9);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = two_configs(tmp.path(), "cfg_parallel");
+    std::fs::remove_file(cfg.join("prompt_00.png")).expect("rm");
+    std::os::unix::fs::symlink(&secret, cfg.join("prompt_00.png")).expect("symlink");
+    // A link inside the folder stays fine.
+    std::fs::remove_file(cfg.join("prompt_01.png")).expect("rm");
+    std::os::unix::fs::symlink(
+        tmp.path().join("baseline/prompt_01.png"),
+        cfg.join("prompt_01.png"),
+    )
+    .expect("symlink");
+    let out = analyze(tmp.path(), &["--html"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = read_json(&tmp.path().join("report.json"));
+    let c = result(&r, "cfg_parallel");
+    let e = c["prompts"][0]["error"].as_str().unwrap_or("");
+    assert!(e.contains("outside the results folder"), "{c}");
+    assert!(c["prompts"][1]["error"].is_null(), "{c}");
+    let page_assets = tmp.path().join("diff_report_assets");
+    for entry in walkdir::WalkDir::new(&page_assets) {
+        let entry = entry.expect("assets");
+        assert!(
+            !(entry.path().to_string_lossy().contains("cfg_parallel")
+                && entry.file_name().to_string_lossy().starts_with("p00")),
+            "the outside image reached the page: {}",
+            entry.path().display()
+        );
+    }
+
+    let moved = outside.path().join("ring");
+    original_config(outside.path(), "ring", 3, 1.0, 7);
+    std::os::unix::fs::symlink(&moved, tmp.path().join("ring")).expect("symlink");
+    let out = analyze(tmp.path(), &[]);
+    let r = read_json(&tmp.path().join("report.json"));
+    let names: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"ring"),
+        "a linked folder was read: {names:?} {}",
+        out.stderr
+    );
+}
+
 fn mkfifo(path: &Path) {
     let status = std::process::Command::new("mkfifo")
         .arg(path)

@@ -116,9 +116,17 @@ impl Slot {
         wanted: bool,
         pool: &Pool,
         limits: &metrics::DecodeLimits,
+        root: &Path,
     ) -> Slot {
         let path = if wanted { c.image_path(i) } else { None };
         let bytes = path.as_deref().map(|p| {
+            if !crate::results::files::within(root, p) {
+                return Err(ImageError::Read(
+                    p.to_path_buf(),
+                    "a link to a file outside the results folder; only the folder's own files are read"
+                        .to_string(),
+                ));
+            }
             // A file over the limit is refused unread: no buffer for it.
             let size = std::fs::metadata(p)
                 .ok()
@@ -222,7 +230,7 @@ fn compare_prompt(
         .configs
         .iter()
         .zip(judged)
-        .map(|(c, &w)| Slot::new(c, i, w, pool, limits))
+        .map(|(c, &w)| Slot::new(c, i, w, pool, limits, &run.dir))
         .collect();
     let mut out: Vec<PromptCompare> = vec![PromptCompare::default(); run.configs.len()];
     // The baseline is the reference of every other image: one it cannot

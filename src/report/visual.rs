@@ -192,8 +192,12 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
                 changed: m.map(|m| m.changed_share),
                 identical: m.is_some_and(|m| m.identical),
                 error: row.and_then(|p| p.error.as_deref()).map(clean),
-                baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i))),
-                config_png: Some(dir.join(&r.name).join(image)),
+                // Only the folder's own files reach the page: a link out of
+                // it (refused by the analysis too) is not published.
+                baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i)))
+                    .filter(|p| results::files::within(dir, p)),
+                config_png: Some(dir.join(&r.name).join(image))
+                    .filter(|p| results::files::within(dir, p)),
                 images: HtmlImages::default(),
             }
         })

@@ -49,6 +49,18 @@ pub fn open_regular(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Whether `path` stays inside `root` once its symlinks are resolved: a
+/// results folder from elsewhere (a CI artifact, an archive) may hold
+/// `prompt_00.png -> /home/you/secret.png`, and the analysis, the report and
+/// the page must not read or publish what lies outside it. A path that does
+/// not resolve (missing) is left to the reader's own error.
+pub fn within(root: &Path, path: &Path) -> bool {
+    match (root.canonicalize(), path.canonicalize()) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        _ => true,
+    }
+}
+
 /// [`open_regular`], read whole into `buf` (cleared first, its allocation
 /// reused). Refuses a file larger than `max_bytes` before reading it.
 pub fn read_regular_into(

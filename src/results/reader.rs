@@ -294,7 +294,10 @@ fn config_folders(dir: &Path) -> Result<BTreeMap<String, PathBuf>, ReadError> {
             why: e.to_string(),
         })?;
         let path = entry.path();
-        if path.is_dir() && looks_like_config(path) {
+        // The entry's own type: a config folder that is a symlink to
+        // elsewhere is not this run's folder (its images would be read and
+        // published from outside the results folder).
+        if entry.file_type().is_dir() && looks_like_config(path) {
             folders.insert(
                 entry.file_name().to_string_lossy().into_owned(),
                 path.to_path_buf(),
