@@ -134,10 +134,21 @@ fn a_copied_lock_never_ends_a_live_runs_backends() {
         in_state(m, "running").iter().any(|c| c["name"] == "hang")
     });
     let marker = env.out("hang").join("hang").display().to_string();
+    // The Python interpreter itself: `python3` may be a shim (pyenv) whose
+    // short-lived subshells carry the same command line and end on their own.
+    let interpreters = || -> Vec<i32> {
+        processes_mentioning(&marker)
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .is_ok_and(|exe| exe.to_string_lossy().contains("python"))
+            })
+            .collect()
+    };
     wait_until("the backend started", Duration::from_secs(30), || {
-        !processes_mentioning(&marker).is_empty()
+        !interpreters().is_empty()
     });
-    let backends = processes_mentioning(&marker);
+    let backends = interpreters();
     let _guard = KillOnDrop(backends.clone());
     let results = env.path().join("compat_results");
     let copy = env.path().join("copy");
