@@ -258,7 +258,8 @@ pub fn parse_answer(
     })
 }
 
-/// Fills the probe argv's placeholders.
+/// Fills the probe argv's placeholders, in one pass like the backend's
+/// command (`{{` is a literal brace; a value is never substituted again).
 fn argv(
     template: &[String],
     exe: &Path,
@@ -266,14 +267,18 @@ fn argv(
     request: &Path,
     output: &Path,
 ) -> Vec<String> {
+    let value = |name: &str| -> Option<String> {
+        Some(match name {
+            "compat" => exe.display().to_string(),
+            "model" => model.to_string(),
+            "probe_request" => request.display().to_string(),
+            "probe_output" => output.display().to_string(),
+            _ => return None,
+        })
+    };
     template
         .iter()
-        .map(|a| {
-            a.replace("{compat}", &exe.to_string_lossy())
-                .replace("{model}", model)
-                .replace("{probe_request}", &request.to_string_lossy())
-                .replace("{probe_output}", &output.to_string_lossy())
-        })
+        .map(|a| crate::settings::substitute(a, &value))
         .collect()
 }
 

@@ -214,7 +214,7 @@ pub fn argv(
 }
 
 /// Replaces `{name}` in one argument; `{{` and `}}` are literal braces.
-fn substitute(arg: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn substitute(arg: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(arg.len());
     let mut rest = arg;
     while let Some(i) = rest.find(['{', '}']) {

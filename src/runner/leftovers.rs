@@ -91,12 +91,9 @@ fn owner_alive(token: &str) -> Option<libc::pid_t> {
         return None;
     }
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The state follows the parenthesised command name; Z is a zombie.
-    let zombie = state
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'));
-    (comm.trim() == "compat" && !zombie).then_some(pid)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (state, _) = state_and_group(&stat)?;
+    (comm.trim() == "compat" && state != 'Z').then_some(pid)
 }
 
 #[cfg(not(target_os = "linux"))]
