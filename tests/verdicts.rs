@@ -147,6 +147,48 @@ fn a_backend_that_warmed_up_keeps_every_prompt() {
     assert!(c["notes"].is_null(), "{c}");
 }
 
+/// PyramidAttentionBroadcast on a true-CFG pipeline (diffusers 0.42.1, one
+/// hook state for both cache contexts): the uncond calls it skips get the
+/// cond output of the same step. Faster, images close: a PASS by pixels and
+/// clock, but the engine's own count says the guidance changed: WARN.
+#[test]
+fn a_cache_that_reuses_the_other_cfg_branch_is_warn() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_run(
+        tmp.path(),
+        &[
+            ("baseline", &[0.4, 0.4, 0.4, 0.4]),
+            ("pab", &[0.3, 0.3, 0.3, 0.3]),
+            ("fbc", &[0.3, 0.3, 0.3, 0.3]),
+        ],
+    );
+    // As the diffusers backend writes it (WorkCounter.event).
+    let work = |cross: u64| {
+        json!({"event": "work", "counts": {"transformer_block": 320, "attention": 320 - cross},
+               "branches": {"cond": {"transformer_block": 160, "attention": 160},
+                            "uncond": {"transformer_block": 160, "attention": 160 - cross}},
+               "cross_branch": {"transformer_block": 0, "attention": cross}})
+    };
+    for (name, cross) in [("pab", 112), ("fbc", 0)] {
+        let path = tmp.path().join(name).join("results.jsonl");
+        let text = std::fs::read_to_string(&path).expect("jsonl");
+        std::fs::write(&path, format!("{text}{}\n", work(cross))).expect("write");
+    }
+    let r = analyze(tmp.path());
+    let pab = config(&r, "pab");
+    assert_eq!(pab["compat_status"], "WARN", "{pab}");
+    let reason = pab["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("reuses the other CFG branch's output: 112 attention calls"),
+        "{reason}"
+    );
+    assert_eq!(pab["cross_branch"]["attention"], 112, "{pab}");
+    assert_eq!(pab["work_by_branch"]["uncond"]["attention"], 48, "{pab}");
+    // The same counts with no reuse across branches: the clock and the pixels decide.
+    let fbc = config(&r, "fbc");
+    assert_eq!(fbc["compat_status"], "PASS", "{fbc}");
+}
+
 /// Through the runner: a test-double engine whose first prompt takes a
 /// second more (compiling) and that does no warm-up of its own. `par`
 /// halves the time; a mean would read 1.29×.

@@ -598,11 +598,31 @@ class WorkCounter:
     config's (``{"event": "work"}``): a cache that computed exactly what the
     baseline computed never engaged, which timings on a busy machine cannot
     show. Not installed with ``--compile``: a Python counter inside a
-    ``fullgraph=True`` region would break the graph."""
+    ``fullgraph=True`` region would break the graph.
+
+    With true CFG a pipeline runs the denoiser twice a step, inside
+    ``cache_context("cond")`` and ``cache_context("uncond")``: the counts are
+    also kept per branch, and once the cache is on (:meth:`observe`) a call the
+    cache answered without computing is checked against where that module last
+    computed. diffusers switches a hook's state with the context only through a
+    ``StateManager`` (``hooks/hooks.py`` ``_set_context`` in 0.42.1); a stateful
+    hook without one (PyramidAttentionBroadcast, FasterCache) hands the
+    unconditional branch the conditional branch's output of the same step. That
+    changes guidance, not steps, and is counted as ``cross_branch``."""
+
+    UNITS = ("transformer_block", "attention")
 
     def __init__(self, denoiser: Any) -> None:
-        self.counts = {"transformer_block": 0, "attention": 0}  # since the last reset
+        self.counts = dict.fromkeys(self.UNITS, 0)  # since the last reset
         self.kept = dict(self.counts)  # the prompts kept: each one's counts added once its image is saved
+        self.branch: str | None = None  # the cache_context the pipeline is in
+        self.by_branch: dict[str, dict[str, int]] = {}  # since the last reset
+        self.kept_by_branch: dict[str, dict[str, int]] = {}
+        self.cross = dict.fromkeys(self.UNITS, 0)  # since the last reset
+        self.kept_cross = dict(self.cross)
+        self._computed: dict[int, int] = {}  # per module: times it really ran
+        self._last_branch: dict[int, str | None] = {}  # per module: the branch it last ran in
+        self._modules: list[tuple[Any, str]] = []
         names = set(getattr(denoiser, "_repeated_blocks", None) or [])
         for block in denoiser.modules():
             if type(block).__name__ not in names:
@@ -611,25 +631,75 @@ class WorkCounter:
             for sub in block.modules():
                 if sub is not block and "Attention" in type(sub).__name__:
                     self._wrap(sub, "attention")
+        context = getattr(denoiser, "cache_context", None)
+        if callable(context):
+            denoiser.cache_context = self._tracked(context)
+
+    def _tracked(self, context: Any) -> Any:
+        @contextlib.contextmanager
+        def tracked(name: str, *a: Any, **k: Any) -> Any:
+            outer, self.branch = self.branch, name
+            try:
+                with context(name, *a, **k):
+                    yield
+            finally:
+                self.branch = outer
+
+        return tracked
 
     def _wrap(self, module: Any, unit: str) -> None:
         inner = module.forward
+        key = id(module)
+        self._computed[key] = 0
+        self._modules.append((module, unit))
 
         def counted(*a: Any, **k: Any) -> Any:
             self.counts[unit] += 1
+            self._computed[key] += 1
+            self._last_branch[key] = self.branch
+            if self.branch is not None:
+                per = self.by_branch.setdefault(self.branch, dict.fromkeys(self.UNITS, 0))
+                per[unit] += 1
             return inner(*a, **k)
 
         module.forward = counted
+
+    def observe(self) -> None:
+        """Once the cache hooks are on: wrap each counted module's hooked
+        forward, so a call the cache answered (the counted forward did not run)
+        is seen, and counted as ``cross_branch`` when the module's stateful hook
+        keeps one state for every context and last computed in another branch."""
+        for module, unit in self._modules:
+            if not _one_state_for_all_contexts(module):
+                continue
+            hooked = module.forward
+            key = id(module)
+
+            def seen(*a: Any, _hooked: Any = hooked, _key: int = key, _unit: str = unit, **k: Any) -> Any:
+                before, last = self._computed[_key], self._last_branch.get(_key)
+                out = _hooked(*a, **k)
+                if self._computed[_key] == before and None not in (last, self.branch) and last != self.branch:
+                    self.cross[_unit] += 1
+                return out
+
+            module.forward = seen
 
     def reset(self) -> None:
         """Forget what ran since the last reset (calibration, warm-up, a failed prompt)."""
         for unit in self.counts:
             self.counts[unit] = 0
+            self.cross[unit] = 0
+        self.by_branch.clear()
 
     def keep(self) -> None:
         """Add what ran since the last reset to the kept counts (a timed prompt whose image was saved)."""
         for unit, n in self.counts.items():
             self.kept[unit] += n
+            self.kept_cross[unit] += self.cross[unit]
+        for branch, per in self.by_branch.items():
+            mine = self.kept_by_branch.setdefault(branch, dict.fromkeys(self.UNITS, 0))
+            for unit, n in per.items():
+                mine[unit] += n
         self.reset()
 
     def event(self) -> dict[str, Any] | None:
@@ -637,7 +707,28 @@ class WorkCounter:
         failed did no work worth comparing, whatever ran before it failed."""
         if not self.kept["transformer_block"]:
             return None
-        return {"event": "work", "counts": dict(self.kept)}
+        event: dict[str, Any] = {"event": "work", "counts": dict(self.kept)}
+        if self.kept_by_branch:
+            event["branches"] = {b: dict(per) for b, per in sorted(self.kept_by_branch.items())}
+            event["cross_branch"] = dict(self.kept_cross)
+        return event
+
+
+def _one_state_for_all_contexts(module: Any) -> bool:
+    """Whether a stateful diffusers hook on ``module`` keeps one state whatever
+    the cache context: it holds no ``StateManager``, the only thing diffusers'
+    ``_set_context`` switches (``hooks/hooks.py`` in 0.42.1)."""
+    registry = getattr(module, "_diffusers_hook", None)
+    if registry is None:
+        return False
+    from diffusers.hooks.hooks import StateManager
+
+    for hook in getattr(registry, "hooks", {}).values():
+        if getattr(hook, "_is_stateful", False) and not any(
+            isinstance(v, StateManager) for v in vars(hook).values()
+        ):
+            return True
+    return False
 
 
 def setup(
@@ -808,6 +899,8 @@ def run(args: argparse.Namespace) -> int:
                 results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
                 return EXIT_FAILED
             pipe, kw, settings, counter = setup(args, plan, results, log)
+            if counter is not None:
+                counter.observe()  # after every hook is on
         except UsageError as exc:
             if writer:
                 print(f"error: {exc}", file=sys.stderr, flush=True)

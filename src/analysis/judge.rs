@@ -134,6 +134,16 @@ impl Judge<'_> {
             compat_status = Status::Warn;
             reason = Some(why);
         }
+        // A cache that hands one CFG branch the other's output changed the
+        // guidance, whatever its images and clock say: not a PASS.
+        if let Some(why) = judged.then(|| cross_branch_reason(c)).flatten() {
+            if compat_status == Status::Pass {
+                compat_status = Status::Warn;
+                reason = Some(why);
+            } else {
+                notes.push(why);
+            }
+        }
         let not_run = matches!(compat_status, Status::Skip | Status::Error);
         ConfigResult {
             name: c.name.clone(),
@@ -166,6 +176,16 @@ impl Judge<'_> {
                 .records
                 .as_ref()
                 .map(|r| r.work.clone())
+                .unwrap_or_default(),
+            work_by_branch: c
+                .records
+                .as_ref()
+                .map(|r| r.work_branches.clone())
+                .unwrap_or_default(),
+            cross_branch: c
+                .records
+                .as_ref()
+                .map(|r| r.cross_branch.clone())
                 .unwrap_or_default(),
             vs_parents,
             notes,
@@ -540,6 +560,31 @@ fn no_valid_time(c: &ConfigSource, n: usize) -> Option<String> {
         "no valid time, so no speedup: {}",
         parts.join("; ")
     ))
+}
+
+/// Why a config's cache crossed CFG branches, from the engine's own count
+/// (the work event's `cross_branch`): None when it counted none.
+fn cross_branch_reason(c: &ConfigSource) -> Option<String> {
+    let records = c.records.as_ref()?;
+    let crossed: Vec<String> = records
+        .cross_branch
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(unit, n)| {
+            let of = records.work.get(unit).map_or(String::new(), |computed| {
+                format!(" (it computed {computed})")
+            });
+            format!("{n} {unit} calls{of}")
+        })
+        .collect();
+    (!crossed.is_empty()).then(|| {
+        format!(
+            "reuses the other CFG branch's output: {} answered with the other branch's \
+             output of the same step (one cache state for cond and uncond changes the guidance, \
+             not only the steps)",
+            crossed.join(", ")
+        )
+    })
 }
 
 /// The WARN reason of a parent comparison that found the feature did nothing.

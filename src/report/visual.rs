@@ -210,9 +210,24 @@ fn work_note(r: &crate::report::model::ConfigResult) -> Option<String> {
     if r.work.is_empty() {
         return None;
     }
-    let counts: Vec<String> = r.work.iter().map(|(u, n)| format!("{u} {n}")).collect();
+    let list = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(u, n)| format!("{u} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let branches: Vec<String> = r
+        .work_by_branch
+        .iter()
+        .map(|(b, m)| format!("{b}: {}", list(m)))
+        .collect();
+    let branches = if branches.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", branches.join("; "))
+    };
     Some(clean(&format!(
-        "engine work over the timed prompts: {}",
-        counts.join(", ")
+        "engine work over the timed prompts: {}{branches}",
+        list(&r.work)
     )))
 }

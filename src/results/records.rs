@@ -38,6 +38,13 @@ pub struct BatchRecords {
     /// a cache that computed exactly what its parent computed never engaged,
     /// whatever the clock says.
     pub work: BTreeMap<String, u64>,
+    /// The same work per CFG branch (the work event's `branches`: the
+    /// pipeline's `cache_context` names, e.g. cond and uncond).
+    pub work_branches: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Calls a cache answered with the other CFG branch's output of the same
+    /// step, by unit (the work event's `cross_branch`): a cache that keeps one
+    /// state for both branches changes guidance, not only steps.
+    pub cross_branch: BTreeMap<String, u64>,
     /// The engine as the backend itself reported it, in its `{"event":
     /// "settings", "engine": {"engine": …, "version": …, "commit": …}}`
     /// line: what really ran, which beats what the probe saw before.
@@ -49,6 +56,18 @@ pub struct BatchRecords {
     /// Python's `json.dumps` writes as bare tokens) or negative, with the
     /// value as written and its line.
     pub bad_seconds: BTreeMap<usize, (String, usize)>,
+}
+
+/// Adds a work event's `{"unit": n}` object to `into`; what is not a count
+/// (negative, fractional, not a number) is left out.
+fn add_counts(into: &mut BTreeMap<String, u64>, counts: Option<&serde_json::Value>) {
+    let counts = counts.and_then(|c| c.as_object());
+    for (unit, n) in counts.into_iter().flatten() {
+        if let Some(n) = n.as_u64() {
+            let slot = into.entry(unit.clone()).or_insert(0);
+            *slot = slot.saturating_add(n);
+        }
+    }
 }
 
 /// Python's `json.dumps` writes non-finite floats as these bare tokens,
@@ -110,12 +129,12 @@ impl BatchRecords {
                         }
                     }
                     "work" => {
-                        let counts = value.get("counts").and_then(|c| c.as_object());
-                        for (unit, n) in counts.into_iter().flatten() {
-                            if let Some(n) = n.as_u64() {
-                                let slot = out.work.entry(unit.clone()).or_insert(0);
-                                *slot = slot.saturating_add(n);
-                            }
+                        add_counts(&mut out.work, value.get("counts"));
+                        add_counts(&mut out.cross_branch, value.get("cross_branch"));
+                        let branches = value.get("branches").and_then(|b| b.as_object());
+                        for (branch, counts) in branches.into_iter().flatten() {
+                            let slot = out.work_branches.entry(branch.clone()).or_default();
+                            add_counts(slot, Some(counts));
                         }
                     }
                     "settings" => {
@@ -164,7 +183,12 @@ impl BatchRecords {
             push(serde_json::json!({"event": "memory", "device": d, "peak_bytes": b}));
         }
         if !self.work.is_empty() {
-            push(serde_json::json!({"event": "work", "counts": self.work}));
+            let mut work = serde_json::json!({"event": "work", "counts": self.work});
+            if !self.work_branches.is_empty() {
+                work["branches"] = serde_json::json!(self.work_branches);
+                work["cross_branch"] = serde_json::json!(self.cross_branch);
+            }
+            push(work);
         }
         for r in self.prompts.values() {
             push(serde_json::to_value(r).unwrap_or_default());
@@ -185,7 +209,7 @@ mod tests {
             "{\"prompt\": 1, \"image\": null, \"seconds\": null, \"ok\": false, \"error\": \"CUDA out of memory\"}\n",
             "{\"event\": \"memory\", \"device\": 0, \"peak_bytes\": 123}\n",
             "{\"event\": \"work\", \"counts\": {\"block\": 40, \"attention\": 40}}\n",
-            "{\"event\": \"work\", \"counts\": {\"block\": 40, \"bad\": -1}}\n",
+            "{\"event\": \"work\", \"counts\": {\"block\": 40, \"bad\": -1}, \"branches\": {\"cond\": {\"attention\": 20}, \"uncond\": {\"attention\": 6}}, \"cross_branch\": {\"attention\": 14, \"bad\": 1.5}}\n",
             "{\"prompt\": 2, \"ima"
         );
         let r = BatchRecords::parse_jsonl(text);
@@ -199,8 +223,14 @@ mod tests {
         assert_eq!(r.work["block"], 80);
         assert_eq!(r.work["attention"], 40);
         assert!(!r.work.contains_key("bad"), "not a count");
+        assert_eq!(r.work_branches["cond"]["attention"], 20);
+        assert_eq!(r.work_branches["uncond"]["attention"], 6);
+        assert_eq!(r.cross_branch["attention"], 14);
+        assert!(!r.cross_branch.contains_key("bad"), "not a count");
         let again = BatchRecords::parse_jsonl(&r.to_jsonl());
         assert_eq!(again.prompts, r.prompts);
+        assert_eq!(again.work_branches, r.work_branches);
+        assert_eq!(again.cross_branch, r.cross_branch);
     }
 
     /// Python's json.dumps writes NaN and Infinity as bare tokens; a

@@ -470,6 +470,61 @@ class RealRunTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         self.assertEqual(r.stdout.strip().splitlines()[-1], "true")  # what the settings event records
 
+    def test_work_is_counted_per_branch_and_cross_branch_reuse_is_seen(self) -> None:
+        # A tiny FLUX.1 transformer called as a true-CFG pipeline calls it: per
+        # step once in cache_context("cond"), once in "uncond". PyramidAttention-
+        # Broadcast keeps one state for both contexts, so the uncond call it skips
+        # gets the cond output of the same step; FirstBlockCache's state follows
+        # the context (StateManager), so its skips never cross.
+        code = (
+            "import importlib.util, json, sys, types, torch\n"
+            f"spec = importlib.util.spec_from_file_location('bt', {str(SCRIPT)!r})\n"
+            "bt = importlib.util.module_from_spec(spec); spec.loader.exec_module(bt)\n"
+            "from diffusers import FluxTransformer2DModel\n"
+            "out = {}\n"
+            "for cache in sys.argv[1:]:\n"
+            "    torch.manual_seed(0)\n"
+            "    tr = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,\n"
+            "        attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,\n"
+            "        axes_dims_rope=[4, 4, 8])\n"
+            "    pipe = types.SimpleNamespace(transformer=tr, current_timestep=1000)\n"
+            "    counter = bt.WorkCounter(tr)\n"
+            "    args = bt.parse_args(['--model', 'm', '--prompt-file', 'p', '--output', 'o', '--cache', cache])\n"
+            "    tr.enable_cache(bt.make_cache_config(bt.cache_spec(args), pipe, None))\n"
+            "    counter.observe()\n"
+            "    counter.reset()\n"
+            "    torch.manual_seed(1)\n"
+            "    x = {b: (torch.randn(1, 16, 4), torch.randn(1, 8, 32), torch.randn(1, 32)) for b in ('cond', 'uncond')}\n"
+            "    with torch.no_grad():\n"
+            "        for t in (900, 700, 600, 500, 400, 300):\n"
+            "            pipe.current_timestep = t\n"
+            "            for branch in ('cond', 'uncond'):\n"
+            "                with tr.cache_context(branch):\n"
+            "                    tr(hidden_states=x[branch][0], encoder_hidden_states=x[branch][1],\n"
+            "                       pooled_projections=x[branch][2], timestep=torch.tensor([0.5]),\n"
+            "                       img_ids=torch.zeros(16, 3), txt_ids=torch.zeros(8, 3))\n"
+            "    counter.keep()\n"
+            "    out[cache] = counter.event()\n"
+            "print(json.dumps(out))\n"
+        )
+        r = subprocess.run(
+            [PYTHON, "-c", code, "pyramid_attention_broadcast", "first_block_cache"],
+            capture_output=True, text=True, env=clean_env(), timeout=300,
+        )
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        events = json.loads(r.stdout.strip().splitlines()[-1])
+        pab, fbc = events["pyramid_attention_broadcast"], events["first_block_cache"]
+        self.assertEqual(set(pab["branches"]), {"cond", "uncond"}, pab)
+        # Every attention call PAB skipped was an uncond call answered with cond's output.
+        skipped = 2 * 6 * 2 - pab["counts"]["attention"]  # 2 attention modules x 6 steps x 2 branches
+        self.assertGreater(skipped, 0, pab)
+        self.assertEqual(pab["cross_branch"]["attention"], skipped, pab)
+        self.assertEqual(pab["branches"]["cond"]["attention"], 12, pab)
+        self.assertLess(pab["branches"]["uncond"]["attention"], 12, pab)
+        # FirstBlockCache skipped blocks too, but only within each branch.
+        self.assertLess(fbc["counts"]["transformer_block"], 2 * 6 * 2, fbc)
+        self.assertEqual(fbc["cross_branch"], {"transformer_block": 0, "attention": 0}, fbc)
+
     def test_faster_cache_settings_record_guidance_distillation(self) -> None:
         r, out, lines = self.run_script("faster", "--cache", "faster_cache", "--warmup", "0")
         settings = next(x for x in lines if x.get("event") == "settings")
