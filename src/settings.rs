@@ -82,27 +82,36 @@ pub struct Requested {
     pub warmup: Option<u32>,
 }
 
-/// Command line > backend defaults > compat defaults; returns the settings
-/// and the number of prompts.
+/// Command line > the backend's defaults for this model > the backend's
+/// defaults > compat defaults; returns the settings and the number of
+/// prompts.
 pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), UsageError> {
+    let model = r
+        .model
+        .clone()
+        .or_else(|| backend.model.clone())
+        .unwrap_or_default();
     let d = &backend.defaults;
+    let none = crate::registry::RunDefaults::default();
+    let m = backend.model_defaults.get(&model).unwrap_or(&none);
     let s = Settings {
-        model: r
-            .model
-            .clone()
-            .or_else(|| backend.model.clone())
-            .unwrap_or_default(),
-        steps: r.steps.or(d.steps).unwrap_or(DEFAULT_STEPS),
-        height: r.height.or(d.height).unwrap_or(DEFAULT_SIZE),
-        width: r.width.or(d.width).unwrap_or(DEFAULT_SIZE),
-        cfg_scale: r.cfg_scale.or(d.cfg_scale).unwrap_or(DEFAULT_CFG_SCALE),
-        guidance_scale: r.guidance_scale.or(d.guidance_scale),
-        seed: r.seed.or(d.seed).unwrap_or(DEFAULT_SEED),
+        steps: r.steps.or(m.steps).or(d.steps).unwrap_or(DEFAULT_STEPS),
+        height: r.height.or(m.height).or(d.height).unwrap_or(DEFAULT_SIZE),
+        width: r.width.or(m.width).or(d.width).unwrap_or(DEFAULT_SIZE),
+        cfg_scale: r
+            .cfg_scale
+            .or(m.cfg_scale)
+            .or(d.cfg_scale)
+            .unwrap_or(DEFAULT_CFG_SCALE),
+        guidance_scale: r.guidance_scale.or(m.guidance_scale).or(d.guidance_scale),
+        seed: r.seed.or(m.seed).or(d.seed).unwrap_or(DEFAULT_SEED),
         negative_prompt: r
             .negative_prompt
             .clone()
+            .or_else(|| m.negative_prompt.clone())
             .or_else(|| d.negative_prompt.clone())
             .unwrap_or_default(),
+        model,
         // A backend without {warmup} does none that compat can ask for: the
         // manifest says 0, and the analysis detects a cold first prompt.
         warmup: if uses_placeholder(&backend.command, "warmup") {
@@ -113,6 +122,7 @@ pub fn resolve(r: &Requested, backend: &Backend) -> Result<(Settings, usize), Us
     };
     let num_prompts = r
         .num_prompts
+        .or(m.num_prompts)
         .or(d.num_prompts)
         .unwrap_or(DEFAULT_NUM_PROMPTS);
     if s.steps == 0 || s.height == 0 || s.width == 0 {
@@ -311,6 +321,39 @@ mod tests {
         // A run that sets none keeps the manifest (and fingerprint) it had.
         let json = serde_json::to_string(&Settings::default()).expect("json");
         assert!(!json.contains("guidance"), "{json}");
+    }
+
+    #[test]
+    fn a_model_s_defaults_beat_the_backend_s() {
+        let text = "default_backend = \"b\"\n\
+            [backends.b]\ncommand = [\"gen\", \"--model={model}\", \"--g={guidance_scale}\", \"--cfg={cfg_scale}\"]\n\
+            model = \"org/plain\"\n\
+            [backends.b.defaults]\ncfg_scale = 4.0\nsteps = 30\n\
+            [backends.b.model_defaults.\"org/distilled\"]\ncfg_scale = 1.0\nguidance_scale = 3.5\nsteps = 28\n\
+            [features.x]\nargs = [\"--x\"]\n";
+        let r = crate::registry::Registry::parse(text, "t").expect("registry");
+        let b = r.backend("b").expect("b");
+        let model = |m: Option<&str>| Requested {
+            model: m.map(str::to_string),
+            ..Requested::default()
+        };
+        // The backend's model: its defaults only.
+        let (s, _) = resolve(&model(None), b).expect("resolves");
+        assert_eq!((s.cfg_scale, s.guidance_scale, s.steps), (4.0, None, 30));
+        // The distilled model, asked by name: its own, over the backend's.
+        let (s, _) = resolve(&model(Some("org/distilled")), b).expect("resolves");
+        assert_eq!((s.cfg_scale, s.guidance_scale, s.steps), (1.0, Some(3.5), 28));
+        // The command line beats both.
+        let asked = Requested {
+            cfg_scale: Some(2.0),
+            ..model(Some("org/distilled"))
+        };
+        let (s, _) = resolve(&asked, b).expect("resolves");
+        assert_eq!((s.cfg_scale, s.guidance_scale), (2.0, Some(3.5)));
+        // A guidance default on a command that cannot pass it: refused where written.
+        let bad = text.replace("\"--g={guidance_scale}\", ", "");
+        let e = crate::registry::Registry::parse(&bad, "t").expect_err("refused");
+        assert!(e.to_string().contains("takes no {guidance_scale}"), "{e}");
     }
 
     #[test]

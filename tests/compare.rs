@@ -47,6 +47,8 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         peak_memory_bytes: Default::default(),
         engine_memory_peak_bytes: Default::default(),
         work: Default::default(),
+        work_by_branch: Default::default(),
+        cross_branch: Default::default(),
         args: vec![],
         devices: vec![],
         vs_parents: vec![],

@@ -337,6 +337,8 @@ mod tests {
             peak_memory_bytes: Default::default(),
             engine_memory_peak_bytes: Default::default(),
             work: Default::default(),
+            work_by_branch: Default::default(),
+            cross_branch: Default::default(),
             args: vec![],
             devices: vec![],
             vs_parents: vec![],

@@ -68,6 +68,9 @@ pub struct Backend {
     /// Where the backend's devices come from.
     pub devices: DeviceSource,
     pub defaults: RunDefaults,
+    /// Defaults for one model id (`[backends.X.model_defaults."id"]`), over
+    /// the backend's: a guidance-distilled model runs as intended.
+    pub model_defaults: BTreeMap<String, RunDefaults>,
 }
 
 /// How a backend's devices are counted.

@@ -32,6 +32,10 @@ struct RawBackend {
     devices: Option<Spanned<String>>,
     #[serde(default)]
     defaults: RawDefaults,
+    /// Per model id: defaults that beat the backend's for that model
+    /// (FLUX.1-dev: distilled guidance 3.5, no true CFG).
+    #[serde(default)]
+    model_defaults: BTreeMap<String, RawDefaults>,
 }
 
 #[derive(Deserialize, Default)]
@@ -649,7 +653,30 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
             }
         },
     };
-    let d = raw.defaults;
+    // A guidance_scale default the command cannot pass would be refused on
+    // every run: say so where it is written.
+    let guided = raw.defaults.guidance_scale.is_some()
+        || raw.model_defaults.values().any(|d| d.guidance_scale.is_some());
+    if guided
+        && builtin.is_none()
+        && !crate::settings::uses_placeholder(&command, "guidance_scale")
+    {
+        return Err(cx.err(
+            at,
+            format!("backend '{name}': a guidance_scale default, but its command takes no {{guidance_scale}}"),
+            "add \"--guidance-scale={guidance_scale}\" (or the engine's flag) to its command, or drop the default".to_string(),
+        ));
+    }
+    let defaults = |d: RawDefaults| RunDefaults {
+        height: d.height,
+        width: d.width,
+        steps: d.steps,
+        num_prompts: d.num_prompts,
+        cfg_scale: d.cfg_scale,
+        guidance_scale: d.guidance_scale,
+        seed: d.seed,
+        negative_prompt: d.negative_prompt,
+    };
     Ok(Backend {
         name: name.to_string(),
         command,
@@ -657,16 +684,12 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
         builtin,
         model: raw.model,
         devices,
-        defaults: RunDefaults {
-            height: d.height,
-            width: d.width,
-            steps: d.steps,
-            num_prompts: d.num_prompts,
-            cfg_scale: d.cfg_scale,
-            guidance_scale: d.guidance_scale,
-            seed: d.seed,
-            negative_prompt: d.negative_prompt,
-        },
+        defaults: defaults(raw.defaults),
+        model_defaults: raw
+            .model_defaults
+            .into_iter()
+            .map(|(model, d)| (model, defaults(d)))
+            .collect(),
     })
 }
 
