@@ -342,7 +342,10 @@ mod tests {
         assert_eq!((s.cfg_scale, s.guidance_scale, s.steps), (4.0, None, 30));
         // The distilled model, asked by name: its own, over the backend's.
         let (s, _) = resolve(&model(Some("org/distilled")), b).expect("resolves");
-        assert_eq!((s.cfg_scale, s.guidance_scale, s.steps), (1.0, Some(3.5), 28));
+        assert_eq!(
+            (s.cfg_scale, s.guidance_scale, s.steps),
+            (1.0, Some(3.5), 28)
+        );
         // The command line beats both.
         let asked = Requested {
             cfg_scale: Some(2.0),

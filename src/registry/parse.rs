@@ -656,10 +656,11 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
     // A guidance_scale default the command cannot pass would be refused on
     // every run: say so where it is written.
     let guided = raw.defaults.guidance_scale.is_some()
-        || raw.model_defaults.values().any(|d| d.guidance_scale.is_some());
-    if guided
-        && builtin.is_none()
-        && !crate::settings::uses_placeholder(&command, "guidance_scale")
+        || raw
+            .model_defaults
+            .values()
+            .any(|d| d.guidance_scale.is_some());
+    if guided && builtin.is_none() && !crate::settings::uses_placeholder(&command, "guidance_scale")
     {
         return Err(cx.err(
             at,

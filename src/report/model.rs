@@ -269,8 +269,7 @@ pub struct ConfigResult {
     /// The same work per CFG branch (`cond`, `uncond`: the pipeline's cache
     /// contexts), where the backend counts it.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub work_by_branch:
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    pub work_by_branch: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// Calls the cache answered with the other CFG branch's output of the
     /// same step, by unit; present where the backend counts branches. Any
     /// above zero makes a PASS a WARN ("reuses the other CFG branch's output").

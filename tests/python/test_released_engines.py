@@ -199,6 +199,13 @@ class TestXfuserRelease(unittest.TestCase):
                 return bool(caps.get("use_fp8_gemms"))
             if fragment == ["--use_cfg_parallel"]:
                 return bool(caps.get("use_cfg_parallel"))
+            capability = {
+                ("--fully_shard_degree", "2"): "fully_shard_degree",
+                ("--use_parallel_vae",): "use_parallel_vae",
+                ("--use_fp8_comms",): "use_fp8_comms",
+            }.get(tuple(fragment))
+            if capability:
+                return bool(caps.get(capability))
             raise AssertionError(f"no rule for {fragment}")
 
         features = registry()["features"]
