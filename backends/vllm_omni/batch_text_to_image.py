@@ -203,9 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
         "at most ulysses x ring x cfg x tp",
     )
     # Caches.
-    p.add_argument("--cache-backend", choices=["tea_cache", "cache_dit"], default=None)
+    p.add_argument(
+        "--cache-backend",
+        choices=["tea_cache", "cache_dit", "mag_cache"],
+        default=None,
+        help="mag_cache: the strategy's own ratios (FLUX.1, FLUX.2), interpolated to --num-inference-steps",
+    )
     # Memory.
     p.add_argument("--enable-cpu-offload", action="store_true", help="model-level CPU offload (enable_cpu_offload)")
+    p.add_argument(
+        "--use-hsdp",
+        action="store_true",
+        help="shard the DiT's weights over the parallel layout's GPUs (use_hsdp, hsdp_shard_size auto); "
+        "needs a parallel degree above 1",
+    )
     p.add_argument(
         "--enable-layerwise-offload",
         action="store_true",
@@ -237,11 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cache_config_for(backend: str | None) -> dict[str, Any] | None:
+def cache_config_for(backend: str | None, steps: int) -> dict[str, Any] | None:
     if backend == "tea_cache":
         return dict(TEA_CACHE_CONFIG)
     if backend == "cache_dit":
         return dict(CACHE_DIT_CONFIG)
+    if backend == "mag_cache":
+        # The strategy's ratios are interpolated to this many steps; unset, the
+        # backend assumes 28 (cache/magcache/backend.py:76-87 in 0.30.0).
+        return {"num_inference_steps": steps}
     return None
 
 
@@ -275,6 +290,10 @@ def combination_errors(args: argparse.Namespace) -> list[str]:
             "--enable-layerwise-offload and --enable-cpu-offload: vLLM-Omni keeps layerwise and silently "
             "disables the model-level offload"
         )
+    if args.use_hsdp and world == 1:
+        # diffusion/data.py:419-426 (0.30.0): standalone HSDP needs hsdp_shard_size;
+        # compat shards over the parallel layout's GPUs.
+        errors.append("--use-hsdp shards over the parallel layout's GPUs: give a parallel degree above 1")
     if args.vae_patch_parallel_size > 1 and (args.enable_layerwise_offload or args.enable_cpu_offload):
         # diffusion_features.md table: VAE Patch Parallel x CPU Offloading (Layerwise / Module-wise) = ❌.
         errors.append("--vae-patch-parallel-size > 1 cannot be combined with CPU offload (vLLM-Omni's table)")
@@ -289,7 +308,7 @@ def omni_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": args.model,
         "cache_backend": args.cache_backend,
-        "cache_config": cache_config_for(args.cache_backend),
+        "cache_config": cache_config_for(args.cache_backend, args.num_inference_steps),
         "ulysses_degree": args.ulysses_degree,
         "ring_degree": args.ring_degree,
         "cfg_parallel_size": args.cfg_parallel_size,
@@ -307,6 +326,8 @@ def omni_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["enforce_eager"] = True  # async_omni_engine.py:1049
     if args.fa_deterministic:
         kwargs["fa_deterministic"] = True  # async_omni_engine.py:1058 (#5887)
+    if args.use_hsdp:
+        kwargs["use_hsdp"] = True  # DiffusionParallelConfig, diffusion/data.py:330 in 0.30.0
     return kwargs
 
 
@@ -934,7 +955,52 @@ def probe_feature(base: list[str], fragment: list[str], version: str) -> dict[st
             get_cache_backend(args.cache_backend, kwargs.get("cache_config") or {})
         except ValueError as exc:
             return no(f"{exc} (diffusion/cache/selector.py)")
+    if args.cache_backend == "mag_cache":
+        why = mag_cache_refusal(args.model)
+        if why:
+            return no(why)
     return {"supported": True}
+
+
+def transformer_class(model: str) -> str | None:
+    """The model's transformer class from its model_index.json, where that is
+    on disk (a local folder, or the Hugging Face cache; nothing is downloaded)."""
+    index = Path(model) / "model_index.json"
+    if not index.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+            cached = try_to_load_from_cache(model, "model_index.json")
+        except Exception:  # noqa: BLE001 - not a repo id, no hub library
+            return None
+        if not isinstance(cached, str):
+            return None
+        index = Path(cached)
+    try:
+        entry = json.loads(index.read_text(encoding="utf-8")).get("transformer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return entry[1] if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) else None
+
+
+def mag_cache_refusal(model: str) -> str | None:
+    """MagCache needs ratios for the model's transformer, and 0.30.0 ships them
+    for FLUX.1 and FLUX.2 only (cache/magcache/strategy.py:443-445); any other
+    raises at the first generation, after the model load. The class comes from
+    the model's model_index.json; a model whose class cannot be read here is
+    refused with that reason rather than guessed."""
+    try:
+        from vllm_omni.diffusion.cache.magcache.strategy import MagCacheStrategyRegistry  # noqa: PLC0415
+    except Exception as exc:  # noqa: BLE001
+        return f"no MagCache strategies (vllm_omni.diffusion.cache.magcache.strategy): {PROTOCOL.error_text(exc)}"
+    known = sorted(getattr(MagCacheStrategyRegistry, "_registry", {}) or {})
+    ships = f"ratios ship for {', '.join(known) or 'no transformer'} (cache/magcache/strategy.py)"
+    cls = transformer_class(model)
+    if cls is None:
+        return f"cannot read {model}'s transformer class (no model_index.json on disk) to find its MagCache ratios; {ships}"
+    if cls not in known:
+        return f"no MagCache ratios for {cls}; {ships}; calibrate first"
+    return None
 
 
 def probe_main(request_path: str, output_path: str) -> int:

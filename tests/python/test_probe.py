@@ -162,8 +162,29 @@ class TestVllmOmniProbe(ProbeCase):
         for name in ("teacache", "cache_dit", "ulysses", "fp8", "fa_deterministic"):
             self.assertEqual(f[name], {"supported": True}, name)
         self.assertIn("single GPU only", f["layerwise_with_sp"]["reason"])
-        # the adapter does not pass 0.30.0's mag_cache yet: said, not guessed
-        self.assertIn("the adapter does not take --cache-backend mag_cache", f["mag_cache"]["reason"])
+        # 0.30.0's mag_cache has ratios for FLUX transformers only: not for this
+        # model, whose transformer class the probe cannot read here (no weights)
+        self.assertIn("MagCache ratios", f["mag_cache"]["reason"])
+        self.assertIn("FluxTransformer2DModel", f["mag_cache"]["reason"])
+
+    def test_mag_cache_follows_the_model_s_transformer_and_hsdp_needs_a_layout(self) -> None:
+        # A local FLUX.1 folder: its model_index.json names a transformer whose
+        # ratios ship with 0.30.0; a Qwen-Image folder names one whose do not.
+        answers = {}
+        for name, cls in (("flux", "FluxTransformer2DModel"), ("qwen", "QwenImageTransformer2DModel")):
+            folder = self.tmp / name
+            folder.mkdir()
+            (folder / "model_index.json").write_text(
+                json.dumps({"_class_name": "X", "transformer": ["diffusers", cls]}), encoding="utf-8")
+            features = {"mag_cache": ["--cache-backend", "mag_cache"], "hsdp": ["--use-hsdp"],
+                        "hsdp_sp": ["--ulysses-degree", "2", "--use-hsdp"]}
+            proc, answers[name] = self.probe("vllm_omni", str(folder), features)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(answers["flux"]["features"]["mag_cache"], {"supported": True})
+        self.assertIn("no MagCache ratios for QwenImageTransformer2DModel",
+                      answers["qwen"]["features"]["mag_cache"]["reason"])
+        self.assertIn("parallel degree above 1", answers["flux"]["features"]["hsdp"]["reason"])
+        self.assertEqual(answers["flux"]["features"]["hsdp_sp"], {"supported": True})
 
     def test_older_release_drops_a_keyword(self) -> None:
         env = clean_env(PYTHONPATH=STANDIN_PATH, VLLM_OMNI_STANDIN_VERSION="0.26.0")

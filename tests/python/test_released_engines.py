@@ -324,6 +324,26 @@ class TestVllmOmniRelease(unittest.TestCase):
                 # an unknown key would land in _extra_params and be ignored (data.py:680-700)
                 self.assertIn(key, fields)
 
+    def test_mag_cache_ratios_ship_for_the_transformers_the_adapter_assumes(self) -> None:
+        """The probe refuses mag_cache for a transformer without shipped ratios
+        (0.30.0 raises at the first generation otherwise); the stand-in's
+        registry and features.toml's fallback rest on the release's list."""
+        def registered(root: Path) -> set[str]:
+            path = root / "vllm_omni" / "diffusion" / "cache" / "magcache" / "strategy.py"
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            return {node.value.args[0].value for node in tree.body
+                    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                    and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "register"
+                    and node.value.args and isinstance(node.value.args[0], ast.Constant)}
+        real = registered(self.root)
+        self.assertEqual(real, {"FluxTransformer2DModel", "Flux2Transformer2DModel"})
+        self.assertEqual(registered(HERE / "standin"), real)
+        table = registry()["features"]["magcache"]["unsupported"]["vllm-omni"]
+        self.assertFalse(any("flux" in model.lower() for model in table), table)
+        self.assertEqual(self.adapter.cache_config_for("mag_cache", 30), {"num_inference_steps": 30})
+        fields = self.fields("vllm_omni.diffusion.data", "DiffusionCacheConfig")
+        self.assertIn("num_inference_steps", fields)
+
     def test_standin_fields_are_the_releases(self) -> None:
         for module, cls in (("vllm_omni.inputs.data", "OmniDiffusionSamplingParams"),
                             ("vllm_omni.diffusion.data", "DiffusionParallelConfig")):

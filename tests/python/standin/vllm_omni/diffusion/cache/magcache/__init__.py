@@ -1,0 +1,1 @@
+"""STAND-IN for vllm_omni.diffusion.cache.magcache (vllm-omni 0.30.0)."""
