@@ -119,27 +119,35 @@ def generate_parser(root: Path) -> Any:
     return parser
 
 
+PLAIN = (str, int, float, bool, type(None))
+
+
+def plain(value: Any) -> Any:
+    """A value as plain data: an enum member (even a str one) or any other
+    object by its repr, lists and tuples element-wise."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value if type(value) in PLAIN else repr(value)
+
+
 def describe(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
     """Every action as plain data: what the stand-in's parser is rebuilt from."""
     out = []
     for a in parser._actions:
         if isinstance(a, argparse._HelpAction):
             continue
-        kind = type(a).__name__
         default = a.default
         if default is argparse.SUPPRESS:
             default = "==SUPPRESS=="
-        elif not isinstance(default, (str, int, float, bool, type(None), list, tuple)):
-            default = repr(default)
         out.append({
             "options": list(a.option_strings),
             "dest": a.dest,
-            "action": kind,
+            "action": type(a).__name__,
             "nargs": a.nargs,
-            "const": a.const if isinstance(a.const, (str, int, float, bool, type(None))) else repr(a.const),
-            "default": list(default) if isinstance(default, tuple) else default,
+            "const": plain(a.const),
+            "default": plain(default),
             "type": getattr(a.type, "__name__", None) if a.type is not None else None,
-            "choices": [c if isinstance(c, (str, int, float)) else str(c) for c in a.choices] if a.choices else None,
+            "choices": [plain(c) for c in a.choices] if a.choices else None,
             "required": a.required,
         })
     return out
