@@ -47,15 +47,18 @@ whose file:line (under sglang/multimodal_gen/) are cited below. The code the
   would otherwise change every image and every CFG timing.
 
 Hidden acceleration, pinned off unless a feature's flags set it (what the engine
-then really resolved goes into the ``settings`` event, ``enabled``):
+then really resolved goes into the ``settings`` event, ``enabled``). compat's
+command (features.toml) passes all but the SP pin itself, so a dry run shows
+them; the adapter adds any that are missing (a hand-written command):
 
 * ``--performance-mode manual``: the default ``auto`` (server_args.py:348, flag
   at 2411) lets the auto-tuner change offload/FSDP/residency
   (server_args.py:680-694, auto_tune.py:638-639) and turn breakable CUDA graphs
   on (server_args.py:867-890), which also silently disables Cache-DiT
   (pipelines_core/stages/denoising.py:1006-1013);
-* ``--cfg-parallel-size 1``: with 2+ GPUs and no SP flag SGLang turns
-  CFG-parallel on by itself for CFG models (server_args.py:1685-1723);
+* ``--enable-cfg-parallel false``: with 2+ GPUs and no SP flag SGLang turns
+  CFG-parallel on by itself for CFG models (server_args.py:1685-1723); a
+  feature's ``--cfg-parallel-size`` supersedes it (1676-1681);
 * ``--sp-degree 1`` when no SP flag is given: otherwise leftover GPUs become
   sequence parallelism, at degree 2 as the K/V-gather exchange
   (server_args.py:1731-1763);
@@ -142,7 +145,9 @@ OWNED_OPTIONS: dict[str, str] = {
 # docstring): dest -> (argv, the dests that count as "set by a feature").
 PINS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "performance_mode": (["--performance-mode", "manual"], ("performance_mode",)),
-    "cfg_parallel_degree": (["--cfg-parallel-size", "1"], ("cfg_parallel_degree", "enable_cfg_parallel")),
+    # --enable-cfg-parallel false, not --cfg-parallel-size 1: the size a
+    # cfg_parallel feature passes supersedes the boolean (server_args.py:1676-1681).
+    "enable_cfg_parallel": (["--enable-cfg-parallel", "false"], ("cfg_parallel_degree", "enable_cfg_parallel")),
     "sp_degree": (["--sp-degree", "1"], ("sp_degree", "ulysses_degree", "ring_degree", "kv_gather_degree")),
     "encoder_parallel": (["--encoder-parallel", "replicate"], ("encoder_parallel",)),
     "warmup_mode": (["--warmup-mode", "off"], ("warmup_mode",)),
@@ -371,8 +376,11 @@ def plan_engine(args: argparse.Namespace, features: list[str], parsers: EnginePa
             server[dest] = value
         elif dest in parsers.sampling_dests:
             sampling[dest] = value
-    for dest in pinned:
-        pinned[dest] = server.get(dest, pinned[dest])
+    # Every pin in force, whether compat's command or the adapter set it, and
+    # not superseded by a feature (--cfg-parallel-size over --enable-cfg-parallel).
+    pinned = {dest: server[dest] for dest, (argv, owners) in PINS.items()
+              if dest in server and str(server[dest]).lower() == argv[-1]
+              and not explicit.intersection(set(owners) - {dest})}
     env: dict[str, str] = {}
     if sampling.get("enable_cache_dit"):
         env[CACHE_DIT_ENV] = "true"
