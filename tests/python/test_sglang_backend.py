@@ -193,7 +193,7 @@ class TestPins(BackendCase):
 
     def test_spare_gpus_never_turn_into_cfg_or_sequence_parallelism(self) -> None:
         """Two GPUs and no parallel flag: unpinned, SGLang turns CFG-parallel on
-        by itself (server_args.py:1685-1723) -- the adapter's own pins hold even
+        by itself (server_args.py:1684-1723) -- the adapter's own pins hold even
         without compat's command."""
         pf = self.write_prompts(["a"])
         proc = self.run_script(pf, gpus=2, pins=False)

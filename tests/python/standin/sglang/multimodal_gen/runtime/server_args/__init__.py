@@ -7,7 +7,7 @@ what the adapter pins, the way the release resolves it:
 * performance_mode defaults to "auto" (server_args.py:348);
 * CFG-parallel: --cfg-parallel-size decides (1676-1681); unset, it turns ON by
   itself with 2+ GPUs, performance_mode != "manual", no SP flag and a model
-  whose defaults use CFG (1685-1723), at degree 2;
+  whose defaults use CFG (1684-1723), at degree 2;
 * sp_degree unset = the GPUs left after TP and CFG (1731-1740); no SP degree
   given and sp_degree 2 -> kv_gather_degree 2 (auto), above 2 -> Ulysses
   (1742-1790);
