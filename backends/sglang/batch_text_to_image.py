@@ -600,20 +600,21 @@ def cache_dit_refusal() -> str | None:
     return None
 
 
-def probe_feature(args: argparse.Namespace, fragment: list[str], parsers: EngineParsers, version: str) -> dict[str, Any]:
+def probe_feature(args: argparse.Namespace, fragment: list[str], parsers: EngineParsers) -> dict[str, Any]:
     """One feature: SGLang's parser and the adapter's checks -- what a run of
     this feature would meet before the load."""
     try:
         plan = plan_engine(args, list(fragment), parsers)
     except UsageError as exc:
-        return {"supported": False, "reason": f"sglang {version}: {exc}"}
+        return {"supported": False, "reason": str(exc)}
     reason = None
     if plan.sampling.get("enable_teacache"):
         reason = teacache_refusal(args.model)
     if reason is None and plan.sampling.get("enable_cache_dit"):
         reason = cache_dit_refusal()
+    # compat itself puts "sglang <version>: " before a reason (docs/probe.md).
     if reason:
-        return {"supported": False, "reason": f"sglang {version}: {reason}"}
+        return {"supported": False, "reason": reason}
     return {"supported": True}
 
 
@@ -637,7 +638,7 @@ def probe_main(request_path: str, output_path: str) -> int:
              "pinned off unless a feature sets them: " + ", ".join(" ".join(a) for a, _ in PINS.values())]
     if version != SGLANG_VERSION:
         notes.append(f"sglang {version} is not the release the adapter was checked against ({SGLANG_VERSION})")
-    features = {name: probe_feature(args, fragment, parsers, version)
+    features = {name: probe_feature(args, fragment, parsers)
                 for name, fragment in request["features"].items()}
     answer = PROTOCOL.probe_answer("sglang", identity, request["model"], features, notes)
     try:

@@ -345,7 +345,7 @@ class TestProbe(BackendCase):
         self.assertEqual(f["ulysses"], {"supported": True})
         self.assertFalse(f["teacache"]["supported"])
         self.assertIn("teacache_params", f["teacache"]["reason"])
-        self.assertTrue(f["teacache"]["reason"].startswith("sglang 0.5.23: "))
+        self.assertTrue(f["teacache"]["reason"].startswith("Qwen/Qwen-Image-2512: "))  # compat adds "sglang 0.5.23: "
         # plain python3 has no cache_dit: SGLang's Cache-DiT could not run here
         self.assertFalse(f["cache_dit"]["supported"])
         self.assertIn("cache_dit package is not installed", f["cache_dit"]["reason"])
