@@ -8,8 +8,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-const PINS: &str =
-    "--performance-mode manual --enable-cfg-parallel false --encoder-parallel replicate --warmup-mode off";
+const PINS: &str = "--performance-mode manual --enable-cfg-parallel false --encoder-parallel replicate --warmup-mode off";
 
 struct DryRun {
     code: Option<i32>,
@@ -73,7 +72,9 @@ fn dry_run_shows_sglangs_flags_and_the_pinned_off_auto_features() {
     assert_eq!(t.code, Some(0), "{}\n{}", t.stdout, t.stderr);
     let baseline = t.argv_of("baseline");
     assert!(
-        baseline.starts_with("python3 backends/sglang/batch_text_to_image.py --model=Qwen/Qwen-Image-2512 "),
+        baseline.starts_with(
+            "python3 backends/sglang/batch_text_to_image.py --model=Qwen/Qwen-Image-2512 "
+        ),
         "{baseline}"
     );
     // compat's negative prompt always passed, "" included
@@ -83,19 +84,26 @@ fn dry_run_shows_sglangs_flags_and_the_pinned_off_auto_features() {
         "{baseline}"
     );
     assert_eq!(
-        t.argv_of("cfg_parallel").rsplit_once(" --num-gpus ").map(|x| x.1),
+        t.argv_of("cfg_parallel")
+            .rsplit_once(" --num-gpus ")
+            .map(|x| x.1),
         Some(format!("2 {PINS} --cfg-parallel-size 2").as_str())
     );
+    assert!(t.argv_of("cfg_parallel+cache_dit").ends_with(&format!(
+        "--num-gpus 2 {PINS} --cfg-parallel-size 2 --enable-cache-dit"
+    )));
+    assert!(t.argv_of("cfg_parallel+ulysses").ends_with(&format!(
+        "--num-gpus 4 {PINS} --cfg-parallel-size 2 --ulysses-degree 2"
+    )));
     assert!(
-        t.argv_of("cfg_parallel+cache_dit")
-            .ends_with(&format!("--num-gpus 2 {PINS} --cfg-parallel-size 2 --enable-cache-dit"))
+        t.stderr.contains("SKIPs come from features.toml alone"),
+        "{}",
+        t.stderr
     );
     assert!(
-        t.argv_of("cfg_parallel+ulysses")
-            .ends_with(&format!("--num-gpus 4 {PINS} --cfg-parallel-size 2 --ulysses-degree 2"))
+        !dir.path().join("compat_results").exists(),
+        "a dry run writes nothing"
     );
-    assert!(t.stderr.contains("SKIPs come from features.toml alone"), "{}", t.stderr);
-    assert!(!dir.path().join("compat_results").exists(), "a dry run writes nothing");
 }
 
 #[test]
@@ -128,18 +136,36 @@ fn dry_run_skips_with_sglangs_reasons() {
             "sglang 0.5.23: --enable-teacache is a silent no-op: QwenImage2512SamplingParams has no teacache_params (configs/sample/qwenimage.py:18-20)",
         ),
         ("cfg_parallel+magcache", "sglang 0.5.23 has no MagCache"),
-        ("cfg_parallel+eager", "SGLang runs eager unless torch.compile is asked for"),
-        ("cfg_parallel+vae_patch_parallel", "sglang 0.5.23 has no VAE patch parallelism"),
-        ("cfg_parallel+group_offload", "it streams DiT layers with --dit-layerwise-offload"),
+        (
+            "cfg_parallel+eager",
+            "SGLang runs eager unless torch.compile is asked for",
+        ),
+        (
+            "cfg_parallel+vae_patch_parallel",
+            "sglang 0.5.23 has no VAE patch parallelism",
+        ),
+        (
+            "cfg_parallel+group_offload",
+            "it streams DiT layers with --dit-layerwise-offload",
+        ),
     ];
     for (config, reason) in expect {
         let line = t.line_of(config);
         assert!(line.contains("SKIP: sglang: "), "{line}");
         assert!(line.contains(reason), "{line}");
     }
-    assert!(t.argv_of("cfg_parallel+compile").ends_with("--cfg-parallel-size 2 --enable-torch-compile"));
-    assert!(t.argv_of("cfg_parallel+fp8").ends_with("--cfg-parallel-size 2 --quantization fp8"));
-    assert!(t.argv_of("cfg_parallel+tp").ends_with("--cfg-parallel-size 2 --tp-size 2"));
+    assert!(
+        t.argv_of("cfg_parallel+compile")
+            .ends_with("--cfg-parallel-size 2 --enable-torch-compile")
+    );
+    assert!(
+        t.argv_of("cfg_parallel+fp8")
+            .ends_with("--cfg-parallel-size 2 --quantization fp8")
+    );
+    assert!(
+        t.argv_of("cfg_parallel+tp")
+            .ends_with("--cfg-parallel-size 2 --tp-size 2")
+    );
 
     // FLUX.1-dev has no CFG to split: SGLang's own note (server_args.py:1684-1687).
     let flux = dry_run(
@@ -185,7 +211,10 @@ fn the_adapters_probe_decides_where_sglang_answers() {
         teacache.contains("SKIP: sglang 0.5.23: Qwen/Qwen-Image-2512: QwenImage2512SamplingParams has no teacache_params"),
         "{teacache}"
     );
-    assert!(t.argv_of("ulysses+compile").ends_with("--ulysses-degree 2 --enable-torch-compile"));
+    assert!(
+        t.argv_of("ulysses+compile")
+            .ends_with("--ulysses-degree 2 --enable-torch-compile")
+    );
     assert!(
         !root.join("compat_results").join("ulysses").exists(),
         "a dry run writes nothing"
