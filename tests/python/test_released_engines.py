@@ -15,6 +15,13 @@ used (see wheel_source.py):
   ``xfuser.config`` runs xfuser/__init__.py, which imports torch, yunchang,
   distvae and the pipelines. ModelCapabilities / ModelSettings fields and the
   model table are read from the syntax tree.
+* sglang 0.5.23: ``sglang.multimodal_gen.runtime.server_args`` does not import
+  on a CPU machine (sglang/srt/utils/common.py needs orjson, then zmq, psutil,
+  torch...; tried with plain python3 and with the diffusers venv), so SGLang's
+  parsers -- ``ServerArgs.add_cli_args`` and ``SamplingParams.add_cli_args`` on
+  its ``FlexibleArgumentParser``, as ``sglang generate`` builds them -- are
+  EXTRACTED with ast and executed (tests/python/sglang_wheel.py); the fields of
+  ServerArgs, SamplingParams and GenerationResult are read from the syntax tree.
 * vllm-omni 0.30.0: every module imports vllm and torch, so the dataclass
   fields (OmniDiffusionSamplingParams, OmniDiffusionConfig,
   DiffusionParallelConfig, DiffusionCacheConfig), the keyword aliases of
@@ -41,7 +48,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # also when run by file name, not only under `discover -s tests/python`
 
+import gen_sglang_standin  # noqa: E402
 import gen_xfuser_standin  # noqa: E402
+import sglang_wheel  # noqa: E402
 import wheel_source  # noqa: E402
 
 REPO = HERE.parent.parent
@@ -356,6 +365,175 @@ class TestVllmOmniRelease(unittest.TestCase):
         self.assertIn(f"'{self.version}'", version)
         init = (HERE / "standin" / "vllm_omni" / "__init__.py").read_text(encoding="utf-8")
         self.assertIn(f'"VLLM_OMNI_STANDIN_VERSION", "{self.version}"', init)
+
+
+# --------------------------------------------------------------------- SGLang
+
+MG = "sglang/multimodal_gen/"
+# file:line the adapter, its README and features.toml cite -> what is there.
+SGLANG_CITED = [
+    ("runtime/server_args/server_args.py", 2488, '"--tp-size"'),
+    ("runtime/server_args/server_args.py", 2494, '"--sp-degree"'),
+    ("runtime/server_args/server_args.py", 2500, '"--ulysses-degree"'),
+    ("runtime/server_args/server_args.py", 2506, '"--ring-degree"'),
+    ("runtime/server_args/server_args.py", 2512, '"--encoder-parallel"'),
+    ("runtime/server_args/server_args.py", 2542, '"--enable-cfg-parallel"'),
+    ("runtime/server_args/server_args.py", 2548, '"--cfg-parallel-size"'),
+    ("runtime/server_args/server_args.py", 2614, '"--enable-torch-compile"'),
+    ("runtime/server_args/server_args.py", 2758, '"--dit-cpu-offload"'),
+    ("runtime/server_args/server_args.py", 2787, '"--dit-layerwise-offload"'),
+    ("runtime/server_args/server_args.py", 2907, '"--text-encoder-cpu-offload"'),
+    ("runtime/server_args/server_args.py", 2917, '"--vae-cpu-offload"'),
+    ("runtime/server_args/server_args.py", 3015, '"--quantization"'),
+    ("runtime/server_args/server_args.py", 2390, '"--cache-dit-config"'),
+    ("runtime/server_args/server_args.py", 2411, '"--performance-mode"'),
+    ("runtime/server_args/server_args.py", 348, 'performance_mode: str = "auto"'),
+    ("runtime/server_args/server_args.py", 382, 'encoder_parallel: str = "auto"'),
+    ("runtime/server_args/server_args.py", 1684, "Auto-enable CFG parallel"),
+    ("runtime/server_args/server_args.py", 1698, 'self.performance_mode != "manual"'),
+    ("runtime/server_args/server_args.py", 1751, "self.kv_gather_degree = 2"),
+    ("runtime/server_args/server_args.py", 1570, 'self.warmup_mode = "server"'),
+    ("runtime/server_args/server_args.py", 3865, "return cls(**kwargs)"),
+    ("runtime/server_args/auto_tune.py", 639, 'return self.server_args.performance_mode != "manual"'),
+    ("configs/sample/sampling_params.py", 404, "enable_cache_dit: bool | None = None"),
+    ("configs/sample/sampling_params.py", 463, "return_file_paths_only: bool = True"),
+    ("configs/sample/sampling_params.py", 1102, "user_sampling_params = type(sampling_params)(*args, **user_kwargs)"),
+    ("configs/sample/sampling_params.py", 1152, '"--enable-teacache"'),
+    ("configs/sample/sampling_params.py", 1156, '"--enable-cache-dit"'),
+    ("configs/sample/qwenimage.py", 20, "negative_prompt: str = \"低分辨率"),
+    ("runtime/cache/teacache.py", 275, "or forward_batch.teacache_params is None"),
+    ("runtime/entrypoints/diffusion_generator.py", 124, "def from_pretrained("),
+    ("runtime/entrypoints/diffusion_generator.py", 242, "def generate("),
+    ("runtime/entrypoints/diffusion_generator.py", 454, 'logger.error("Generation failed: %s", e, exc_info=True)'),
+    ("runtime/entrypoints/diffusion_generator.py", 479, "return None"),
+    ("runtime/entrypoints/utils.py", 193, "class GenerationResult:"),
+    ("runtime/managers/gpu_worker.py", 537, "output_batch.peak_memory_mb = peak_reserved_bytes / (1024**2)"),
+    ("runtime/pipelines_core/stages/denoising.py", 1006, "if self.server_args.enable_breakable_cuda_graph:"),
+    ("envs.py", 73, "SGLANG_CACHE_DIT_ENABLED: bool = False"),
+    ("envs.py", 393, '"SGLANG_CACHE_DIT_ENABLED": _lazy_bool("SGLANG_CACHE_DIT_ENABLED")'),
+]
+
+
+@unittest.skipUnless(HAVE_WHEELS, SKIP)
+class TestSglangRelease(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.root, cls.version = engine_root("sglang")
+        cls.adapter = load_script("compat_sglang_adapter", REPO / "backends" / "sglang" / "batch_text_to_image.py")
+        flexible, add_server, add_sampling = sglang_wheel.parsers(cls.root)
+        cls.parsers = cls.adapter.EngineParsers(flexible, add_server, add_sampling)
+        server = sglang_wheel.field_defaults(cls.root, sglang_wheel.SERVER_ARGS, "ServerArgs")
+        server.update(sglang_wheel.field_defaults(cls.root, sglang_wheel.DISAGG, "DisaggServerArgsMixin"))
+        cls.server_fields = set(server)
+        cls.sampling_fields = set(wheel_source.dataclass_fields(cls.root, gen_sglang_standin.SAMPLING, "SamplingParams"))
+
+    def compat_args(self, model: str = "Qwen/Qwen-Image-2512"):
+        return self.adapter.build_parser().parse_args([
+            f"--model={model}", "--prompt-file", "p.txt", "--output", "out", "--num-inference-steps", "30",
+            "--height", "1024", "--width", "1024", "--cfg-scale", "4", "--seed", "42", "--negative-prompt=",
+            "--warmup", "1",
+        ])
+
+    def command_tail(self) -> list[str]:
+        """What compat's command passes after the adapter's own flags, {gpus} as 2."""
+        command = registry()["backends"]["sglang"]["command"]
+        tail = command[command.index("--num-gpus"):]
+        return [("2" if t == "{gpus}" else t) for t in tail]
+
+    def test_the_wheel_is_the_pinned_release(self) -> None:
+        self.assertEqual(sglang_wheel.version(self.root), self.version)
+        self.assertEqual(self.version, self.adapter.SGLANG_VERSION)
+
+    def test_every_flag_compat_passes_parses_into_real_fields(self) -> None:
+        """compat's command and every sglang feature of features.toml, through the
+        release's own parser; what comes out is keywords of the release's
+        ServerArgs (from_pretrained) and SamplingParams (every request)."""
+        fragments = {name: f["backend_args"]["sglang"] for name, f in registry()["features"].items()
+                     if "sglang" in f.get("backend_args", {})}
+        self.assertGreaterEqual(len(fragments), 10)
+        fragments["(none)"] = []
+        args = self.compat_args()
+        for name, fragment in fragments.items():
+            with self.subTest(feature=name, flags=fragment):
+                plan = self.adapter.plan_engine(args, self.command_tail() + list(fragment), self.parsers)
+                self.assertLessEqual(set(plan.server), self.server_fields)
+                self.assertLessEqual(set(plan.sampling), self.sampling_fields)
+                request = self.adapter.request_kwargs(args, plan, "a prompt", 43)
+                self.assertLessEqual(set(request), self.sampling_fields)
+                self.assertEqual(plan.server["num_gpus"], 2)
+                for value in fragment:
+                    if value.startswith("--"):
+                        self.assertNotIn(value, self.adapter.OWNED_OPTIONS)
+
+    def test_the_pins_are_the_releases_options(self) -> None:
+        plan = self.adapter.plan_engine(self.compat_args(), self.command_tail(), self.parsers)
+        self.assertEqual(plan.pinned, {"performance_mode": "manual", "enable_cfg_parallel": False, "sp_degree": 1,
+                                       "encoder_parallel": "replicate", "warmup_mode": "off"})
+        # a feature's size supersedes the boolean pin (server_args.py:1676-1681)
+        plan = self.adapter.plan_engine(self.compat_args(), self.command_tail() + ["--cfg-parallel-size", "2"],
+                                        self.parsers)
+        self.assertEqual(plan.server["cfg_parallel_degree"], 2)
+        self.assertNotIn("enable_cfg_parallel", plan.pinned)
+
+    def test_options_the_adapter_owns_or_reads_are_real(self) -> None:
+        dests = {a.dest for a in self.parsers.parser._actions}
+        for dest in self.adapter.OWNED_OPTIONS:
+            with self.subTest(owned=dest):
+                self.assertIn(dest, dests)
+        for dest in self.adapter.PINS:
+            with self.subTest(pin=dest):
+                self.assertIn(dest, self.server_fields)
+        for name in self.adapter.RESOLVED_FIELDS:
+            with self.subTest(resolved=name):
+                self.assertIn(name, self.server_fields)
+        result = wheel_source.dataclass_fields(self.root, gen_sglang_standin.UTILS, "GenerationResult")
+        for name in ("frames", "peak_memory_mb", "generation_time", "output_file_path"):
+            self.assertIn(name, result)
+
+    def test_the_defaults_the_adapter_overrides(self) -> None:
+        base = sglang_wheel.field_defaults(self.root, gen_sglang_standin.SAMPLING, "SamplingParams")
+        self.assertIs(base["return_file_paths_only"], True)
+        self.assertIs(base["save_output"], True)
+        self.assertIsNone(base["teacache_params"])
+        for cls in ("QwenImageSamplingParams", "QwenImage2512SamplingParams"):
+            self.assertNotIn("teacache_params", sglang_wheel.field_defaults(self.root, gen_sglang_standin.QWEN, cls))
+        negative = sglang_wheel.field_defaults(self.root, gen_sglang_standin.QWEN, "QwenImage2512SamplingParams")
+        self.assertGreater(len(negative["negative_prompt"]), 20)
+
+    def test_cited_lines_say_what_is_cited(self) -> None:
+        for path, line, text in SGLANG_CITED:
+            with self.subTest(at=f"{path}:{line}"):
+                lines = (self.root / MG / path).read_text(encoding="utf-8").split("\n")
+                self.assertIn(text, lines[line - 1])
+
+    def test_standin_tables_are_the_releases(self) -> None:
+        committed = load_script("compat_standin_sglang_released",
+                                HERE / "standin" / "sglang" / "multimodal_gen" / "released.py")
+        tables = gen_sglang_standin.tables(self.root)
+        for name, value in tables.items():
+            with self.subTest(table=name):
+                self.assertEqual(getattr(committed, name), value,
+                                 "regenerate it: python3 tests/python/gen_sglang_standin.py WHEEL_ROOT > "
+                                 "tests/python/standin/sglang/multimodal_gen/released.py")
+
+    def test_standin_parser_is_the_releases(self) -> None:
+        code = (
+            "import json, sys\n"
+            f"sys.path.insert(0, {str(HERE)!r})\n"
+            "import sglang_wheel\n"
+            "from sglang.multimodal_gen.runtime.utils.argparse import FlexibleArgumentParser\n"
+            "from sglang.multimodal_gen.runtime.server_args import ServerArgs\n"
+            "from sglang.multimodal_gen.configs.sample.sampling_params import SamplingParams\n"
+            "p = FlexibleArgumentParser()\n"
+            "ServerArgs.add_cli_args(p)\n"
+            "SamplingParams.add_cli_args(p)\n"
+            "print(json.dumps(sglang_wheel.describe(p), ensure_ascii=False))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(HERE / "standin"))
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace"))
+        real = json.loads(json.dumps(sglang_wheel.describe(self.parsers.parser), ensure_ascii=False))
+        self.assertEqual(json.loads(proc.stdout), real)
 
 
 if __name__ == "__main__":

@@ -80,10 +80,13 @@ def _method(module: Module, cls: str, name: str) -> ast.FunctionDef:
     raise KeyError(f"{module.dotted}.{cls} has no method {name}")
 
 
-def extract(root: Path, module: str, names: list[str]) -> dict[str, Any]:
+def extract(root: Path, module: str, names: list[str], provided: dict[str, Any] | None = None) -> dict[str, Any]:
     """Execute the named definitions of `module` (and what they need) from the
     package under `root`; returns the namespace. "Class.method" takes one method
-    out of its class as a plain function named "method"."""
+    out of its class as a plain function named "method". `provided` names are
+    the caller's (not followed into the package): for a name whose definition
+    cannot run here, e.g. a logger factory or a class holding only defaults."""
+    provided = dict(provided or {})
     package = module.split(".")[0]
     modules: dict[str, Module] = {}
 
@@ -97,7 +100,7 @@ def extract(root: Path, module: str, names: list[str]) -> dict[str, Any]:
     order: list[tuple[str, int, str]] = []  # (module, line, source), dependencies first
 
     def visit(dotted: str, name: str) -> None:
-        if (dotted, name) in seen:
+        if (dotted, name) in seen or name in provided:
             return
         seen.add((dotted, name))
         mod = get(dotted)
@@ -141,6 +144,7 @@ def extract(root: Path, module: str, names: list[str]) -> dict[str, Any]:
     # A real module in sys.modules: dataclasses looks its string annotations up there.
     holder = types.ModuleType(f"_wheel_source_{len(sys.modules)}_{module.replace('.', '_')}")
     sys.modules[holder.__name__] = holder
+    holder.__dict__.update(provided)
     exec(compile(code, f"<extracted from {module}>", "exec"), holder.__dict__)  # noqa: S102 - the wheel's own code
     return holder.__dict__
 

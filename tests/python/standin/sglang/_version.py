@@ -1,0 +1,3 @@
+from sglang.multimodal_gen.released import VERSION
+
+__version__ = version = VERSION
