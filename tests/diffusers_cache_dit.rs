@@ -197,8 +197,20 @@ fn cache_dit_on_a_tiny_pipeline() {
     let p = &result(&r, "cache_dit_scm")["vs_parents"][0];
     assert_eq!(p["same_work"], false);
     assert_eq!(p["identical"], false);
-    let max_diff = p["max_diff_avg"].as_f64().expect("max_diff_avg");
-    assert!(max_diff > 0.0 && max_diff < 32.0, "max diff {max_diff}");
+    // Close: MaxDiff (0..1, averaged over the prompts) well inside the lossy limits.
+    let max_diff = result(&r, "cache_dit_scm")["max_diff_avg"]
+        .as_f64()
+        .expect("max_diff_avg");
+    assert!(max_diff > 0.0 && max_diff < 0.1, "max diff {max_diff}");
+    for c in ["cache_dit", "cache_dit_taylorseer", "cache_dit_scm"] {
+        eprintln!(
+            "{c}: {} cached steps {}+{} MaxDiff {}",
+            status(&r, c),
+            work(&run, c)["cache_dit_cached_steps"],
+            work(&run, c)["cache_dit_cfg_cached_steps"],
+            result(&r, c)["max_diff_avg"]
+        );
+    }
 
     // Four blocks: fewer than DBCache's default Fn_compute_blocks, so cache-dit
     // refuses at the first forward, every prompt, in its own words.
