@@ -169,7 +169,10 @@ fn cache_dit_on_a_tiny_pipeline() {
         let w = work(&run, cache);
         assert_eq!(w["cache_dit_cached_steps"], 0, "{cache}: {w}");
         assert_eq!(w["cache_dit_cfg_cached_steps"], 0, "{cache}: {w}");
-        assert_eq!(w["transformer_block"], work(&run, "baseline")["transformer_block"]);
+        assert_eq!(
+            w["transformer_block"],
+            work(&run, "baseline")["transformer_block"]
+        );
         assert_eq!(status(&r, cache), "WARN", "{cache}: {}", reason(&r, cache));
         assert!(
             reason(&r, cache).contains("had no effect")
@@ -217,7 +220,13 @@ fn cache_dit_on_a_tiny_pipeline() {
     let small = tiny(dir, "4");
     let mut args = vec!["run", "--model", &small];
     args.extend(SMALL);
-    args.extend(["--addons", "cache_dit", "--analyze", "--output-dir", "four-blocks"]);
+    args.extend([
+        "--addons",
+        "cache_dit",
+        "--analyze",
+        "--output-dir",
+        "four-blocks",
+    ]);
     let out = compat(dir, &args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
