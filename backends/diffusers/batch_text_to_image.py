@@ -9,7 +9,12 @@ denoiser (``pipe.transformer``, or ``pipe.unet``):
 * ``--cache NAME``: ``denoiser.enable_cache(config)`` with
   ``FirstBlockCacheConfig``, ``TaylorSeerCacheConfig``, ``MagCacheConfig``
   (calibrated first, see below), ``PyramidAttentionBroadcastConfig``,
-  ``FasterCacheConfig`` or ``SeaCacheConfig``;
+  ``FasterCacheConfig`` or ``SeaCacheConfig``; ``--cache cache_dit``: the
+  cache-dit package's DBCache instead (``cache_dit.enable_cache(pipe,
+  cache_config=DBCacheConfig(), calibrator_config=...)``, cache-dit 1.5.3,
+  its documented defaults), with ``--cache-dit-calibrator taylorseer`` and
+  ``--cache-dit-scm POLICY`` (a steps computation mask); cache-dit's own count
+  of cached steps (``cache_dit.summary``) joins the ``work`` event;
 * ``--compile``: ``denoiser.compile_repeated_blocks(fullgraph=True)`` (regional
   torch.compile; the first generation compiles, so keep ``--warmup`` >= 1);
 * ``--group-offload [block_level|leaf_level]``: ``pipe.enable_group_offload(
@@ -95,13 +100,32 @@ CACHES: dict[str, tuple[str, str | None, str | None]] = {
     "seacache": ("SeaCacheConfig", "threshold", None),
 }
 
+# --cache cache_dit: DBCache of the separate cache-dit package
+# (``cache_dit.enable_cache(pipe, cache_config=DBCacheConfig(...),
+# calibrator_config=...)``, cache_dit/caching/cache_interface.py:26-47 in the
+# 1.5.3 wheel), not a diffusers hook. Checked against this version
+# (requirements.txt pins it).
+CACHE_DIT = "cache_dit"
+CACHE_DIT_VERSION = "1.5.3"
+# --cache-dit-calibrator NAME -> cache-dit's calibrator config class (its
+# defaults: taylorseer_order 1, hidden and encoder states, residual cache;
+# calibrators/__init__.py:104-128).
+CACHE_DIT_CALIBRATORS = {"taylorseer": "TaylorSeerCalibratorConfig"}
+# --cache-dit-scm POLICY: cache_dit.steps_mask(total_steps=steps, mask_policy=POLICY)
+# (cache_interface.py:612-626), passed as DBCacheConfig(steps_computation_mask=...).
+SCM_MASK_POLICIES = ("slow", "medium", "fast", "ultra")
+# DBCacheConfig.steps_computation_policy (cache_config.py:84-88): "dynamic"
+# (the default) still asks DBCache's threshold on a masked step, "static"
+# always reuses the cache there.
+SCM_COMPUTE_POLICIES = ("dynamic", "static")
+
 # Flags of the other backends' scripts that compat may pass when a feature has
 # no diffusers arguments: rejected with the reason instead of argparse's
 # "unrecognized arguments".
 FOREIGN_FLAGS: dict[str, str] = {
     "--cfg-parallel-size": "diffusers has no CFG-parallel API",
-    "--cache-backend": "diffusers has no TeaCache or Cache-DiT; use --cache "
-    + "{" + ",".join(CACHES) + "}",
+    "--cache-backend": "diffusers has no TeaCache; Cache-DiT is --cache cache_dit; use --cache "
+    + "{" + ",".join([*CACHES, CACHE_DIT]) + "}",
     "--tensor-parallel-size": "this script spells tensor parallelism --tp-degree N",
 }
 
@@ -198,12 +222,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: bfloat16 on CUDA, float32 on CPU",
     )
     # Features.
-    p.add_argument("--cache", choices=list(CACHES), default=None, help="one of diffusers' caches")
+    p.add_argument(
+        "--cache",
+        choices=[*CACHES, CACHE_DIT],
+        default=None,
+        help=f"one of diffusers' caches, or cache_dit (the cache-dit package's DBCache, cache-dit=={CACHE_DIT_VERSION})",
+    )
     p.add_argument(
         "--cache-threshold",
         type=positive_float,
         default=None,
-        help="first_block_cache / magcache / seacache: their `threshold` (default: diffusers')",
+        help="first_block_cache / magcache / seacache: their `threshold` (default: diffusers'); "
+        "cache_dit: residual_diff_threshold (default: cache-dit's 0.08)",
+    )
+    p.add_argument(
+        "--cache-dit-calibrator",
+        choices=list(CACHE_DIT_CALIBRATORS),
+        default=None,
+        help="cache_dit: cache-dit's calibrator (TaylorSeerCalibratorConfig with its defaults)",
+    )
+    p.add_argument(
+        "--cache-dit-scm",
+        choices=SCM_MASK_POLICIES,
+        default=None,
+        help="cache_dit: a steps computation mask, cache_dit.steps_mask(total_steps=steps, mask_policy=...)",
+    )
+    p.add_argument(
+        "--cache-dit-scm-policy",
+        choices=SCM_COMPUTE_POLICIES,
+        default=None,
+        help="cache_dit with --cache-dit-scm: steps_computation_policy (default: cache-dit's dynamic)",
     )
     p.add_argument(
         "--cache-interval",
@@ -302,7 +350,7 @@ def cache_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
 
     Values that need torch or the pipeline (the current-timestep callback, the
     MagCache ratios) are added at run time; see make_cache_config."""
-    if args.cache is None:
+    if args.cache is None or args.cache == CACHE_DIT:
         return None
     cls, threshold_key, interval_key = CACHES[args.cache]
     kwargs: dict[str, Any] = {}
@@ -329,6 +377,36 @@ def cache_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
     return cls, kwargs
 
 
+def cache_dit_spec(args: argparse.Namespace) -> dict[str, Any] | None:
+    """What --cache cache_dit asks cache-dit for, as plain data (no torch):
+    {"cache_config": (class, kwargs), "calibrator": (class, kwargs) or None,
+    "scm": {"mask_policy": ..., "total_steps": ...} or None}.
+
+    DBCacheConfig() keeps cache-dit's documented defaults (cache_config.py:20-108
+    of 1.5.3: Fn_compute_blocks 8, Bn_compute_blocks 0, residual_diff_threshold
+    0.08, max_warmup_steps 8, warmup_interval 1, no cached-step limits);
+    enable_separate_cfg stays None so that cache-dit's own adapter decides it
+    (True for Qwen-Image, block_adapters/adapters.py:239-270). The calibrator is
+    how cache-dit composes TaylorSeer with DBCache: enable_cache's
+    calibrator_config beside cache_config (cache_interface.py:26-47); it is
+    used only on the steps DBCache caches. The mask is built at run time by
+    cache_dit.steps_mask (make_cache_dit_configs)."""
+    if args.cache != CACHE_DIT:
+        return None
+    kwargs: dict[str, Any] = {}
+    if args.cache_threshold is not None:
+        kwargs["residual_diff_threshold"] = args.cache_threshold
+    scm = None
+    if args.cache_dit_scm is not None:
+        scm = {"mask_policy": args.cache_dit_scm, "total_steps": args.num_inference_steps}
+        if args.cache_dit_scm_policy is not None:
+            kwargs["steps_computation_policy"] = args.cache_dit_scm_policy
+    calibrator = None
+    if args.cache_dit_calibrator is not None:
+        calibrator = (CACHE_DIT_CALIBRATORS[args.cache_dit_calibrator], {})
+    return {"cache_config": ("DBCacheConfig", kwargs), "calibrator": calibrator, "scm": scm}
+
+
 def parse_mag_ratios(text: str) -> list[float] | str:
     if text.strip().lower() == "flux":
         return "flux"
@@ -345,6 +423,16 @@ def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dic
     """Checks that need no torch. Returns the plan (parallel, world, cache);
     raises UsageError with a message naming the fix."""
     env = dict(os.environ if env is None else env)
+    if args.cache != CACHE_DIT:
+        for flag, value in (
+            ("--cache-dit-calibrator", args.cache_dit_calibrator),
+            ("--cache-dit-scm", args.cache_dit_scm),
+            ("--cache-dit-scm-policy", args.cache_dit_scm_policy),
+        ):
+            if value is not None:
+                raise UsageError(f"{flag} needs --cache cache_dit")
+    if args.cache_dit_scm_policy is not None and args.cache_dit_scm is None:
+        raise UsageError("--cache-dit-scm-policy needs --cache-dit-scm (the mask it applies to)")
     if args.cache is None:
         for flag, value in (
             ("--cache-threshold", args.cache_threshold),
@@ -353,6 +441,11 @@ def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dic
         ):
             if value is not None:
                 raise UsageError(f"{flag} needs --cache")
+    elif args.cache == CACHE_DIT:
+        if args.cache_interval is not None:
+            raise UsageError("--cache-interval does not apply to --cache cache_dit (DBCache has no interval)")
+        if args.mag_ratios is not None:
+            raise UsageError("--mag-ratios needs --cache magcache")
     else:
         _, threshold_key, interval_key = CACHES[args.cache]
         if args.cache_threshold is not None and threshold_key is None:
@@ -394,6 +487,7 @@ def validate(args: argparse.Namespace, env: dict[str, str] | None = None) -> dic
         "rank": rank,
         "local_rank": local_rank,
         "cache": cache_spec(args),
+        "cache_dit": cache_dit_spec(args),
         "mag_ratios": mag_ratios,
     }
 
@@ -500,6 +594,92 @@ def make_cache_config(spec: tuple[str, dict[str, Any]], pipe: Any, mag_ratios: A
     return cls(**kwargs)
 
 
+def import_cache_dit() -> Any:
+    """The cache_dit module, or a UsageError naming the pinned install."""
+    try:
+        import cache_dit
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
+        raise UsageError(
+            f"--cache cache_dit needs the cache-dit package: {error_line(exc)} "
+            f"(install cache-dit=={CACHE_DIT_VERSION}, pinned in backends/diffusers/requirements.txt)"
+        ) from None
+    return cache_dit
+
+
+def cache_dit_pipeline_support(cache_dit: Any, pipeline_class: str) -> str | None:
+    """None when cache-dit has a block adapter for the pipeline class (its
+    registry matches class-name prefixes, block_registers.py get_adapter), else why not."""
+    _, names = cache_dit.supported_pipelines()
+    if any(pipeline_class.startswith(n) for n in names):
+        return None
+    return f"cache-dit {cache_dit.__version__} has no block adapter for {pipeline_class}"
+
+
+def scm_mask(cache_dit: Any, mask_policy: str, total_steps: int) -> list[int]:
+    """cache_dit.steps_mask for the run's step count; its refusals (fewer than 8
+    steps other than 4 or 6) are usage errors in its own words."""
+    try:
+        return list(cache_dit.steps_mask(total_steps=total_steps, mask_policy=mask_policy))
+    except (AssertionError, ValueError) as exc:
+        raise UsageError(
+            f"--cache-dit-scm {mask_policy} with {total_steps} steps: cache-dit {cache_dit.__version__} "
+            f"steps_mask refuses it ({error_line(exc)})"
+        ) from None
+
+
+def make_cache_dit_configs(cache_dit: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+    """(DBCacheConfig, calibrator config or None) from cache_dit_spec's data."""
+    cls_name, kwargs = spec["cache_config"]
+    kwargs = dict(kwargs)
+    if spec["scm"] is not None:
+        kwargs["steps_computation_mask"] = scm_mask(cache_dit, spec["scm"]["mask_policy"], spec["scm"]["total_steps"])
+    cache_config = getattr(cache_dit, cls_name)(**kwargs)
+    calibrator = None
+    if spec["calibrator"] is not None:
+        cal_name, cal_kwargs = spec["calibrator"]
+        calibrator = getattr(cache_dit, cal_name)(**cal_kwargs)
+    return cache_config, calibrator
+
+
+def enable_cache_dit(pipe: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """cache_dit.enable_cache on the pipeline (no parallelism_config: ulysses,
+    ring and tp stay diffusers' own enable_parallelism, applied after this, as
+    cache-dit asks: cache_interface.py 'enable parallelism/quantization after
+    applying cache'). Returns the settings entry."""
+    cache_dit = import_cache_dit()
+    why_not = cache_dit_pipeline_support(cache_dit, type(pipe).__name__)
+    if why_not is not None:
+        raise UsageError(why_not)
+    cache_config, calibrator = make_cache_dit_configs(cache_dit, spec)
+    cache_dit.enable_cache(pipe, cache_config=cache_config, calibrator_config=calibrator)
+    applied: dict[str, Any] = {
+        "name": CACHE_DIT,
+        "package": "cache-dit",
+        "version": cache_dit.__version__,
+        "config": type(cache_config).__name__,
+        **config_summary(cache_config),
+        "strify": cache_config.strify(),
+    }
+    if calibrator is not None:
+        applied["calibrator"] = {"config": type(calibrator).__name__, **config_summary(calibrator)}
+    return applied
+
+
+def cache_dit_counts(pipe: Any) -> dict[str, int]:
+    """cache-dit's own count of what the last generation skipped:
+    cache_dit.summary(pipe) (summary.py:22-58) resets with every pipeline call
+    (cache_adapter.py: the context is reset per call, the stats applied after it),
+    so its accumulated counts are that call's. The last entry is the
+    transformer-level one, what cache_dit.strify reads."""
+    import cache_dit
+
+    stats = cache_dit.summary(pipe, logging=False)[-1]
+    return {
+        "cache_dit_cached_steps": int(stats.accumulated_cached_steps),
+        "cache_dit_cfg_cached_steps": int(stats.cfg_accumulated_cached_steps),
+    }
+
+
 _CALIBRATION_RE = re.compile(r"\[MagCache\] Calibration Complete[^\n]*\n\s*(\[[^\]]*\])")
 
 
@@ -597,8 +777,12 @@ class WorkCounter:
     skipped block is not counted. compat compares the counts with the parent
     config's (``{"event": "work"}``): a cache that computed exactly what the
     baseline computed never engaged, which timings on a busy machine cannot
-    show. Not installed with ``--compile``: a Python counter inside a
-    ``fullgraph=True`` region would break the graph.
+    show. The blocks are not wrapped with ``--compile`` (``blocks=False``): a
+    Python counter inside a ``fullgraph=True`` region would break the graph.
+
+    ``engine``: a function returning the engine's own counts for the last
+    generation (cache-dit's cached steps), added beside the block counters for
+    each kept prompt, so "no effect" rests on the engine's word too.
 
     With true CFG a pipeline runs the denoiser twice a step, inside
     ``cache_context("cond")`` and ``cache_context("uncond")``: the counts are
@@ -612,17 +796,21 @@ class WorkCounter:
 
     UNITS = ("transformer_block", "attention")
 
-    def __init__(self, denoiser: Any) -> None:
-        self.counts = dict.fromkeys(self.UNITS, 0)  # since the last reset
+    def __init__(self, denoiser: Any, blocks: bool = True, engine: Any = None) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(self.UNITS, 0) if blocks else {}  # since the last reset
         self.kept = dict(self.counts)  # the prompts kept: each one's counts added once its image is saved
+        self.kept_prompts = 0
+        self.engine = engine
         self.branch: str | None = None  # the cache_context the pipeline is in
         self.by_branch: dict[str, dict[str, int]] = {}  # since the last reset
         self.kept_by_branch: dict[str, dict[str, int]] = {}
-        self.cross = dict.fromkeys(self.UNITS, 0)  # since the last reset
+        self.cross = dict.fromkeys(self.counts, 0)  # since the last reset
         self.kept_cross = dict(self.cross)
         self._computed: dict[int, int] = {}  # per module: times it really ran
         self._last_branch: dict[int, str | None] = {}  # per module: the branch it last ran in
         self._modules: list[tuple[Any, str]] = []
+        if not blocks:
+            return
         names = set(getattr(denoiser, "_repeated_blocks", None) or [])
         for block in denoiser.modules():
             if type(block).__name__ not in names:
@@ -648,11 +836,18 @@ class WorkCounter:
         return tracked
 
     def _wrap(self, module: Any, unit: str) -> None:
+        import functools
+
         inner = module.forward
         key = id(module)
         self._computed[key] = 0
         self._modules.append((module, unit))
 
+        # functools.wraps keeps the block's signature visible (inspect follows
+        # __wrapped__): cache-dit matches a block's forward pattern by its
+        # parameter names (block_adapters.py match_blocks_pattern) and refuses
+        # a bare (*args, **kwargs).
+        @functools.wraps(inner)
         def counted(*a: Any, **k: Any) -> Any:
             self.counts[unit] += 1
             self._computed[key] += 1
@@ -669,12 +864,15 @@ class WorkCounter:
         forward, so a call the cache answered (the counted forward did not run)
         is seen, and counted as ``cross_branch`` when the module's stateful hook
         keeps one state for every context and last computed in another branch."""
+        import functools
+
         for module, unit in self._modules:
             if not _one_state_for_all_contexts(module):
                 continue
             hooked = module.forward
             key = id(module)
 
+            @functools.wraps(hooked)
             def seen(*a: Any, _hooked: Any = hooked, _key: int = key, _unit: str = unit, **k: Any) -> Any:
                 before, last = self._computed[_key], self._last_branch.get(_key)
                 out = _hooked(*a, **k)
@@ -700,12 +898,16 @@ class WorkCounter:
             mine = self.kept_by_branch.setdefault(branch, dict.fromkeys(self.UNITS, 0))
             for unit, n in per.items():
                 mine[unit] += n
+        if self.engine is not None:
+            for unit, n in self.engine().items():
+                self.kept[unit] = self.kept.get(unit, 0) + n
+        self.kept_prompts += 1
         self.reset()
 
     def event(self) -> dict[str, Any] | None:
         """The work line, or None without a kept prompt: a config whose every prompt
         failed did no work worth comparing, whatever ran before it failed."""
-        if not self.kept["transformer_block"]:
+        if not self.kept_prompts or not self.kept:
             return None
         event: dict[str, Any] = {"event": "work", "counts": dict(self.kept)}
         if self.kept_by_branch:
@@ -788,6 +990,19 @@ def setup(
     else:
         pipe.to(target)
 
+    # The counter wraps the blocks before any cache (cache-dit's or diffusers'),
+    # so a skipped block is not counted. cache-dit goes on before diffusers'
+    # parallelism, the order cache-dit asks for (enable_cache applies its own
+    # parallelism after the cache hooks).
+    cache_dit_spec_ = plan.get("cache_dit")
+    engine_counts = (lambda: cache_dit_counts(pipe)) if cache_dit_spec_ is not None else None
+    if args.compile:
+        counter = WorkCounter(denoiser, blocks=False, engine=engine_counts) if engine_counts else None
+    else:
+        counter = WorkCounter(denoiser, engine=engine_counts)
+    if cache_dit_spec_ is not None:
+        applied["cache"] = enable_cache_dit(pipe, cache_dit_spec_)
+
     if par is not None:
         from diffusers import ContextParallelConfig, TensorParallelConfig
 
@@ -813,7 +1028,6 @@ def setup(
         applied["attention_backend"] = args.attention_backend
 
     kw = call_kwargs(pipe, args)
-    counter = None if args.compile else WorkCounter(denoiser)
 
     if plan["cache"] is not None:
         if not hasattr(denoiser, "enable_cache"):
@@ -1050,7 +1264,36 @@ def denoiser_class(model: str) -> tuple[Any, str | None]:
     return None, f"{model}'s pipeline has no transformer or unet"
 
 
-def probe_feature(base: list[str], fragment: list[str], denoiser: Any, cuda: bool) -> dict[str, Any]:
+def pipeline_class_name(model: str) -> str | None:
+    """The pipeline class named in the model's model_index.json, None when unreadable."""
+    from diffusers import DiffusionPipeline
+
+    try:
+        name = DiffusionPipeline.load_config(model).get("_class_name")
+    except Exception:  # noqa: BLE001 - denoiser_class says why in the notes
+        return None
+    return str(name) if name else None
+
+
+def probe_cache_dit(args: argparse.Namespace, pipeline: str | None) -> str | None:
+    """Why --cache cache_dit cannot run here (the package missing, the pipeline
+    family without a cache-dit block adapter, a mask it refuses), or None."""
+    try:
+        cache_dit = import_cache_dit()
+        if pipeline is not None:
+            why_not = cache_dit_pipeline_support(cache_dit, pipeline)
+            if why_not is not None:
+                return why_not
+        if args.cache_dit_scm is not None:
+            scm_mask(cache_dit, args.cache_dit_scm, args.num_inference_steps)
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
+def probe_feature(
+    base: list[str], fragment: list[str], denoiser: Any, cuda: bool, pipeline: str | None = None
+) -> dict[str, Any]:
     """One feature: this script's flags and checks, then what diffusers' own
     classes say about the model's denoiser: CacheMixin (enable_cache), the
     cache's config class, _cp_plan / _tp_plan (enable_parallelism),
@@ -1076,7 +1319,11 @@ def probe_feature(base: list[str], fragment: list[str], denoiser: Any, cuda: boo
     except UsageError as exc:
         return no(str(exc))
     name = getattr(denoiser, "__name__", "the denoiser")
-    if args.cache is not None:
+    if args.cache == CACHE_DIT:
+        why_not = probe_cache_dit(args, pipeline)
+        if why_not is not None:
+            return no(why_not)
+    elif args.cache is not None:
         config_cls = CACHES[args.cache][0]
         if getattr(diffusers, config_cls, None) is None:
             return no(f"no {config_cls}")
@@ -1122,7 +1369,8 @@ def probe_main(request_path: str, output_path: str) -> int:
     notes = [f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}"]
     if why_not:
         notes.append(why_not + "; per-model checks skipped")
-    features = {name: probe_feature(base, fragment, denoiser, bool(torch.cuda.is_available()))
+    pipeline = pipeline_class_name(request["model"]) if denoiser is not None else None
+    features = {name: probe_feature(base, fragment, denoiser, bool(torch.cuda.is_available()), pipeline)
                 for name, fragment in request["features"].items()}
     answer = PROTOCOL.probe_answer("diffusers", identity, request["model"], features, notes)
     try:

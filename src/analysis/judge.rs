@@ -667,14 +667,27 @@ fn idle_devices(c: &ConfigSource) -> Vec<String> {
 }
 
 /// Whether `c` did the same work as `parent` by the engine's counters; None
-/// when either reported none.
+/// when either reported none. A unit only one of them reports counts as 0 on
+/// the other side: a cache's own count of what it skipped (cache-dit's
+/// `cache_dit_cached_steps`) exists only where the cache is on, and its 0 is
+/// the engine's word that it skipped nothing, while any step it did skip makes
+/// the work differ even if the block counters could not see it.
 fn same_work(parent: &ConfigSource, c: &ConfigSource) -> Option<bool> {
     fn work(c: &ConfigSource) -> Option<&std::collections::BTreeMap<String, u64>> {
         c.records.as_ref().map(|r| &r.work)
     }
     match (work(parent)?, work(c)?) {
         (p, w) if p.is_empty() || w.is_empty() => None,
-        (p, w) => Some(p == w),
+        (p, w) => {
+            let count = |m: &std::collections::BTreeMap<String, u64>, unit: &str| {
+                m.get(unit).copied().unwrap_or(0)
+            };
+            Some(
+                p.keys()
+                    .chain(w.keys())
+                    .all(|unit| count(p, unit) == count(w, unit)),
+            )
+        }
     }
 }
 
@@ -855,5 +868,30 @@ mod tests {
         assert_eq!(same_work(&with_work(&[]), &parent), None);
         assert_eq!(same_work(&parent, &ConfigSource::default()), None);
         assert_eq!(same_work(&ConfigSource::default(), &parent), None);
+    }
+
+    /// A cache's own count of skipped steps, reported only where the cache is
+    /// on: 0 is the same work as a parent without it, any skipped step is not.
+    #[test]
+    fn same_work_reads_a_unit_one_side_lacks_as_zero() {
+        let parent = with_work(&[("transformer_block", 480), ("attention", 480)]);
+        let idle = with_work(&[
+            ("transformer_block", 480),
+            ("attention", 480),
+            ("cache_dit_cached_steps", 0),
+            ("cache_dit_cfg_cached_steps", 0),
+        ]);
+        let skipped = with_work(&[
+            ("transformer_block", 480),
+            ("attention", 480),
+            ("cache_dit_cached_steps", 8),
+            ("cache_dit_cfg_cached_steps", 8),
+        ]);
+        assert_eq!(same_work(&parent, &idle), Some(true));
+        assert_eq!(same_work(&idle, &parent), Some(true));
+        assert_eq!(same_work(&parent, &skipped), Some(false));
+        assert_eq!(same_work(&skipped, &parent), Some(false));
+        let fewer_units = with_work(&[("transformer_block", 480)]);
+        assert_eq!(same_work(&parent, &fewer_units), Some(false));
     }
 }
