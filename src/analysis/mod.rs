@@ -8,6 +8,7 @@ pub mod metrics;
 mod noise;
 mod parents;
 mod plan;
+pub mod plugins;
 pub mod status;
 pub mod timing;
 
@@ -23,7 +24,8 @@ use crate::results::{self, reader};
 
 /// Judges `plan.dir`, writes report.json and the exports, returns the exit code.
 pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> {
-    let report = build_report(&plan.dir, &plan.overrides, registry)?;
+    let plugins = plugins::chosen(registry, plan.metrics.as_deref()).map_err(crate::exit::usage)?;
+    let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;
     crate::report::export::publish(&report, &plan.dir, &plan.exports)?;
     Ok(exit_code(&report, plan.fail_on))
 }
@@ -83,17 +85,29 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     })
 }
 
-/// Reads and judges `dir` into a [`Report`] (writes nothing).
+/// Reads and judges `dir` into a [`Report`] (writes nothing), without
+/// metric plugins.
 pub fn build_report(
     dir: &Path,
     overrides: &Overrides,
     registry: &Registry,
+) -> anyhow::Result<Report> {
+    build_report_with(dir, overrides, registry, &[])
+}
+
+/// [`build_report`] with these metric plugins run over the images.
+pub fn build_report_with(
+    dir: &Path,
+    overrides: &Overrides,
+    registry: &Registry,
+    plugins: &[crate::registry::MetricPlugin],
 ) -> anyhow::Result<Report> {
     let run = reader::read(dir, registry).map_err(bad_input)?;
     let parents = parents::of(&run);
     let (compared, ssim_downsample) = images::compare_all(&run, &parents);
     let steady = judge::Steady::of_all(&run);
     let floor = noise::floor(&run, &compared);
+    let measured = plugins::measure(&run, &compared, plugins);
     let judge = judge::Judge {
         run: &run,
         steady: &steady,
@@ -101,6 +115,7 @@ pub fn build_report(
         registry,
         parents: &parents,
         floor,
+        measured: &measured,
     };
     let out: Vec<_> = (0..run.configs.len())
         .map(|ci| judge.config(ci, &compared[ci]))
@@ -149,6 +164,7 @@ pub fn build_report(
         baseline_repeat: noise::repeat_index(&run)
             .zip(floor)
             .map(|(r, f)| noise::summary(&out[r], &f)),
+        metrics: measured.runs,
         summary,
         results: out,
     })

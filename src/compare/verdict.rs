@@ -343,6 +343,7 @@ mod tests {
             engine: None,
             notes: vec![],
             log_tail: None,
+            metrics: Default::default(),
             prompts: vec![],
         }
     }
@@ -404,6 +405,7 @@ mod tests {
                 vs_baseline: None,
                 vs_baseline_feature: None,
                 error: None,
+                metrics: Default::default(),
             })
             .collect();
         c

@@ -106,6 +106,8 @@ pub struct Exports {
     pub html: bool,
     /// Templates overriding the built-in HTML ones.
     pub templates: Option<PathBuf>,
+    /// `--tradeoff-metric NAME`: the trade-off chart's quality axis.
+    pub tradeoff_metric: Option<String>,
 }
 
 impl Exports {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::charts::{self, ChartRow, ChartThresholds};
 use super::html::{
-    self, HtmlChart, HtmlConfig, HtmlImages, HtmlPage, HtmlPrompt, HtmlSummary, HtmlThresholds,
+    self, HtmlChart, HtmlConfig, HtmlImages, HtmlMetric, HtmlPage, HtmlPrompt, HtmlSummary,
+    HtmlThresholds, HtmlValue,
 };
 use super::model::{ConfigResult, Report, Status};
 use crate::results;
@@ -125,6 +126,14 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
         })
         .to_vec(),
         num_prompts: run.num_prompts,
+        metrics: report
+            .metrics
+            .iter()
+            .map(|m| HtmlMetric {
+                heading: clean(&m.heading()),
+                summary: clean(&m.summary_line()),
+            })
+            .collect(),
     }
 }
 
@@ -161,7 +170,9 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         changed: r.changed_share_avg,
         identical: r.all_identical(),
         worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
-        thresholds_applied: super::thresholds_text(r),
+        metrics: super::metric_model::cells(&report.metrics, r),
+        thresholds_applied: super::thresholds_text(r)
+            + &super::metric_model::thresholds_text(&report.metrics, r),
         reason: r.reason.as_deref().map(clean),
         log_tail: r.log_tail.as_deref().map(clean),
         prompts: if r.compat_status == Status::Skip {
@@ -192,6 +203,17 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
                 changed: m.map(|m| m.changed_share),
                 identical: m.is_some_and(|m| m.identical),
                 error: row.and_then(|p| p.error.as_deref()).map(clean),
+                metrics: report
+                    .metrics
+                    .iter()
+                    .filter_map(|m| {
+                        let v = row?.metrics.get(&m.name)?;
+                        Some(HtmlValue {
+                            name: clean(&m.label),
+                            value: format!("{v:.4}"),
+                        })
+                    })
+                    .collect(),
                 // Only the folder's own files reach the page: a link out of
                 // it (refused by the analysis too) is not published.
                 baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i)))
