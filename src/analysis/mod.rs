@@ -25,6 +25,15 @@ use crate::results::{self, reader};
 /// Judges `plan.dir`, writes report.json and the exports, returns the exit code.
 pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> {
     let plugins = plugins::chosen(registry, plan.metrics.as_deref()).map_err(crate::exit::usage)?;
+    if let Some(name) = &plan.exports.tradeoff_metric
+        && !plugins.iter().any(|p| &p.name == name)
+    {
+        let measured: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+        return Err(crate::exit::usage(format!(
+            "--tradeoff-metric {name}: not among the metrics this analysis measures ({}); add it to --metrics",
+            if measured.is_empty() { "none".to_string() } else { measured.join(", ") }
+        )));
+    }
     let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;
     crate::report::export::publish(&report, &plan.dir, &plan.exports)?;
     Ok(exit_code(&report, plan.fail_on))
