@@ -45,6 +45,8 @@ def main() -> None:
             "set TORCH_HOME to where they are, copy the file there, or pass --download on a machine with network)"
         )
     dev = plugin.device(torch, args.device)
+    if args.random_backbone:
+        torch.manual_seed(0)  # the same random backbone every run
     try:
         model = lpips.LPIPS(net=args.net, pnet_rand=args.random_backbone, verbose=False).to(dev).eval()
     except Exception as e:  # a download that failed, a corrupt file
