@@ -20,7 +20,8 @@ fn pattern(x: u32, y: u32, p: u32) -> [u8; 3] {
 fn config(root: &Path, name: &str, lossy: bool, secs: f64, f: impl Fn(u32, u32, u32) -> [u8; 3]) {
     let d = root.join(name);
     std::fs::create_dir_all(&d).expect("mkdir");
-    let info = serde_json::json!({"name": name, "extra_args": [], "total_gpus": 1, "is_lossy": lossy});
+    let info =
+        serde_json::json!({"name": name, "extra_args": [], "total_gpus": 1, "is_lossy": lossy});
     std::fs::write(d.join("config_info.json"), info.to_string()).expect("info");
     let mut log = String::new();
     for p in 0..PROMPTS {
@@ -39,7 +40,9 @@ fn run_dir(root: &Path) -> PathBuf {
     let dir = root.join("run");
     config(&dir, "baseline", false, 2.0, pattern);
     config(&dir, "fast", false, 1.0, pattern);
-    config(&dir, "cache", true, 0.5, |x, y, p| pattern(x, y, p).map(|c| c + 2));
+    config(&dir, "cache", true, 0.5, |x, y, p| {
+        pattern(x, y, p).map(|c| c + 2)
+    });
     std::fs::write(
         dir.join("prompts.txt"),
         "a red \"apple\"\na cat on a mat\nthe word HELLO\n",
@@ -134,15 +137,24 @@ fn pair_metric(script: &str, extra: &str) -> String {
 fn a_shell_plugin_judges_the_lossy_config() {
     let env = Env::new("");
     let script = env.script("cmp.sh", CMP_PLUGIN);
-    std::fs::write(env.dir.path().join("features.toml"), format!(
-        "default_backend = \"b\"\n[backends.b]\ncommand = [\"true\", \"{{output_dir}}\"]\n{}",
-        pair_metric(&script, "")
-    ))
+    std::fs::write(
+        env.dir.path().join("features.toml"),
+        format!(
+            "default_backend = \"b\"\n[backends.b]\ncommand = [\"true\", \"{{output_dir}}\"]\n{}",
+            pair_metric(&script, "")
+        ),
+    )
     .expect("registry");
     let md = env.dir.path().join("summary.md");
     let junit = env.dir.path().join("junit.xml");
     let out = env
-        .analyze(&["--html", "--markdown", md.to_str().expect("utf-8"), "--junit", junit.to_str().expect("utf-8")])
+        .analyze(&[
+            "--html",
+            "--markdown",
+            md.to_str().expect("utf-8"),
+            "--junit",
+            junit.to_str().expect("utf-8"),
+        ])
         .env("NO_COLOR", "1")
         .output()
         .expect("run");
@@ -158,7 +170,10 @@ fn a_shell_plugin_judges_the_lossy_config() {
         assert_eq!(cache["prompts"][p]["metrics"]["same"], 1.0, "{cache}");
     }
     assert_eq!(fast["compat_status"], "PASS", "{fast}");
-    assert_eq!(fast["metrics"]["same"]["judged"], false, "lossless: not judged");
+    assert_eq!(
+        fast["metrics"]["same"]["judged"], false,
+        "lossless: not judged"
+    );
     assert_eq!(cache["compat_status"], "WARN", "{cache}");
     assert_eq!(cache["reason"], "lossy: mean Same 1.0000 > 0.5");
     assert_eq!(cache["metrics"]["same"]["mean"], 1.0);
@@ -167,26 +182,59 @@ fn a_shell_plugin_judges_the_lossy_config() {
     // The pixel rules alone pass it.
     assert!(cache["mean_diff_avg"].as_f64().expect("meandiff") < 0.15);
     // The baseline is never measured against itself.
-    assert!(result(&r, "baseline")["prompts"][0].get("metrics").is_none());
+    assert!(
+        result(&r, "baseline")["prompts"][0]
+            .get("metrics")
+            .is_none()
+    );
     // What the plugin did, and how long it took.
     let m = &r["metrics"][0];
-    assert_eq!((m["name"].as_str(), m["items"].as_u64(), m["values"].as_u64()), (Some("same"), Some(6), Some(6)), "{m}");
+    assert_eq!(
+        (
+            m["name"].as_str(),
+            m["items"].as_u64(),
+            m["values"].as_u64()
+        ),
+        (Some("same"), Some(6), Some(6)),
+        "{m}"
+    );
     assert!(m["seconds"].as_f64().expect("seconds") > 0.0, "{m}");
     assert!(m["error"].is_null(), "{m}");
-    assert!(stderr.contains("metric same: measuring 6 image(s)"), "{stderr}");
-    assert!(stderr.contains("metric same: 6 of 6 value(s) in"), "{stderr}");
+    assert!(
+        stderr.contains("metric same: measuring 6 image(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("metric same: 6 of 6 value(s) in"),
+        "{stderr}"
+    );
     // Every surface shows it.
-    assert!(stdout.lines().next().expect("header").contains("Same"), "{stdout}");
+    assert!(
+        stdout.lines().next().expect("header").contains("Same"),
+        "{stdout}"
+    );
     assert!(stdout.contains("metric same: 6 of 6 value(s)"), "{stdout}");
     let md = std::fs::read_to_string(&md).expect("md");
     assert!(md.contains("| SSIM | Same | Note |"), "{md}");
-    assert!(md.contains("| 1.0000 | lossy: mean Same 1.0000 &gt; 0.5 |"), "{md}");
+    assert!(
+        md.contains("| 1.0000 | lossy: mean Same 1.0000 &gt; 0.5 |"),
+        "{md}"
+    );
     let junit = std::fs::read_to_string(&junit).expect("junit");
     assert!(junit.contains("Same 1.0000 (warn 0.5, fail —)"), "{junit}");
     let page = std::fs::read_to_string(env.run.join("diff_report.html")).expect("page");
-    assert!(page.contains("<th class=\"n\">Same</th>"), "page table heading");
-    assert!(page.contains("<dt>Same</dt><dd>1.0000</dd>"), "per-prompt value");
-    assert!(page.contains("Same: WARN if mean &gt; 0.5"), "thresholds applied");
+    assert!(
+        page.contains("<th class=\"n\">Same</th>"),
+        "page table heading"
+    );
+    assert!(
+        page.contains("<dt>Same</dt><dd>1.0000</dd>"),
+        "per-prompt value"
+    );
+    assert!(
+        page.contains("Same: WARN if mean &gt; 0.5"),
+        "thresholds applied"
+    );
 }
 
 /// `lossless = true` applies the thresholds to lossless configs too; the
@@ -225,21 +273,39 @@ fn a_prompt_plugin_is_judged_against_the_baselines_score() {
     std::fs::write(env.dir.path().join("features.toml"), text).expect("registry");
     // Not enabled: runs only when named.
     env.analyze(&[]).assert().success();
-    assert!(env.report().get("metrics").is_none(), "not enabled, not run");
+    assert!(
+        env.report().get("metrics").is_none(),
+        "not enabled, not run"
+    );
     let out = env.analyze(&["--metrics", "score"]).output().expect("run");
     assert_eq!(out.status.code(), Some(0));
     let r = env.report();
     let base = result(&r, "baseline");
-    assert_eq!(base["prompts"][1]["metrics"]["score"], 0.30, "the baseline is scored too");
+    assert_eq!(
+        base["prompts"][1]["metrics"]["score"], 0.30,
+        "the baseline is scored too"
+    );
     assert_eq!(base["compat_status"], "PASS");
     let cache = result(&r, "cache");
     let m = &cache["metrics"]["score"];
-    assert!((m["change"].as_f64().expect("change") + 0.05).abs() < 1e-9, "{m}");
-    assert!((m["baseline_mean"].as_f64().expect("base") - 0.30).abs() < 1e-9, "{m}");
+    assert!(
+        (m["change"].as_f64().expect("change") + 0.05).abs() < 1e-9,
+        "{m}"
+    );
+    assert!(
+        (m["baseline_mean"].as_f64().expect("base") - 0.30).abs() < 1e-9,
+        "{m}"
+    );
     assert_eq!(cache["compat_status"], "WARN", "{cache}");
     let reason = cache["reason"].as_str().expect("reason");
-    assert!(reason.starts_with("lossy: Score -0.0500 against the baseline's 0.3000"), "{reason}");
-    assert_eq!(r["metrics"][0]["plugin"]["model"], "shell", "the settings line is kept");
+    assert!(
+        reason.starts_with("lossy: Score -0.0500 against the baseline's 0.3000"),
+        "{reason}"
+    );
+    assert_eq!(
+        r["metrics"][0]["plugin"]["model"], "shell",
+        "the settings line is kept"
+    );
     // The table shows the change.
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("Score Δ"), "{table}");
@@ -252,11 +318,17 @@ fn a_prompt_plugin_is_judged_against_the_baselines_score() {
 fn a_failing_plugin_is_a_note_never_a_lost_report() {
     let env = Env::new("");
     let good = env.script("cmp.sh", CMP_PLUGIN);
-    let crash = env.script("crash.sh", "#!/bin/sh\necho 'loading network' \necho 'RuntimeError: out of memory' >&2\nexit 3\n");
+    let crash = env.script(
+        "crash.sh",
+        "#!/bin/sh\necho 'loading network' \necho 'RuntimeError: out of memory' >&2\nexit 3\n",
+    );
     let pid_file = env.dir.path().join("sleep.pid");
     let hang = env.script(
         "hang.sh",
-        &format!("#!/bin/sh\nsleep 30 &\necho $! > {}\nwait\n", pid_file.display()),
+        &format!(
+            "#!/bin/sh\nsleep 30 &\necho $! > {}\nwait\n",
+            pid_file.display()
+        ),
     );
     let nan = env.script(
         "nan.sh",
@@ -278,22 +350,47 @@ fn a_failing_plugin_is_a_note_never_a_lost_report() {
     std::fs::write(env.dir.path().join("features.toml"), text).expect("registry");
     let started = std::time::Instant::now();
     let out = env
-        .analyze(&["--metrics", "crash,hang,nan,missing,good", "--markdown", "summary.md"])
+        .analyze(&[
+            "--metrics",
+            "crash,hang,nan,missing,good",
+            "--markdown",
+            "summary.md",
+        ])
         .output()
         .expect("run");
-    assert!(started.elapsed().as_secs() < 20, "the hang is cut at its timeout");
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the hang is cut at its timeout"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The verdict is the pixel rules' and the good plugin's: cache WARN.
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let r = env.report();
     let runs = r["metrics"].as_array().expect("metrics");
-    let by = |n: &str| runs.iter().find(|m| m["name"] == n).unwrap_or_else(|| panic!("{n}"));
+    let by = |n: &str| {
+        runs.iter()
+            .find(|m| m["name"] == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
     let crash_err = by("crash")["error"].as_str().expect("crash error");
-    assert_eq!(crash_err, "crash not measured: the plugin exited with code 3: RuntimeError: out of memory");
+    assert_eq!(
+        crash_err,
+        "crash not measured: the plugin exited with code 3: RuntimeError: out of memory"
+    );
     let hang_err = by("hang")["error"].as_str().expect("hang error");
-    assert_eq!(hang_err, "hang not measured: the plugin did not finish within 1s: its process group was killed");
+    assert_eq!(
+        hang_err,
+        "hang not measured: the plugin did not finish within 1s: its process group was killed"
+    );
     // `sh` itself ran and failed on the missing script.
-    assert!(by("missing")["error"].as_str().expect("missing").starts_with("missing not measured: the plugin exited with code"), "{}", by("missing"));
+    assert!(
+        by("missing")["error"]
+            .as_str()
+            .expect("missing")
+            .starts_with("missing not measured: the plugin exited with code"),
+        "{}",
+        by("missing")
+    );
     let nan = by("nan");
     assert!(nan["error"].is_null(), "{nan}");
     assert_eq!(nan["values"], 1, "only item 2 is a value: {nan}");
@@ -307,14 +404,20 @@ fn a_failing_plugin_is_a_note_never_a_lost_report() {
     assert_eq!(cache["metrics"]["good"]["mean"], 1.0);
     assert!(cache["mean_diff_avg"].as_f64().is_some());
     let config_notes = cache["notes"].to_string();
-    assert!(config_notes.contains("crash not measured"), "{config_notes}");
+    assert!(
+        config_notes.contains("crash not measured"),
+        "{config_notes}"
+    );
     assert!(config_notes.contains("hang not measured"), "{config_notes}");
     let fast = result(&r, "fast");
     assert_eq!(fast["compat_status"], "PASS", "{fast}");
     // The hung plugin's child was killed with its group.
     let pid = std::fs::read_to_string(&pid_file).expect("pid");
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z "), "sleep {pid} outlived its plugin: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "sleep {pid} outlived its plugin: {stat}"
+    );
     let md = std::fs::read_to_string(env.dir.path().join("summary.md")).expect("md");
     assert!(md.contains("Metric hang not measured"), "{md}");
     assert!(stderr.contains("metric crash: no values after"), "{stderr}");
@@ -323,11 +426,15 @@ fn a_failing_plugin_is_a_note_never_a_lost_report() {
 /// `--metrics` names are checked against the registry before any work.
 #[test]
 fn unknown_metric_names_are_usage_errors() {
-    let env = Env::new("[metrics.lpips]\ncommand = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n");
+    let env = Env::new(
+        "[metrics.lpips]\ncommand = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
+    );
     env.analyze(&["--metrics", "lpip"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("unknown metric 'lpip' — did you mean 'lpips'?"));
+        .stderr(predicates::str::contains(
+            "unknown metric 'lpip' — did you mean 'lpips'?",
+        ));
     assert!(!env.run.join("report.json").exists(), "nothing judged");
     env.analyze(&["--tradeoff-metric", "clip", "--metrics", "none"])
         .assert()
@@ -338,9 +445,192 @@ fn unknown_metric_names_are_usage_errors() {
 /// A registry entry without `{items}` is refused with the place and the fix.
 #[test]
 fn a_metric_entry_must_name_items_and_values() {
-    let env = Env::new("[metrics.m]\ncommand = [\"x\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n");
+    let env = Env::new(
+        "[metrics.m]\ncommand = [\"x\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
+    );
     env.analyze(&[])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("features.toml:5: metric 'm': the command must name {items} and {values}"));
+        .stderr(predicates::str::contains(
+            "features.toml:5: metric 'm': the command must name {items} and {values}",
+        ));
+}
+
+// ----------------------------------------------- the shipped plugins, for real --
+
+fn venv(var: &str) -> PathBuf {
+    PathBuf::from(std::env::var_os(var).unwrap_or_else(|| panic!("{var}: see .ci/run")))
+}
+
+/// The repository's features.toml with its `[metrics.*]` entries replaced by
+/// the shipped plugins in their offline test settings: LPIPS over a random
+/// backbone (lpips' own linear weights) with a WARN threshold any change
+/// crosses, CLIP score from a tiny random CLIP.
+fn registry_with_test_metrics(tiny_clip: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("features.toml")).expect("features.toml");
+    let head = text
+        .split("# ----------------------------------------------------------------- metrics --")
+        .next()
+        .expect("head");
+    let exec = |script: &str| {
+        format!(
+            "\"{}\", \"--exec\", \"{}\"",
+            root.join("scripts/metrics-venv.sh").display(),
+            root.join(script).display()
+        )
+    };
+    format!(
+        "{head}\n[metrics.lpips]\nlabel = \"LPIPS\"\ncommand = [{}, \"--net\", \"alex\", \"--random-backbone\", \"--items\", \"{{items}}\", \"--values\", \"{{values}}\"]\nkind = \"pair\"\nbetter = \"lower\"\nwarn = 1e-9\nfail = 0.99\n\n[metrics.clip]\nlabel = \"CLIP\"\ncommand = [{}, \"--model\", \"{}\", \"--items\", \"{{items}}\", \"--values\", \"{{values}}\"]\nkind = \"prompt\"\nbetter = \"higher\"\n",
+        exec("metrics/lpips_metric.py"),
+        exec("metrics/clip_score.py"),
+        tiny_clip.display()
+    )
+}
+
+/// The "done when": `compat analyze --metrics lpips,clip` on a run of
+/// the tiny diffusers pipeline writes both metrics per prompt into
+/// report.json, the table, the page and the Markdown, and a threshold on
+/// LPIPS turns a lossy config WARN.
+#[test]
+#[ignore = "needs COMPAT_DIFFUSERS_VENV and COMPAT_METRICS_VENV; .ci/run installs them"]
+fn lpips_and_clip_on_the_tiny_diffusers_pipeline() {
+    let diffusers = venv("COMPAT_DIFFUSERS_VENV");
+    let metrics = venv("COMPAT_METRICS_VENV");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let python = |venv: &Path, args: &[&str]| {
+        let out = std::process::Command::new(venv.join("bin/python3"))
+            .args(args)
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let tiny = dir.join("tiny");
+    let tiny_clip = dir.join("tiny-clip");
+    python(
+        &diffusers,
+        &[
+            &root
+                .join("backends/diffusers/make_tiny_pipeline.py")
+                .display()
+                .to_string(),
+            &tiny.display().to_string(),
+        ],
+    );
+    python(
+        &metrics,
+        &[
+            &root.join("metrics/make_tiny_clip.py").display().to_string(),
+            &tiny_clip.display().to_string(),
+        ],
+    );
+    let features = dir.join("features.toml");
+    std::fs::write(&features, registry_with_test_metrics(&tiny_clip)).expect("registry");
+    let path = format!(
+        "{}:{}",
+        diffusers.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let compat = |args: &[&str]| {
+        Command::cargo_bin("compat")
+            .expect("binary")
+            // The registry's backend scripts are relative to the repository.
+            .current_dir(root)
+            .env("PATH", &path)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("NO_COLOR", "1")
+            .env("COMPAT_METRICS_VENV", &metrics)
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .arg("--features")
+            .arg(&features)
+            .args(args)
+            .output()
+            .expect("compat")
+    };
+    let model = tiny.display().to_string();
+    let out = compat(&[
+        "run",
+        "--backend",
+        "diffusers",
+        "--model",
+        &model,
+        "--gpus",
+        "1",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        "--steps",
+        "10",
+        "--num-prompts",
+        "2",
+        "--addons",
+        "taylorseer",
+        "--output-dir",
+        &dir.join("compat_results").display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = dir.join("compat_results/baseline");
+    let out = compat(&[
+        "analyze",
+        "--results-dir",
+        &run.display().to_string(),
+        "--metrics",
+        "lpips,clip",
+        "--html",
+        "--markdown",
+        &dir.join("summary.md").display().to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let text = std::fs::read_to_string(run.join("report.json")).expect("report");
+    let r: Value = serde_json::from_str(&text).expect("json");
+    for m in r["metrics"].as_array().expect("metrics") {
+        assert!(m["error"].is_null(), "{m}");
+        assert_eq!(m["values"], m["items"], "{m}");
+    }
+    let cache = result(&r, "taylorseer");
+    let base = result(&r, "baseline");
+    for p in 0..2 {
+        let lp = cache["prompts"][p]["metrics"]["lpips"]
+            .as_f64()
+            .expect("lpips");
+        assert!(lp > 0.0 && lp < 1.0, "TaylorSeer changes pixels: {lp}");
+        for c in [cache, base] {
+            let clip = c["prompts"][p]["metrics"]["clip"].as_f64().expect("clip");
+            assert!((0.0..=100.0).contains(&clip), "{clip}");
+        }
+    }
+    assert_eq!(cache["compat_status"], "WARN", "{cache}");
+    assert!(
+        cache["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("lossy: mean LPIPS "),
+        "{cache}"
+    );
+    assert!(cache["metrics"]["clip"]["change"].as_f64().is_some());
+    assert!(
+        stdout.contains("LPIPS") && stdout.contains("CLIP Δ"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(dir.join("summary.md")).expect("md");
+    assert!(md.contains("| LPIPS | CLIP Δ |"), "{md}");
+    let page = std::fs::read_to_string(run.join("diff_report.html")).expect("page");
+    assert!(
+        page.contains("<dt>LPIPS</dt>") && page.contains("<dt>CLIP</dt>"),
+        "per prompt on the page"
+    );
 }

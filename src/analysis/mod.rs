@@ -31,7 +31,11 @@ pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> 
         let measured: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
         return Err(crate::exit::usage(format!(
             "--tradeoff-metric {name}: not among the metrics this analysis measures ({}); add it to --metrics",
-            if measured.is_empty() { "none".to_string() } else { measured.join(", ") }
+            if measured.is_empty() {
+                "none".to_string()
+            } else {
+                measured.join(", ")
+            }
         )));
     }
     let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;

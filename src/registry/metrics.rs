@@ -60,7 +60,10 @@ pub struct MetricPlugin {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -160,7 +163,8 @@ fn metric(
             return Err(cx.err(
                 at,
                 format!("metric '{id}': fail ({f}) is better than warn ({w})"),
-                "fail is where WARN turns into FAIL: it must be at least as bad as warn".to_string(),
+                "fail is where WARN turns into FAIL: it must be at least as bad as warn"
+                    .to_string(),
             ));
         }
     }

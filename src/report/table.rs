@@ -102,7 +102,10 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     out.push('\n');
     for m in &report.metrics {
-        out.push_str(&format!("metric {}\n", crate::text::one_line(&m.summary_line())));
+        out.push_str(&format!(
+            "metric {}\n",
+            crate::text::one_line(&m.summary_line())
+        ));
     }
     out
 }

@@ -208,12 +208,24 @@ mod tests {
         let lower = plugin(MetricKind::Pair, Better::Lower, 0.1, 0.3);
         assert_eq!(verdict(&lower, &metric(&lower, 0.05, None), true), None);
         let (s, why) = verdict(&lower, &metric(&lower, 0.2, None), true).expect("warn");
-        assert_eq!((s, why.as_str()), (Status::Warn, "lossy: mean M 0.2000 > 0.1"));
-        assert_eq!(verdict(&lower, &metric(&lower, 0.31, None), true).map(|v| v.0), Some(Status::Fail));
+        assert_eq!(
+            (s, why.as_str()),
+            (Status::Warn, "lossy: mean M 0.2000 > 0.1")
+        );
+        assert_eq!(
+            verdict(&lower, &metric(&lower, 0.31, None), true).map(|v| v.0),
+            Some(Status::Fail)
+        );
         let higher = plugin(MetricKind::Pair, Better::Higher, 0.9, 0.7);
         assert_eq!(verdict(&higher, &metric(&higher, 0.95, None), true), None);
-        assert_eq!(verdict(&higher, &metric(&higher, 0.8, None), true).map(|v| v.0), Some(Status::Warn));
-        assert_eq!(verdict(&higher, &metric(&higher, 0.6, None), false).map(|v| v.0), Some(Status::Fail));
+        assert_eq!(
+            verdict(&higher, &metric(&higher, 0.8, None), true).map(|v| v.0),
+            Some(Status::Warn)
+        );
+        assert_eq!(
+            verdict(&higher, &metric(&higher, 0.6, None), false).map(|v| v.0),
+            Some(Status::Fail)
+        );
     }
 
     #[test]
@@ -221,11 +233,20 @@ mod tests {
         let clip = plugin(MetricKind::Prompt, Better::Higher, 0.01, 0.05);
         // A better score than the baseline's is never worse.
         assert_eq!(verdict(&clip, &metric(&clip, 0.3, Some(0.2)), true), None);
-        assert_eq!(verdict(&clip, &metric(&clip, 0.3, Some(-0.005)), true), None);
+        assert_eq!(
+            verdict(&clip, &metric(&clip, 0.3, Some(-0.005)), true),
+            None
+        );
         let (s, why) = verdict(&clip, &metric(&clip, 0.28, Some(-0.02)), true).expect("warn");
         assert_eq!(s, Status::Warn);
-        assert!(why.starts_with("lossy: M -0.0200 against the baseline's 0.3000"), "{why}");
-        assert_eq!(verdict(&clip, &metric(&clip, 0.2, Some(-0.1)), true).map(|v| v.0), Some(Status::Fail));
+        assert!(
+            why.starts_with("lossy: M -0.0200 against the baseline's 0.3000"),
+            "{why}"
+        );
+        assert_eq!(
+            verdict(&clip, &metric(&clip, 0.2, Some(-0.1)), true).map(|v| v.0),
+            Some(Status::Fail)
+        );
     }
 
     #[test]
@@ -233,9 +254,15 @@ mod tests {
         let p = plugin(MetricKind::Pair, Better::Lower, 0.1, 0.3);
         let metrics = BTreeMap::from([("m".to_string(), metric(&p, 0.2, None))]);
         let (s, r) = apply(Status::Pass, None, &metrics, &[&p], true);
-        assert_eq!((s, r.as_deref()), (Status::Warn, Some("lossy: mean M 0.2000 > 0.1")));
+        assert_eq!(
+            (s, r.as_deref()),
+            (Status::Warn, Some("lossy: mean M 0.2000 > 0.1"))
+        );
         let (s, r) = apply(Status::Warn, Some("pixels".into()), &metrics, &[&p], true);
-        assert_eq!((s, r.as_deref()), (Status::Warn, Some("pixels; lossy: mean M 0.2000 > 0.1")));
+        assert_eq!(
+            (s, r.as_deref()),
+            (Status::Warn, Some("pixels; lossy: mean M 0.2000 > 0.1"))
+        );
         let (s, r) = apply(Status::Fail, Some("pixels".into()), &metrics, &[&p], true);
         assert_eq!((s, r.as_deref()), (Status::Fail, Some("pixels")));
         let (s, _) = apply(Status::Error, Some("x".into()), &metrics, &[&p], true);
@@ -243,6 +270,9 @@ mod tests {
         // Not judged (a lossless config without `lossless = true`): no change.
         let mut quiet = metrics.clone();
         quiet.get_mut("m").expect("m").judged = false;
-        assert_eq!(apply(Status::Pass, None, &quiet, &[&p], false).0, Status::Pass);
+        assert_eq!(
+            apply(Status::Pass, None, &quiet, &[&p], false).0,
+            Status::Pass
+        );
     }
 }

@@ -22,7 +22,12 @@ use protocol::Item;
 /// enables. `none` (alone) runs none.
 pub fn chosen(registry: &Registry, names: Option<&[String]>) -> Result<Vec<MetricPlugin>, String> {
     let Some(names) = names else {
-        return Ok(registry.metrics.iter().filter(|m| m.enabled).cloned().collect());
+        return Ok(registry
+            .metrics
+            .iter()
+            .filter(|m| m.enabled)
+            .cloned()
+            .collect());
     };
     if names.iter().all(|n| n == "none") {
         return Ok(Vec::new());
@@ -107,7 +112,11 @@ pub(crate) fn measure(
 /// every image compat compared without error (so none leaves the results
 /// folder or breaks the decode limits), and for "prompt" plugins the
 /// baseline's own images too, whose scores the others are judged against.
-fn items(run: &RunDir, compared: &[Vec<PromptCompare>], kind: MetricKind) -> Vec<(usize, usize, Item)> {
+fn items(
+    run: &RunDir,
+    compared: &[Vec<PromptCompare>],
+    kind: MetricKind,
+) -> Vec<(usize, usize, Item)> {
     let Some(b) = run.baseline else {
         return Vec::new();
     };
@@ -159,7 +168,10 @@ fn items(run: &RunDir, compared: &[Vec<PromptCompare>], kind: MetricKind) -> Vec
 }
 
 /// Writes the items, runs the plugin, reads its answer.
-fn run_one(plugin: &MetricPlugin, keyed: &[(usize, usize, Item)]) -> Result<protocol::Answer, String> {
+fn run_one(
+    plugin: &MetricPlugin,
+    keyed: &[(usize, usize, Item)],
+) -> Result<protocol::Answer, String> {
     if keyed.is_empty() {
         return Ok(protocol::Answer::default());
     }

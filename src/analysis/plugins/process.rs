@@ -72,9 +72,7 @@ pub fn run(argv: &[String], log: &Path, timeout: Duration) -> Result<(), Failure
         .ok_or_else(|| Failure::Spawn("the command is empty".into()))?;
     let out = std::fs::File::create(log)
         .map_err(|e| Failure::Spawn(format!("cannot create {}: {e}", log.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| Failure::Spawn(e.to_string()))?;
+    let err = out.try_clone().map_err(|e| Failure::Spawn(e.to_string()))?;
     let mut child = {
         use std::os::unix::process::CommandExt;
         Command::new(program)

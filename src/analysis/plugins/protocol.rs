@@ -97,9 +97,10 @@ pub fn read_answer(text: &str, n: usize) -> Answer {
             }
             (_, Some(e)) => {
                 let why = e.as_str().map_or_else(|| e.to_string(), str::to_string);
-                answer
-                    .missing
-                    .insert(index, format!("the plugin: {}", crate::text::one_line(&why)));
+                answer.missing.insert(
+                    index,
+                    format!("the plugin: {}", crate::text::one_line(&why)),
+                );
             }
             (Some(v), None) => {
                 answer
@@ -176,14 +177,25 @@ mod tests {
         );
         assert!(a.values.is_empty(), "{:?}", a.values);
         assert_eq!(a.missing[&0], "no value in the answer");
-        assert!(a.missing[&1].starts_with("not a finite number"), "{:?}", a.missing);
+        assert!(
+            a.missing[&1].starts_with("not a finite number"),
+            "{:?}",
+            a.missing
+        );
         assert_eq!(a.missing[&2], "answered more than once");
-        assert!(a.missing[&3].starts_with("not a finite number"), "{:?}", a.missing);
+        assert!(
+            a.missing[&3].starts_with("not a finite number"),
+            "{:?}",
+            a.missing
+        );
         assert_eq!(a.missing[&4], "no value in the answer");
         let notes = a.notes.join("\n");
         assert!(notes.contains("line 1: a NaN or infinite value"), "{notes}");
         assert!(notes.contains("and 2 more"), "{notes}");
-        assert!(notes.contains("1 item(s) answered more than once"), "{notes}");
+        assert!(
+            notes.contains("1 item(s) answered more than once"),
+            "{notes}"
+        );
         assert!(notes.contains("2 of 5 item(s) have no value"), "{notes}");
     }
 }
