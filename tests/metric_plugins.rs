@@ -456,6 +456,83 @@ fn a_metric_entry_must_name_items_and_values() {
         ));
 }
 
+/// `compare` shows each metric per report and its delta against the first.
+#[test]
+fn compare_shows_metric_deltas() {
+    let env = Env::new("");
+    let script = env.script("cmp.sh", CMP_PLUGIN);
+    // B's plugin halves every value.
+    let half = env.script("half.sh", &CMP_PLUGIN.replace("v=1", "v=0.5"));
+    let write = |s: &str| {
+        let text = format!(
+            "default_backend = \"b\"\n[backends.b]\ncommand = [\"true\", \"{{output_dir}}\"]\n{}",
+            pair_metric(s, "")
+        );
+        std::fs::write(env.dir.path().join("features.toml"), text).expect("registry");
+    };
+    write(&script);
+    env.analyze(&[]).assert().success();
+    let a = env.dir.path().join("a.json");
+    std::fs::copy(env.run.join("report.json"), &a).expect("copy");
+    write(&half);
+    env.analyze(&[]).assert().success();
+    let b = env.run.join("report.json");
+    let out = Command::cargo_bin("compat")
+        .expect("binary")
+        .args([
+            "compare",
+            a.to_str().expect("a"),
+            b.to_str().expect("b"),
+            "--json",
+        ])
+        .output()
+        .expect("compare");
+    let cmp: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(cmp["metrics"][0]["name"], "same", "{cmp}");
+    let row = cmp["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .find(|c| c["name"] == "cache")
+        .expect("cache");
+    assert_eq!(row["entries"][0]["metrics"]["same"], 1.0);
+    assert_eq!(row["entries"][1]["metrics"]["same"], 0.5);
+    assert_eq!(row["changes"][0]["metric_deltas"]["same"], -0.5, "{row}");
+    let out = Command::cargo_bin("compat")
+        .expect("binary")
+        .env("NO_COLOR", "1")
+        .args(["compare", a.to_str().expect("a"), b.to_str().expect("b")])
+        .output()
+        .expect("compare");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("1.0000 → 0.5000"), "{table}");
+}
+
+/// `--tradeoff-metric` draws the trade-off chart over the metric's figure.
+#[test]
+fn the_tradeoff_chart_takes_a_metric_axis() {
+    let env = Env::new("");
+    let script = env.script("cmp.sh", CMP_PLUGIN);
+    let text = format!(
+        "default_backend = \"b\"\n[backends.b]\ncommand = [\"true\", \"{{output_dir}}\"]\n{}",
+        pair_metric(&script, "")
+    );
+    std::fs::write(env.dir.path().join("features.toml"), text).expect("registry");
+    let chart = env.run.join("chart_tradeoff.png");
+    env.analyze(&["--charts"]).assert().success();
+    let psnr = std::fs::read(&chart).expect("psnr chart");
+    let out = env
+        .analyze(&["--charts", "--tradeoff-metric", "same"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let metric = std::fs::read(&chart).expect("metric chart");
+    assert_ne!(psnr, metric, "another quality axis, another chart");
+    assert!(image::load_from_memory(&metric).is_ok(), "a PNG");
+}
+
 // ----------------------------------------------- the shipped plugins, for real --
 
 fn venv(var: &str) -> PathBuf {

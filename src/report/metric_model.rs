@@ -58,6 +58,12 @@ pub struct ConfigMetric {
 }
 
 impl ConfigMetric {
+    /// The figure judged and compared: the change against the baseline
+    /// ("prompt" kind), else the mean.
+    pub fn judged_value(&self) -> Option<f64> {
+        self.change.or(self.mean)
+    }
+
     /// The figure a table shows: the mean for "pair", the signed change for
     /// "prompt" (its own score beside the baseline's means little alone).
     pub fn shown(&self, kind: MetricKind) -> Option<f64> {

@@ -14,7 +14,13 @@ use crate::text::clean;
 
 /// Draws the charts into `dir`; returns the files written and the errors of
 /// the charts that failed (one bad chart never stops the others).
-pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
+/// `tradeoff_metric`: the trade-off chart's quality axis is that metric
+/// plugin's figure instead of PSNR.
+pub fn write_charts(
+    report: &Report,
+    dir: &Path,
+    tradeoff_metric: Option<&str>,
+) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
     let rows: Vec<ChartRow> = report.results.iter().map(chart_row).collect();
     let t = report.thresholds;
     let th = ChartThresholds {
@@ -23,8 +29,39 @@ pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::E
         lossy_fail_mean: t.lossy_fail_mean,
         noise_floor: report.baseline_repeat.map(|b| b.floor_mean_diff),
     };
+    let metric = tradeoff_metric.and_then(|name| report.metrics.iter().find(|m| m.name == name));
     let (mut ok, mut errors) = (Vec::new(), Vec::new());
-    for r in charts::write_all(&rows, &th, dir) {
+    if let (Some(name), None) = (tradeoff_metric, metric) {
+        errors.push(anyhow::anyhow!(
+            "--tradeoff-metric {name}: the report has no such metric; the trade-off chart shows PSNR"
+        ));
+    }
+    // The metric's figure in PSNR's place: a plain number, never "identical".
+    let metric_rows: Vec<ChartRow> = match metric {
+        Some(m) => report
+            .results
+            .iter()
+            .map(|r| ChartRow {
+                psnr: r.metrics.get(&m.name).and_then(|c| c.judged_value()),
+                identical: false,
+                ..chart_row(r)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let axis = metric.map(|m| charts::QualityAxis {
+        label: m.heading(),
+        desc: format!(
+            "{} vs baseline ({} is better)",
+            m.heading(),
+            match m.better {
+                crate::registry::Better::Lower => "lower",
+                crate::registry::Better::Higher => "higher",
+            }
+        ),
+    });
+    let tradeoff = axis.as_ref().map(|a| (metric_rows.as_slice(), a));
+    for r in charts::write_all_with(&rows, &th, dir, tradeoff) {
         match r {
             Ok(p) => ok.push(p),
             Err(e) => errors.push(e),
