@@ -427,7 +427,7 @@ fn a_failing_plugin_is_a_note_never_a_lost_report() {
 #[test]
 fn unknown_metric_names_are_usage_errors() {
     let env = Env::new(
-        "[metrics.lpips]\ncommand = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
+        "[features.f]\nargs = [\"--f\"]\n[metrics.lpips]\ncommand = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
     );
     env.analyze(&["--metrics", "lpip"])
         .assert()
@@ -440,6 +440,15 @@ fn unknown_metric_names_are_usage_errors() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--tradeoff-metric clip"));
+    // `run --analyze` checks the names before it runs anything.
+    Command::cargo_bin("compat")
+        .expect("binary")
+        .current_dir(env.dir.path())
+        .args(["run", "--addons", "f", "--gpus", "1", "--analyze", "--metrics", "lpips,nope"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown metric 'nope'"));
+    assert!(!env.dir.path().join("compat_results").exists(), "nothing ran");
 }
 
 /// A registry entry without `{items}` is refused with the place and the fix.

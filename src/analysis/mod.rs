@@ -24,6 +24,19 @@ use crate::results::{self, reader};
 
 /// Judges `plan.dir`, writes report.json and the exports, returns the exit code.
 pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> {
+    let plugins = chosen_plugins(plan, registry)?;
+    let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;
+    crate::report::export::publish(&report, &plan.dir, &plan.exports)?;
+    Ok(exit_code(&report, plan.fail_on))
+}
+
+/// The metric plugins `plan` runs (`--metrics`, else the registry's
+/// enabled ones), checked with `--tradeoff-metric` against the registry: a
+/// usage error before any work (`run --analyze` checks before the run).
+pub fn chosen_plugins(
+    plan: &AnalyzePlan,
+    registry: &Registry,
+) -> anyhow::Result<Vec<crate::registry::MetricPlugin>> {
     let plugins = plugins::chosen(registry, plan.metrics.as_deref()).map_err(crate::exit::usage)?;
     if let Some(name) = &plan.exports.tradeoff_metric
         && !plugins.iter().any(|p| &p.name == name)
@@ -38,9 +51,7 @@ pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> 
             }
         )));
     }
-    let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;
-    crate::report::export::publish(&report, &plan.dir, &plan.exports)?;
-    Ok(exit_code(&report, plan.fail_on))
+    Ok(plugins)
 }
 
 /// The newest run under `root`: the newest manifest.json mtime among

@@ -201,3 +201,106 @@ fn metric(
         timeout,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::{EMBEDDED, EMBEDDED_NAME, Registry};
+
+    use super::*;
+
+    const HEAD: &str = "[backends.b]\ncommand = [\"true\", \"{output_dir}\"]\n";
+
+    fn parse(metrics: &str) -> Result<Registry, String> {
+        Registry::parse(&format!("{HEAD}{metrics}"), "features.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_entry_with_defaults_and_in_file_order() {
+        let r = parse(
+            "[metrics.zeta]\ncommand = [\"z\", \"{items}\", \"{values}\", \"{metric}\", \"{compat}\"]\nkind = \"prompt\"\nbetter = \"higher\"\n\
+             [metrics.alpha]\nlabel = \"A\"\ncommand = [\"a\", \"--in={items}\", \"--out={values}\"]\nkind = \"pair\"\nbetter = \"lower\"\nwarn = 0.1\nfail = 0.3\nlossless = true\nenabled = true\ntimeout = \"90s\"\n",
+        )
+        .expect("parses");
+        let names: Vec<&str> = r.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"], "file order, not sorted");
+        let z = &r.metrics[0];
+        assert_eq!(
+            (z.label.as_str(), z.enabled, z.lossless),
+            ("zeta", false, false)
+        );
+        assert_eq!(z.timeout, DEFAULT_TIMEOUT);
+        let a = r.metric("alpha").expect("alpha");
+        assert_eq!(
+            (a.warn, a.fail, a.timeout),
+            (Some(0.1), Some(0.3), Duration::from_secs(90))
+        );
+    }
+
+    #[test]
+    fn bad_entries_name_the_line_and_the_fix() {
+        let cases = [
+            (
+                "command = [\"x\", \"{items}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
+                "features.toml:4: metric 'm': the command must name {items} and {values}",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\", \"{model}\"]\nkind = \"pair\"\nbetter = \"lower\"\n",
+                "unknown placeholder {model} in command",
+            ),
+            (
+                "command = []\nkind = \"pair\"\nbetter = \"lower\"\n",
+                "metric 'm' has an empty command",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\nwarn = 0.5\nfail = 0.2\n",
+                "fail (0.2) is better than warn (0.5)",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"higher\"\nwarn = 0.5\nfail = 0.7\n",
+                "fail (0.7) is better than warn (0.5)",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"prompt\"\nbetter = \"higher\"\nwarn = -1.0\n",
+                "threshold -1 is not a finite number ≥ 0",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\ntimeout = \"soon\"\n",
+                "timeout 'soon'",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\ntimeout = \"0s\"\n",
+                "timeout must be more than 0",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pairs\"\nbetter = \"lower\"\n",
+                "pairs",
+            ),
+            (
+                "command = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\n",
+                "better",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = parse(&format!("[metrics.m]\n{body}")).expect_err(body);
+            assert!(err.contains(want), "{body}\n→ {err}");
+        }
+        let err = parse("[metrics.\"a b\"]\ncommand = [\"x\", \"{items}\", \"{values}\"]\nkind = \"pair\"\nbetter = \"lower\"\n")
+            .expect_err("name");
+        assert!(err.contains("metric name 'a b' must be letters"), "{err}");
+    }
+
+    /// The shipped entries parse, and none runs unless named: analyze
+    /// without `--metrics` stays as fast as before.
+    #[test]
+    fn the_shipped_metrics_are_there_and_not_enabled() {
+        let r = Registry::parse(EMBEDDED, EMBEDDED_NAME).expect("embedded");
+        let names: Vec<&str> = r.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["lpips", "lpips_vgg", "clip"]);
+        assert!(r.metrics.iter().all(|m| !m.enabled));
+        let clip = r.metric("clip").expect("clip");
+        assert_eq!(
+            (clip.kind, clip.better),
+            (MetricKind::Prompt, Better::Higher)
+        );
+    }
+}
