@@ -444,11 +444,23 @@ fn unknown_metric_names_are_usage_errors() {
     Command::cargo_bin("compat")
         .expect("binary")
         .current_dir(env.dir.path())
-        .args(["run", "--addons", "f", "--gpus", "1", "--analyze", "--metrics", "lpips,nope"])
+        .args([
+            "run",
+            "--addons",
+            "f",
+            "--gpus",
+            "1",
+            "--analyze",
+            "--metrics",
+            "lpips,nope",
+        ])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("unknown metric 'nope'"));
-    assert!(!env.dir.path().join("compat_results").exists(), "nothing ran");
+    assert!(
+        !env.dir.path().join("compat_results").exists(),
+        "nothing ran"
+    );
 }
 
 /// A registry entry without `{items}` is refused with the place and the fix.

@@ -115,7 +115,7 @@ pub fn write_all_with(
         .iter()
         .map(|(file, render)| {
             let path = dir.join(file);
-            draw::guarded(|| render())
+            draw::guarded(render)
                 .and_then(|img| {
                     img.save(&path)
                         .with_context(|| format!("failed to save {}", path.display()))
