@@ -55,6 +55,7 @@ fn cfg(name: &str, gpus: u32, status: Status, t: Option<f64>, rel: Option<f64>) 
         engine: None,
         notes: vec![],
         log_tail: None,
+        metrics: Default::default(),
         prompts: vec![],
     }
 }
@@ -90,6 +91,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
         baseline_feature: Some("cfg_parallel".into()),
         ssim_downsample: 1,
         baseline_repeat: None,
+        metrics: vec![],
         summary: Summary::default(),
         results,
     }

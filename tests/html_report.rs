@@ -326,6 +326,7 @@ fn build_fixture(root: &Path) -> (PathBuf, HtmlPage, Vec<ChartRow>) {
             },
         ],
         num_prompts: PROMPTS.len(),
+        metrics: vec![],
     };
     (dir, page, rows)
 }

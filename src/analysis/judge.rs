@@ -8,7 +8,7 @@ use super::images::PromptCompare;
 use super::noise::Floor;
 use super::parents::Parent;
 use super::plan::Overrides;
-use super::{status, timing};
+use super::{plugins, status, timing};
 use crate::matrix::Role;
 use crate::registry::Expect;
 use crate::registry::Registry;
@@ -75,6 +75,8 @@ pub(crate) struct Judge<'a> {
     pub parents: &'a [Vec<Parent>],
     /// The engine's own run-to-run difference, with `--repeat-baseline`.
     pub floor: Option<Floor>,
+    /// The metric plugins' values (docs/metrics.md).
+    pub measured: &'a super::plugins::Measured,
 }
 
 /// Speed: timing statistics, the speedup over the baseline and its interval.
@@ -103,11 +105,20 @@ impl Judge<'_> {
             ..Default::default()
         };
         let judged = c.skip_reason.is_none() && c.dir.is_some();
-        let (rows, speed) = if judged {
+        let (mut rows, speed) = if judged {
             (self.rows(c, compared), self.speed(ci, is_baseline))
         } else {
             (Vec::new(), Speed::default())
         };
+        plugins::judge::fill_rows(&mut rows, self.measured, ci);
+        let (metrics, metric_notes) = plugins::judge::summarise(
+            self.measured,
+            ci,
+            run.baseline,
+            run.num_prompts,
+            judged && !(is_baseline || is_repeat),
+            c.lossy,
+        );
         if judged && run.num_prompts == 0 && facts.error.is_none() {
             facts.error = Some("no prompts: no images, no prompts.txt, no manifest prompts".into());
         }
@@ -120,8 +131,9 @@ impl Judge<'_> {
             facts.error = prompt_errors(&rows);
         }
         let thresholds = status::thresholds_for(self.registry, &c.features, self.overrides);
-        let verdict = self.verdict(ci, &facts, &thresholds, judged, compared);
+        let verdict = self.verdict(ci, &facts, &thresholds, judged, compared, &metrics);
         let (mut compat_status, mut reason, vs_parents, mut notes) = verdict;
+        notes.extend(metric_notes);
         let b = base_summary.as_ref();
         notes.extend(timing_notes(c, &speed, run.num_prompts));
         // A config whose every reported time is garbage has no speed: that
@@ -197,6 +209,7 @@ impl Judge<'_> {
             args: c.args.clone(),
             devices: c.devices.clone(),
             log_tail: if not_run { log_tail(c) } else { None },
+            metrics,
             prompts: rows,
         }
     }
@@ -211,6 +224,7 @@ impl Judge<'_> {
         thresholds: &crate::registry::Thresholds,
         judged: bool,
         compared: &[PromptCompare],
+        metrics: &std::collections::BTreeMap<String, crate::report::model::ConfigMetric>,
     ) -> (Status, Option<String>, Vec<ParentResult>, Vec<String>) {
         let c = &self.run.configs[ci];
         let (mut compat_status, mut reason) = status::judge(facts, thresholds);
@@ -218,6 +232,10 @@ impl Judge<'_> {
         if let (Some(floor), Status::Fail, false) = (self.floor, compat_status, c.lossy) {
             (compat_status, reason) = within_floor(&floor, facts, reason, &mut notes);
         }
+        // The metric plugins' thresholds: the strictest verdict wins.
+        let plugins: Vec<_> = self.measured.outcomes.iter().map(|o| &o.plugin).collect();
+        (compat_status, reason) =
+            plugins::judge::apply(compat_status, reason, metrics, &plugins, c.lossy);
         let vs_parents = if judged {
             self.vs_parents(ci, compared)
         } else {
@@ -371,6 +389,7 @@ impl Judge<'_> {
                     vs_baseline: vb.and_then(Result::ok),
                     vs_baseline_feature: vf.and_then(Result::ok),
                     error,
+                    metrics: Default::default(),
                 }
             })
             .collect()

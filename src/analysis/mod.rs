@@ -8,6 +8,7 @@ pub mod metrics;
 mod noise;
 mod parents;
 mod plan;
+pub mod plugins;
 pub mod status;
 pub mod timing;
 
@@ -23,9 +24,34 @@ use crate::results::{self, reader};
 
 /// Judges `plan.dir`, writes report.json and the exports, returns the exit code.
 pub fn run(plan: &AnalyzePlan, registry: &Registry) -> anyhow::Result<ExitCode> {
-    let report = build_report(&plan.dir, &plan.overrides, registry)?;
+    let plugins = chosen_plugins(plan, registry)?;
+    let report = build_report_with(&plan.dir, &plan.overrides, registry, &plugins)?;
     crate::report::export::publish(&report, &plan.dir, &plan.exports)?;
     Ok(exit_code(&report, plan.fail_on))
+}
+
+/// The metric plugins `plan` runs (`--metrics`, else the registry's
+/// enabled ones), checked with `--tradeoff-metric` against the registry: a
+/// usage error before any work (`run --analyze` checks before the run).
+pub fn chosen_plugins(
+    plan: &AnalyzePlan,
+    registry: &Registry,
+) -> anyhow::Result<Vec<crate::registry::MetricPlugin>> {
+    let plugins = plugins::chosen(registry, plan.metrics.as_deref()).map_err(crate::exit::usage)?;
+    if let Some(name) = &plan.exports.tradeoff_metric
+        && !plugins.iter().any(|p| &p.name == name)
+    {
+        let measured: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+        return Err(crate::exit::usage(format!(
+            "--tradeoff-metric {name}: not among the metrics this analysis measures ({}); add it to --metrics",
+            if measured.is_empty() {
+                "none".to_string()
+            } else {
+                measured.join(", ")
+            }
+        )));
+    }
+    Ok(plugins)
 }
 
 /// The newest run under `root`: the newest manifest.json mtime among
@@ -83,17 +109,29 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     })
 }
 
-/// Reads and judges `dir` into a [`Report`] (writes nothing).
+/// Reads and judges `dir` into a [`Report`] (writes nothing), without
+/// metric plugins.
 pub fn build_report(
     dir: &Path,
     overrides: &Overrides,
     registry: &Registry,
+) -> anyhow::Result<Report> {
+    build_report_with(dir, overrides, registry, &[])
+}
+
+/// [`build_report`] with these metric plugins run over the images.
+pub fn build_report_with(
+    dir: &Path,
+    overrides: &Overrides,
+    registry: &Registry,
+    plugins: &[crate::registry::MetricPlugin],
 ) -> anyhow::Result<Report> {
     let run = reader::read(dir, registry).map_err(bad_input)?;
     let parents = parents::of(&run);
     let (compared, ssim_downsample) = images::compare_all(&run, &parents);
     let steady = judge::Steady::of_all(&run);
     let floor = noise::floor(&run, &compared);
+    let measured = plugins::measure(&run, &compared, plugins);
     let judge = judge::Judge {
         run: &run,
         steady: &steady,
@@ -101,6 +139,7 @@ pub fn build_report(
         registry,
         parents: &parents,
         floor,
+        measured: &measured,
     };
     let out: Vec<_> = (0..run.configs.len())
         .map(|ci| judge.config(ci, &compared[ci]))
@@ -149,6 +188,7 @@ pub fn build_report(
         baseline_repeat: noise::repeat_index(&run)
             .zip(floor)
             .map(|(r, f)| noise::summary(&out[r], &f)),
+        metrics: measured.runs,
         summary,
         results: out,
     })

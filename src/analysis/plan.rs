@@ -62,4 +62,7 @@ pub struct AnalyzePlan {
     pub overrides: Overrides,
     pub fail_on: FailOn,
     pub exports: Exports,
+    /// `--metrics a,b`: the metric plugins to run; None: those the registry
+    /// enables (docs/metrics.md).
+    pub metrics: Option<Vec<String>>,
 }

@@ -52,6 +52,13 @@ pub struct AnalyzeFlags {
     /// Write diff_report.html
     #[arg(long)]
     pub html: bool,
+    /// Metric plugins to run, by `[metrics.NAME]` name (docs/metrics.md); `none` runs none
+    /// [default: those features.toml enables]
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub metrics: Option<Vec<String>>,
+    /// The trade-off chart's quality axis: a metric plugin's name instead of MeanDiff
+    #[arg(long, value_name = "NAME")]
+    pub tradeoff_metric: Option<String>,
     /// Templates directory overriding the built-in HTML templates
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -103,7 +110,9 @@ impl AnalyzeFlags {
                 charts: self.charts,
                 html: self.html,
                 templates: self.templates.clone(),
+                tradeoff_metric: self.tradeoff_metric.clone(),
             },
+            metrics: self.metrics.clone(),
         })
     }
 

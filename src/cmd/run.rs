@@ -213,6 +213,10 @@ impl RunArgs {
         } else {
             None
         };
+        // An unknown --metrics name must not wait for the whole run.
+        if let Some(a) = &analysis {
+            crate::analysis::chosen_plugins(a, &registry)?;
+        }
         Ok(RunPlan {
             backend,
             settings,

@@ -113,6 +113,7 @@ pub fn compare(
         rules: *rules,
         reports: loaded.iter().map(report_ref).collect(),
         warnings: warnings.clone(),
+        metrics: metric_columns(loaded),
         configs,
         summary,
         best: best.map(|allow_warn| best::best(loaded, allow_warn)),
@@ -183,6 +184,15 @@ fn change(
         significant: j.speed.and_then(|s| s.significant),
         speedup_delta: delta(|c| c.speedup),
         mean_diff_delta: delta(|c| c.mean_diff_avg),
+        metric_deltas: match (first, cell) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (entry(a).metrics, entry(b).metrics);
+                b.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v - a.get(k)?)))
+                    .collect()
+            }
+            _ => Default::default(),
+        },
         note: j.note,
         gate: j.gate,
     }
@@ -213,7 +223,26 @@ fn entry(c: &ConfigResult) -> Entry {
         speedup_ci: c.speedup_ci,
         mean_diff_avg: c.mean_diff_avg,
         reason: c.reason.clone(),
+        metrics: c
+            .metrics
+            .iter()
+            .filter_map(|(k, m)| Some((k.clone(), m.judged_value()?)))
+            .collect(),
     }
+}
+
+/// The metric columns: every report's plugins, first seen first.
+fn metric_columns(loaded: &[load::Loaded]) -> Vec<model::MetricColumn> {
+    let mut out: Vec<model::MetricColumn> = Vec::new();
+    for m in loaded.iter().flat_map(|l| &l.report.metrics) {
+        if !out.iter().any(|c| c.name == m.name) {
+            out.push(model::MetricColumn {
+                name: m.name.clone(),
+                heading: m.heading(),
+            });
+        }
+    }
+    out
 }
 
 fn report_ref(l: &load::Loaded) -> ReportRef {

@@ -26,6 +26,10 @@ pub struct Comparison {
     pub reports: Vec<ReportRef>,
     /// Differences that did not stop the comparison (and all of them under --force).
     pub warnings: Vec<String>,
+    /// The metric plugins' columns (docs/metrics.md): those any report
+    /// measured, in the first report's order then new ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricColumn>,
     /// One row per config name, the first report's order then new ones.
     pub configs: Vec<ConfigRow>,
     /// Verdict counts per report after the first.
@@ -34,6 +38,15 @@ pub struct Comparison {
     pub best: Option<Best>,
     /// The `--fail-on-regression` gate.
     pub gate: Gate,
+}
+
+/// A metric plugin's column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricColumn {
+    /// The `[metrics.NAME]` name (the key of `metrics` and `metric_deltas`).
+    pub name: String,
+    /// Its heading ("LPIPS", "CLIP Δ").
+    pub heading: String,
 }
 
 /// One input report.
@@ -76,6 +89,10 @@ pub struct Entry {
     pub mean_diff_avg: Option<f64>,
     /// The report's reason (skip reason, error, threshold).
     pub reason: Option<String>,
+    /// Each metric plugin's judged figure: the mean ("pair"), the change
+    /// against the report's own baseline ("prompt").
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// One config across every report.
@@ -110,6 +127,9 @@ pub struct Change {
     pub speedup_delta: Option<f64>,
     /// MeanDiff here − MeanDiff in the first.
     pub mean_diff_delta: Option<f64>,
+    /// Each metric's figure here − in the first, where both have it.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metric_deltas: std::collections::BTreeMap<String, f64>,
     /// A note ("SKIP → PASS: not comparable", "no interval").
     pub note: Option<String>,
     /// Why it fails the gate; null when it does not.

@@ -62,6 +62,14 @@ fn chain(row: &ConfigRow, f: impl Fn(&Entry) -> String) -> String {
         .join(" → ")
 }
 
+/// One chain per metric column: each report's figure.
+fn metric_chains(cmp: &Comparison, row: &ConfigRow) -> Vec<String> {
+    cmp.metrics
+        .iter()
+        .map(|m| chain(row, |e| opt(e.metrics.get(&m.name).copied(), 4)))
+        .collect()
+}
+
 fn speedup(e: &Entry) -> String {
     e.speedup.map_or_else(|| "—".into(), |s| format!("{s:.2}×"))
 }
@@ -227,28 +235,33 @@ fn table_head(cmp: &Comparison) -> String {
 fn config_grid(cmp: &Comparison, first: &str, color: bool) -> String {
     let labelled = cmp.reports.len() > 2;
     let time_header = format!("Gen ms (Δ vs {first})");
-    let header = [
+    let mut header: Vec<&str> = vec![
         "Config",
         "GPUs",
         "Status",
         time_header.as_str(),
         "Speedup",
         "MeanDiff",
-        "Verdict",
     ];
+    // The metric plugins' figures, before the verdict (docs/metrics.md).
+    header.extend(cmp.metrics.iter().map(|m| m.heading.as_str()));
+    header.push("Verdict");
+    let verdict_col = header.len() - 1;
     let rows: Vec<Vec<String>> = cmp
         .configs
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.name.clone(),
                 r.total_gpus.to_string(),
                 status_chain(r, false),
                 time_chain(r),
                 chain(r, speedup),
                 chain(r, |e| opt(e.mean_diff_avg, 4)),
-                verdicts(r, labelled),
-            ]
+            ];
+            row.extend(metric_chains(cmp, r));
+            row.push(verdicts(r, labelled));
+            row
         })
         .collect();
     let body = grid(&header, &rows, &[1], |ri, ci, text| {
@@ -260,8 +273,8 @@ fn config_grid(cmp: &Comparison, first: &str, color: bool) -> String {
             .map(|c| c.verdict)
             .find(|v| *v == Verdict::Regressed)
             .or_else(|| row.changes.first().map(|c| c.verdict));
-        match (ci, worst) {
-            (6, Some(v)) => paint(v, text, color),
+        match worst {
+            Some(v) if ci == verdict_col => paint(v, text, color),
             _ => text.to_string(),
         }
     });
@@ -427,8 +440,18 @@ fn markdown_head(cmp: &Comparison) -> String {
 fn markdown_rows(cmp: &Comparison) -> String {
     let labelled = cmp.reports.len() > 2;
     let mut out = String::new();
-    out.push_str("| Config | GPUs | Status | Gen ms (Δ) | Speedup | MeanDiff | Verdict | Note |\n");
-    out.push_str("|---|---:|---|---:|---:|---:|---|---|\n");
+    let heads: String = cmp
+        .metrics
+        .iter()
+        .map(|m| format!(" {} |", md_cell(&m.heading)))
+        .collect();
+    out.push_str(&format!(
+        "| Config | GPUs | Status | Gen ms (Δ) | Speedup | MeanDiff |{heads} Verdict | Note |\n"
+    ));
+    out.push_str(&format!(
+        "|---|---:|---|---:|---:|---:|{}---|---|\n",
+        "---:|".repeat(cmp.metrics.len())
+    ));
     for r in &cmp.configs {
         let verdict = r
             .changes
@@ -447,8 +470,12 @@ fn markdown_rows(cmp: &Comparison) -> String {
             .map(|n| md_cell(n))
             .collect::<Vec<_>>()
             .join("<br>");
+        let metric_cells: String = metric_chains(cmp, r)
+            .iter()
+            .map(|c| format!(" {c} |"))
+            .collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |{metric_cells} {} | {} |\n",
             md_cell(&r.name),
             r.total_gpus,
             status_chain(r, true),

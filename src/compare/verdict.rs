@@ -345,6 +345,7 @@ mod tests {
             engine: None,
             notes: vec![],
             log_tail: None,
+            metrics: Default::default(),
             prompts: vec![],
         }
     }
@@ -406,6 +407,7 @@ mod tests {
                 vs_baseline: None,
                 vs_baseline_feature: None,
                 error: None,
+                metrics: Default::default(),
             })
             .collect();
         c

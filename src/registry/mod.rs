@@ -4,6 +4,7 @@
 //! copy compiled into the binary, so `cargo install` users have one too.
 
 mod error;
+mod metrics;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use error::RegistryError;
+pub use error::{RegistryError, did_you_mean};
+pub use metrics::{Better, METRIC_PLACEHOLDERS, MetricKind, MetricPlugin};
 
 /// The registry compiled into the binary (the repository's `features.toml`).
 pub const EMBEDDED: &str = include_str!("../../features.toml");
@@ -51,6 +53,8 @@ pub struct Registry {
     pub conflicts: Vec<Conflict>,
     pub thresholds: Thresholds,
     pub slurm: SlurmDefaults,
+    /// `[metrics.NAME]` plugins, in file order (docs/metrics.md).
+    pub metrics: Vec<MetricPlugin>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -308,15 +312,20 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Makes relative script paths in backend commands and probes (such as
+    /// Makes relative script paths in backend commands, probes and metric
+    /// plugins' commands (such as
     /// `backends/vllm_omni/batch_text_to_image.py`) relative to the registry
     /// file, as paths in a config file are, so compat runs from any directory.
     /// Only arguments that name an existing file beside the registry and not
     /// one in the current directory are touched.
     fn anchor_scripts(&mut self, dir: &Path) {
-        for backend in self.backends.values_mut() {
-            let probe = backend.probe.iter_mut().flatten();
-            for arg in backend.command.iter_mut().chain(probe) {
+        let backends = self.backends.values_mut().flat_map(|b| {
+            let probe = b.probe.iter_mut().flatten();
+            b.command.iter_mut().chain(probe)
+        });
+        let metrics = self.metrics.iter_mut().flat_map(|m| m.command.iter_mut());
+        {
+            for arg in backends.chain(metrics) {
                 let p = Path::new(arg.as_str());
                 if arg.contains('{') || !arg.contains('/') || p.is_absolute() || p.is_file() {
                     continue;
@@ -343,6 +352,10 @@ impl Registry {
     /// Position of a feature in registry order.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.features.iter().position(|f| f.id == id)
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&MetricPlugin> {
+        self.metrics.iter().find(|m| m.name == name)
     }
 
     pub fn backend(&self, name: &str) -> Option<&Backend> {

@@ -20,6 +20,8 @@ struct RawRegistry {
     conflicts: Vec<Spanned<RawConflict>>,
     thresholds: Option<RawThresholds>,
     slurm: Option<RawSlurm>,
+    #[serde(default)]
+    metrics: BTreeMap<Spanned<String>, Spanned<super::metrics::RawMetric>>,
 }
 
 #[derive(Deserialize)]
@@ -136,13 +138,13 @@ struct RawSlurm {
 const MAX_GPUS: i64 = 1024;
 
 /// Builds located errors for one file.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(
+    pub(super) fn err(
         &self,
         offset: usize,
         message: String,
@@ -170,6 +172,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
     let conflicts = conflicts(&cx, raw.conflicts, &features, &backends)?;
     let thresholds = thresholds(&cx, raw.thresholds)?;
     let slurm = slurm(&cx, raw.slurm)?;
+    let metrics = super::metrics::metrics(&cx, raw.metrics)?;
     Ok(Registry {
         source: file.to_string(),
         default_backend,
@@ -178,6 +181,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
         conflicts,
         thresholds,
         slurm,
+        metrics,
     })
 }
 
@@ -721,7 +725,7 @@ fn check_placeholders(arg: &str) -> Result<(), String> {
 }
 
 /// [`check_placeholders`] against a given set of names.
-fn check_names(arg: &str, names: &[&str]) -> Result<(), String> {
+pub(super) fn check_names(arg: &str, names: &[&str]) -> Result<(), String> {
     let mut rest = arg;
     while let Some(open) = rest.find('{') {
         if rest[open..].starts_with("{{") {

@@ -69,11 +69,15 @@ impl Exporter for Markdown {
 }
 
 /// The charts, as PNG files in the results directory.
-pub struct Charts;
+pub struct Charts {
+    /// `--tradeoff-metric`: the trade-off chart's quality axis.
+    pub tradeoff_metric: Option<String>,
+}
 
 impl Exporter for Charts {
     fn export(&self, report: &Report, dir: &Path) -> anyhow::Result<Output> {
-        let (written, errors) = super::visual::write_charts(report, dir);
+        let (written, errors) =
+            super::visual::write_charts(report, dir, self.tradeoff_metric.as_deref());
         // One bad chart must not cost the others, the report or the page.
         for e in &errors {
             eprintln!("warning: {e:#}");
@@ -106,6 +110,8 @@ pub struct Exports {
     pub html: bool,
     /// Templates overriding the built-in HTML ones.
     pub templates: Option<PathBuf>,
+    /// `--tradeoff-metric NAME`: the trade-off chart's quality axis.
+    pub tradeoff_metric: Option<String>,
 }
 
 impl Exports {
@@ -142,7 +148,8 @@ pub fn publish(report: &Report, dir: &Path, exports: &Exports) -> anyhow::Result
     }
     // The page links the charts, so they come first.
     if exports.charts || exports.html {
-        plan.push((Box::new(Charts), Sink::Dir));
+        let tradeoff_metric = exports.tradeoff_metric.clone();
+        plan.push((Box::new(Charts { tradeoff_metric }), Sink::Dir));
     }
     if exports.html {
         let templates = exports.templates.clone();

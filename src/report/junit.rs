@@ -6,15 +6,28 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::{ConfigResult, Report, Status, opt, psnr_cell, speedup_cell, thresholds_text};
 
-fn metrics_text(r: &ConfigResult) -> String {
-    format!(
+fn metrics_text(report: &Report, r: &ConfigResult) -> String {
+    let mut text = format!(
         "MeanDiff {} MaxDiff {} PSNR {} SSIM {} speedup {}",
         opt(r.mean_diff_avg, 4),
         opt(r.max_diff_avg, 4),
         psnr_cell(r),
         opt(r.ssim_avg, 4),
         speedup_cell(r)
-    )
+    );
+    // The metric plugins' figures, with the thresholds applied to them.
+    for (m, value) in report
+        .metrics
+        .iter()
+        .zip(super::metric_model::cells(&report.metrics, r))
+    {
+        text.push_str(&format!(" {} {value}", m.heading()));
+        if let Some(c) = r.metrics.get(&m.name).filter(|c| c.judged) {
+            let t = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
+            text.push_str(&format!(" (warn {}, fail {})", t(c.warn), t(c.fail)));
+        }
+    }
+    text
 }
 
 /// The JUnit XML text.
@@ -38,7 +51,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                     "{}: {} — {}; {}",
                     r.compat_status,
                     r.reason.as_deref().unwrap_or(""),
-                    metrics_text(r),
+                    metrics_text(report, r),
                     thresholds_text(r)
                 ));
                 let errors: Vec<String> = r
@@ -71,11 +84,11 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             format!(
                 "WARN: {} — {}; {}",
                 r.reason.as_deref().unwrap_or(""),
-                metrics_text(r),
+                metrics_text(report, r),
                 thresholds_text(r)
             )
         } else {
-            format!("{} — {}", r.compat_status, metrics_text(r))
+            format!("{} — {}", r.compat_status, metrics_text(report, r))
         };
         for note in &r.notes {
             out.push_str(&format!("\nnote: {note}"));

@@ -132,13 +132,26 @@ fn matrix(report: &Report) -> String {
 /// The per-config table: one row per config, in matrix order.
 fn configs(report: &Report) -> String {
     let mut out = String::from("### Configurations\n\n");
-    out.push_str(
-        "| Config | GPUs | Status | Gen ms | Speedup [95% CI] | MeanDiff | MaxDiff | PSNR | SSIM | Note |\n",
-    );
-    out.push_str("|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+    // One column per metric plugin, before the note (docs/metrics.md).
+    let metric_heads: String = report
+        .metrics
+        .iter()
+        .map(|m| format!(" {} |", cell(&m.heading())))
+        .collect();
+    out.push_str(&format!(
+        "| Config | GPUs | Status | Gen ms | Speedup [95% CI] | MeanDiff | MaxDiff | PSNR | SSIM |{metric_heads} Note |\n",
+    ));
+    out.push_str(&format!(
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|{}---|\n",
+        "---:|".repeat(report.metrics.len())
+    ));
     for r in &report.results {
+        let metric_cells: String = super::metric_model::cells(&report.metrics, r)
+            .iter()
+            .map(|c| format!(" {c} |"))
+            .collect();
         out.push_str(&format!(
-            "| {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} {} | {} | {} | {} | {} | {} | {} |{metric_cells} {} |\n",
             cell(&r.name),
             r.total_gpus,
             icon(r.compat_status),
@@ -162,11 +175,16 @@ fn configs(report: &Report) -> String {
     out
 }
 
-/// The run-wide thresholds the statuses were judged by.
+/// The run-wide thresholds the statuses were judged by, and what each
+/// metric plugin did.
 fn footer(report: &Report) -> String {
     let t = &report.thresholds;
-    format!(
+    let mut out = format!(
         "\nThresholds: lossless FAIL above mean {} or max {}; lossy WARN above mean {}, FAIL above {}.\n",
         t.lossless_mean, t.lossless_max, t.lossy_mean, t.lossy_fail_mean
-    )
+    );
+    for m in &report.metrics {
+        out.push_str(&format!("\nMetric {}\n", cell(&m.summary_line())));
+    }
+    out
 }

@@ -6,6 +6,7 @@ pub mod export;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod metric_model;
 pub mod model;
 pub mod table;
 pub mod visual;

@@ -14,6 +14,8 @@ use crate::registry::Thresholds;
 use crate::results::DeviceInfo;
 use crate::settings::Settings;
 
+pub use super::metric_model::{ConfigMetric, MetricRun};
+
 /// The report.json schema version.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -56,6 +58,9 @@ pub struct Report {
     /// (`--repeat-baseline`): the engine's own run-to-run difference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_repeat: Option<BaselineRepeat>,
+    /// The metric plugins that ran (docs/metrics.md): timing, errors, notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricRun>,
     /// Counts per status, and the verdict.
     pub summary: Summary,
     /// One entry per configuration, in matrix order (SKIPPED ones included).
@@ -295,6 +300,10 @@ pub struct ConfigResult {
     /// every surface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Each metric plugin's values summarised, and its thresholds as applied,
+    /// by metric name (docs/metrics.md).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, ConfigMetric>,
     /// The last lines the backend printed, for a SKIP or ERROR config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
@@ -491,4 +500,8 @@ pub struct PromptResult {
     pub vs_baseline_feature: Option<ImageMetrics>,
     /// Why this prompt could not be judged (names the file and why).
     pub error: Option<String>,
+    /// Each metric plugin's value for this image, by metric name ("pair":
+    /// against the baseline's image; "prompt": this image's own score).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }

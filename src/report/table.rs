@@ -27,7 +27,7 @@ fn paint(status: Status, text: &str, color: bool) -> String {
 
 /// Renders the table (with a header and a summary line).
 pub fn render(report: &Report, color: bool) -> String {
-    let header = [
+    let mut header: Vec<String> = [
         "Config",
         "GPUs",
         "Status",
@@ -37,8 +37,12 @@ pub fn render(report: &Report, color: bool) -> String {
         "MaxDiff",
         "PSNR",
         "SSIM",
-    ];
-    let rows: Vec<[String; 9]> = report
+    ]
+    .map(str::to_string)
+    .to_vec();
+    // One column per metric plugin (docs/metrics.md).
+    header.extend(report.metrics.iter().map(|m| m.heading()));
+    let rows: Vec<Vec<String>> = report
         .results
         .iter()
         .map(|r| {
@@ -53,11 +57,16 @@ pub fn render(report: &Report, color: bool) -> String {
                 psnr_cell(r),
                 opt(r.ssim_avg, 4),
             ]
+            .into_iter()
+            .chain(super::metric_model::cells(&report.metrics, r))
+            .collect()
         })
         .collect();
-    let table = Table::new(header)
-        .right(&[1, 3, 4, 5, 6, 7, 8])
-        .rows(rows.iter().map(|r| r.to_vec()));
+    let right: Vec<usize> = [1, 3, 4, 5, 6, 7, 8]
+        .into_iter()
+        .chain(9..9 + report.metrics.len())
+        .collect();
+    let table = Table::new(header).right(&right).rows(rows);
     let body = table.render_with(|ri, ci, text| {
         if ci == 2 {
             paint(report.results[ri].compat_status, text, color)
@@ -92,5 +101,11 @@ pub fn render(report: &Report, color: bool) -> String {
         out.push_str(" (timings taken under concurrency: speedups are indicative)");
     }
     out.push('\n');
+    for m in &report.metrics {
+        out.push_str(&format!(
+            "metric {}\n",
+            crate::text::one_line(&m.summary_line())
+        ));
+    }
     out
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::charts::{self, ChartRow, ChartThresholds};
 use super::html::{
-    self, HtmlChart, HtmlConfig, HtmlImages, HtmlPage, HtmlPrompt, HtmlSummary, HtmlThresholds,
+    self, HtmlChart, HtmlConfig, HtmlImages, HtmlMetric, HtmlPage, HtmlPrompt, HtmlSummary,
+    HtmlThresholds, HtmlValue,
 };
 use super::model::{ConfigResult, Report, Status};
 use crate::results;
@@ -13,7 +14,13 @@ use crate::text::clean;
 
 /// Draws the charts into `dir`; returns the files written and the errors of
 /// the charts that failed (one bad chart never stops the others).
-pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
+/// `tradeoff_metric`: the trade-off chart's quality axis is that metric
+/// plugin's figure instead of PSNR.
+pub fn write_charts(
+    report: &Report,
+    dir: &Path,
+    tradeoff_metric: Option<&str>,
+) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
     let rows: Vec<ChartRow> = report.results.iter().map(chart_row).collect();
     let t = report.thresholds;
     let th = ChartThresholds {
@@ -22,8 +29,39 @@ pub fn write_charts(report: &Report, dir: &Path) -> (Vec<PathBuf>, Vec<anyhow::E
         lossy_fail_mean: t.lossy_fail_mean,
         noise_floor: report.baseline_repeat.map(|b| b.floor_mean_diff),
     };
+    let metric = tradeoff_metric.and_then(|name| report.metrics.iter().find(|m| m.name == name));
     let (mut ok, mut errors) = (Vec::new(), Vec::new());
-    for r in charts::write_all(&rows, &th, dir) {
+    if let (Some(name), None) = (tradeoff_metric, metric) {
+        errors.push(anyhow::anyhow!(
+            "--tradeoff-metric {name}: the report has no such metric; the trade-off chart shows PSNR"
+        ));
+    }
+    // The metric's figure in PSNR's place: a plain number, never "identical".
+    let metric_rows: Vec<ChartRow> = match metric {
+        Some(m) => report
+            .results
+            .iter()
+            .map(|r| ChartRow {
+                psnr: r.metrics.get(&m.name).and_then(|c| c.judged_value()),
+                identical: false,
+                ..chart_row(r)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let axis = metric.map(|m| charts::QualityAxis {
+        label: m.heading(),
+        desc: format!(
+            "{} vs baseline ({} is better)",
+            m.heading(),
+            match m.better {
+                crate::registry::Better::Lower => "lower",
+                crate::registry::Better::Higher => "higher",
+            }
+        ),
+    });
+    let tradeoff = axis.as_ref().map(|a| (metric_rows.as_slice(), a));
+    for r in charts::write_all_with(&rows, &th, dir, tradeoff) {
         match r {
             Ok(p) => ok.push(p),
             Err(e) => errors.push(e),
@@ -125,6 +163,14 @@ pub fn page(report: &Report, dir: &Path) -> HtmlPage {
         })
         .to_vec(),
         num_prompts: run.num_prompts,
+        metrics: report
+            .metrics
+            .iter()
+            .map(|m| HtmlMetric {
+                heading: clean(&m.heading()),
+                summary: clean(&m.summary_line()),
+            })
+            .collect(),
     }
 }
 
@@ -161,7 +207,9 @@ fn config(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) -> 
         changed: r.changed_share_avg,
         identical: r.all_identical(),
         worst_prompt: r.worst_prompt.as_ref().map(|w| w.prompt),
-        thresholds_applied: super::thresholds_text(r),
+        metrics: super::metric_model::cells(&report.metrics, r),
+        thresholds_applied: super::thresholds_text(r)
+            + &super::metric_model::thresholds_text(&report.metrics, r),
         reason: r.reason.as_deref().map(clean),
         log_tail: r.log_tail.as_deref().map(clean),
         prompts: if r.compat_status == Status::Skip {
@@ -192,6 +240,17 @@ fn prompts(report: &Report, r: &ConfigResult, dir: &Path, baseline_dir: &str) ->
                 changed: m.map(|m| m.changed_share),
                 identical: m.is_some_and(|m| m.identical),
                 error: row.and_then(|p| p.error.as_deref()).map(clean),
+                metrics: report
+                    .metrics
+                    .iter()
+                    .filter_map(|m| {
+                        let v = row?.metrics.get(&m.name)?;
+                        Some(HtmlValue {
+                            name: clean(&m.label),
+                            value: format!("{v:.4}"),
+                        })
+                    })
+                    .collect(),
                 // Only the folder's own files reach the page: a link out of
                 // it (refused by the analysis too) is not published.
                 baseline_png: Some(dir.join(baseline_dir).join(results::prompt_image(i)))

@@ -22,6 +22,8 @@ mod quality;
 mod speedgain;
 mod tradeoff;
 
+pub use tradeoff::QualityAxis;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -85,17 +87,35 @@ pub fn write_all(
     th: &ChartThresholds,
     dir: &Path,
 ) -> Vec<anyhow::Result<PathBuf>> {
-    type Render = fn(&[ChartRow], &ChartThresholds) -> anyhow::Result<image::RgbImage>;
+    write_all_with(rows, th, dir, None)
+}
+
+/// [`write_all`], the trade-off chart's quality axis a metric plugin's
+/// figure when `tradeoff` is given (`--tradeoff-metric`): its rows' figure
+/// in place of PSNR.
+pub fn write_all_with(
+    rows: &[ChartRow],
+    th: &ChartThresholds,
+    dir: &Path,
+    tradeoff: Option<(&[ChartRow], &tradeoff::QualityAxis)>,
+) -> Vec<anyhow::Result<PathBuf>> {
+    type Render<'a> = Box<dyn Fn() -> anyhow::Result<image::RgbImage> + 'a>;
     let charts: [(&str, Render); 3] = [
-        (QUALITY_FILE, quality::render),
-        (SPEEDGAIN_FILE, speedgain::render),
-        (TRADEOFF_FILE, tradeoff::render),
+        (QUALITY_FILE, Box::new(|| quality::render(rows, th))),
+        (SPEEDGAIN_FILE, Box::new(|| speedgain::render(rows, th))),
+        (
+            TRADEOFF_FILE,
+            Box::new(move || match tradeoff {
+                Some((metric_rows, axis)) => tradeoff::render_with(metric_rows, th, Some(axis)),
+                None => tradeoff::render(rows, th),
+            }),
+        ),
     ];
     charts
         .iter()
         .map(|(file, render)| {
             let path = dir.join(file);
-            draw::guarded(|| render(rows, th))
+            draw::guarded(render)
                 .and_then(|img| {
                     img.save(&path)
                         .with_context(|| format!("failed to save {}", path.display()))

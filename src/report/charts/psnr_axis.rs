@@ -65,6 +65,8 @@ pub struct XAxis {
     /// Between the last PSNR tick and the identical position: the axis is
     /// not continuous there.
     pub break_at: Option<f64>,
+    /// The axis name when it is not PSNR (`--tradeoff-metric`).
+    pub name: Option<String>,
 }
 
 impl XAxis {
@@ -109,6 +111,7 @@ impl XAxis {
             decimals,
             identical,
             break_at,
+            name: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl XAxis {
             decimals: 0,
             identical: Some(0.5),
             break_at: None,
+            name: None,
         }
     }
 
@@ -147,11 +151,14 @@ impl XAxis {
     }
 
     /// The axis name.
-    pub fn desc(&self) -> &'static str {
+    pub fn desc(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
         if self.ticks.is_empty() {
-            "PSNR vs baseline: every config is pixel-identical (PSNR ∞)"
+            "PSNR vs baseline: every config is pixel-identical (PSNR ∞)".into()
         } else {
-            "PSNR vs baseline (dB, higher = closer)"
+            "PSNR vs baseline (dB, higher = closer)".into()
         }
     }
 

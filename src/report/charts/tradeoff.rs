@@ -78,8 +78,17 @@ struct Point<'a> {
     speedup: f64,
 }
 
+/// The quality axis when it is a metric plugin's (`--tradeoff-metric`):
+/// the rows' `psnr` then holds that metric's figure.
+pub struct QualityAxis {
+    /// "LPIPS"
+    pub label: String,
+    /// "LPIPS vs baseline (lower = closer)"
+    pub desc: String,
+}
+
 /// Splits the rows into plotted points and, for the rest, why they are not.
-fn split(rows: &[ChartRow]) -> (Vec<Point<'_>>, Vec<String>) {
+fn split<'a>(rows: &'a [ChartRow], quality: &str) -> (Vec<Point<'a>>, Vec<String>) {
     let mut points = Vec::new();
     let mut missing = Vec::new();
     for row in rows {
@@ -99,7 +108,7 @@ fn split(rows: &[ChartRow]) -> (Vec<Point<'_>>, Vec<String>) {
             _ => missing.push(match (&row.reason, row.is_not_run()) {
                 (Some(r), _) => format!("{} ({}: {r})", row.name, row.status),
                 (None, true) => format!("{} ({})", row.name, row.status),
-                (None, false) => format!("{} ({}: no speedup or PSNR)", row.name, row.status),
+                (None, false) => format!("{} ({}: no speedup or {quality})", row.name, row.status),
             }),
         }
     }
@@ -130,10 +139,17 @@ fn y_range(points: &[Point<'_>]) -> (f64, f64) {
     ((lo - pad).max(0.0), hi + pad)
 }
 
-fn draw_header(area: &Area<'_>) -> anyhow::Result<()> {
+fn draw_header(area: &Area<'_>, axis: Option<&QualityAxis>) -> anyhow::Result<()> {
+    let title = match axis {
+        None => {
+            "Speed / quality trade-off (mean PSNR vs the pure baseline; up and right is better)"
+                .to_string()
+        }
+        Some(a) => format!("Speed / quality trade-off ({}; up is faster)", a.desc),
+    };
     draw::header(
         area,
-        "Speed / quality trade-off (mean PSNR vs the pure baseline; up and right is better)",
+        &title,
         &[
             (Swatch::Dot(draw::status_color("PASS")), "PASS".into()),
             (Swatch::Dot(draw::status_color("WARN")), "WARN".into()),
@@ -321,17 +337,27 @@ fn draw_plot(
     draw_labels(area, &placed, &pixels)
 }
 
-pub fn render(rows: &[ChartRow], _th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
-    let (points, missing) = split(rows);
+pub fn render(rows: &[ChartRow], th: &ChartThresholds) -> anyhow::Result<image::RgbImage> {
+    render_with(rows, th, None)
+}
+
+/// The chart with PSNR across, or a metric plugin's figure (`axis`).
+pub fn render_with(
+    rows: &[ChartRow],
+    _th: &ChartThresholds,
+    axis: Option<&QualityAxis>,
+) -> anyhow::Result<image::RgbImage> {
+    let (points, missing) = split(rows, axis.map_or("PSNR", |a| a.label.as_str()));
     let note = note_lines(&missing);
     let height = PLOT_HEIGHT + NOTE_TOP_PAD + note.len() as u32 * NOTE_LINE_PX + 8;
     let psnrs: Vec<Option<f64>> = points.iter().map(|p| p.psnr).collect();
-    let x = XAxis::new(&psnrs);
+    let mut x = XAxis::new(&psnrs);
+    x.name = axis.map(|a| a.desc.clone());
     let y = y_range(&points);
 
     draw::render(WIDTH, height, |root| {
         let (plot_area, note_area) = root.split_vertically(PLOT_HEIGHT);
-        draw_header(&plot_area)?;
+        draw_header(&plot_area, axis)?;
         let chart = draw_axes(&plot_area, &x, y)?;
         draw_plot(&plot_area, &chart, &x, &points)?;
         for (i, line) in note.iter().enumerate() {
@@ -376,7 +402,7 @@ mod tests {
             row("cfg_parallel+ring", None, 0.29),
             row("cfg_parallel+tp", None, 0.21),
         ];
-        let (points, _) = split(&rows);
+        let (points, _) = split(&rows, "PSNR");
         let psnrs: Vec<Option<f64>> = points.iter().map(|p| p.psnr).collect();
         let x = XAxis::new(&psnrs);
         draw::render(WIDTH, PLOT_HEIGHT, |root| {

@@ -31,6 +31,24 @@ pub struct HtmlPage {
     pub charts: Vec<HtmlChart>,
     /// Total number of prompts of the run.
     pub num_prompts: usize,
+    /// The metric plugins that ran (docs/metrics.md): a column each.
+    pub metrics: Vec<HtmlMetric>,
+}
+
+/// One metric plugin on the page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HtmlMetric {
+    /// The column heading ("LPIPS", "CLIP Δ").
+    pub heading: String,
+    /// What the plugin did, in words (values, seconds, errors).
+    pub summary: String,
+}
+
+/// One metric value of a config or a prompt.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HtmlValue {
+    pub name: String,
+    pub value: String,
 }
 
 /// The run summary at the top.
@@ -100,6 +118,8 @@ pub struct HtmlConfig {
     pub identical: bool,
     /// Index of the prompt with the largest MeanDiff.
     pub worst_prompt: Option<usize>,
+    /// The metric plugins' cells, in the order of `HtmlPage::metrics`.
+    pub metrics: Vec<String>,
     /// The thresholds applied to this config, in words
     /// ("lossless: FAIL if MeanDiff > 0.02 or MaxDiff > 0.2").
     pub thresholds_applied: String,
@@ -127,6 +147,8 @@ pub struct HtmlPrompt {
     pub identical: bool,
     /// Why there is no image or no metric for this prompt.
     pub error: Option<String>,
+    /// The metric plugins' values for this image.
+    pub metrics: Vec<HtmlValue>,
     /// Input: the pure baseline's image of this prompt.
     #[serde(skip)]
     pub baseline_png: Option<PathBuf>,

@@ -16,7 +16,8 @@ use anyhow::{Context, bail};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 pub use context::{
-    HtmlChart, HtmlConfig, HtmlImages, HtmlPage, HtmlPrompt, HtmlSummary, HtmlThresholds,
+    HtmlChart, HtmlConfig, HtmlImages, HtmlMetric, HtmlPage, HtmlPrompt, HtmlSummary,
+    HtmlThresholds, HtmlValue,
 };
 
 /// The page's file name inside the results directory.
