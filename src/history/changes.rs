@@ -88,10 +88,20 @@ fn night(r: &RunRef) -> String {
     }
 }
 
-fn bisect_text(first: &RunRef, last: Option<&RunRef>) -> String {
+/// The range to bisect, in words fitting the direction: "first bad …, last
+/// good …" for a regression, "first better …, last worse …" for an
+/// improvement, "from …, before …" otherwise (the JSON keys stay
+/// `first_bad` / `last_good`: the first run of the new state, the last of
+/// the old).
+fn bisect_text(direction: Direction, first: &RunRef, last: Option<&RunRef>) -> String {
+    let (a, b) = match direction {
+        Direction::Regression => ("first bad", "last good"),
+        Direction::Improvement => ("first better", "last worse"),
+        Direction::Other => ("from", "before"),
+    };
     match last {
-        Some(l) => format!("first bad {}, last good {}", night(first), night(l)),
-        None => format!("first bad {}, no earlier run", night(first)),
+        Some(l) => format!("{a} {}, {b} {}", night(first), night(l)),
+        None => format!("{a} {}, no earlier run", night(first)),
     }
 }
 
@@ -149,6 +159,16 @@ fn flaky(series: &Series, runs: &[Run], out: &mut Vec<Change>) -> Option<Vec<boo
     if bounces < FLAKY_BOUNCES {
         return None;
     }
+    // Tonight's failure of a flaky config is one more bounce until it
+    // outlasts one: after FLAKY_NIGHTS nights it is a regression (and new).
+    if s.len() >= 2
+        && let Some(&(_, start, len)) = s.last()
+        && len <= FLAKY_NIGHTS
+    {
+        for b in in_bounce.iter_mut().skip(start) {
+            *b = true;
+        }
+    }
     let at = first?;
     let p = &series.points[at];
     let first_bad = run_ref(runs, p);
@@ -162,7 +182,7 @@ fn flaky(series: &Series, runs: &[Run], out: &mut Vec<Change>) -> Option<Vec<boo
             "{} is flaky: {flips} status flips over {} nights ({bounces} short bounces), {}",
             series.config,
             series.points.len(),
-            bisect_text(&first_bad, last_good.as_ref())
+            bisect_text(Direction::Regression, &first_bad, last_good.as_ref())
         ),
         first_bad,
         last_good,
@@ -206,7 +226,7 @@ fn status_changes(series: &Series, runs: &[Run], flaky: Option<&Vec<bool>>, out:
                 series.config,
                 a.status,
                 b.status,
-                bisect_text(&first_bad, Some(&last_good))
+                bisect_text(direction, &first_bad, Some(&last_good))
             ),
             first_bad,
             last_good: Some(last_good),
@@ -272,19 +292,20 @@ fn level_shifts(series: &Series, runs: &[Run], out: &mut Vec<Change>) {
                 Kind::Memory => format!("peak memory {shown}"),
                 _ => shown,
             };
+            let direction = if worse {
+                Direction::Regression
+            } else {
+                Direction::Improvement
+            };
             out.push(Change {
                 config: series.config.clone(),
                 settings: series.settings.clone(),
                 kind,
-                direction: if worse {
-                    Direction::Regression
-                } else {
-                    Direction::Improvement
-                },
+                direction,
                 summary: format!(
                     "{} {what}, {}",
                     series.config,
-                    bisect_text(&first_bad, Some(&last_good))
+                    bisect_text(direction, &first_bad, Some(&last_good))
                 ),
                 first_bad,
                 last_good: Some(last_good),

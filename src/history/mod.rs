@@ -359,6 +359,20 @@ pub fn find_changes(series: &[Series], runs: &[Run]) -> Vec<Change> {
                 for c in &mut now {
                     c.new = !old.contains(&(c.kind, c.direction, c.first_bad.run));
                 }
+                // One alarm per incident: a level shift confirmed tonight on
+                // the night of a regression already reported then (the same
+                // night's PASS → FAIL, alarmed the night it happened) is not
+                // new again.
+                let alarmed: HashSet<usize> = now
+                    .iter()
+                    .filter(|c| !c.new && c.direction == Direction::Regression)
+                    .map(|c| c.first_bad.run)
+                    .collect();
+                for c in &mut now {
+                    if c.new && c.kind != Kind::Status && alarmed.contains(&c.first_bad.run) {
+                        c.new = false;
+                    }
+                }
             }
             now
         })
