@@ -105,12 +105,16 @@ fn bisect_text(direction: Direction, first: &RunRef, last: Option<&RunRef>) -> S
     }
 }
 
-/// Every change of one series, oldest first (`new` left false).
-pub fn of_series(series: &Series, runs: &[Run]) -> Vec<Change> {
+/// Every change of one series, oldest first; level shifts only with
+/// `levels`. `new` is left false, except on a level shift that the series'
+/// last night confirms (the caller decides whether that night is tonight).
+pub fn of_series(series: &Series, runs: &[Run], levels: bool) -> Vec<Change> {
     let mut out = Vec::new();
     let flaky = flaky(series, runs, &mut out);
     status_changes(series, runs, flaky.as_ref(), &mut out);
-    level_shifts(series, runs, &mut out);
+    if levels {
+        level_shifts(series, runs, &mut out);
+    }
     out.sort_by_key(|c| (c.first_bad.run, c.kind));
     out
 }
@@ -273,7 +277,11 @@ fn level_shifts(series: &Series, runs: &[Run], out: &mut Vec<Change>) {
     for (kind, scale, get, up_is_worse) in metrics {
         let pts: Vec<(&Point, f64)> = ran.iter().filter_map(|p| get(p).map(|v| (*p, v))).collect();
         let values: Vec<f64> = pts.iter().map(|(_, v)| *v).collect();
+        let last_ran = pts.last().map(|(p, _)| p.run);
+        let last_point = series.points.last().map(|p| p.run);
         for step in steps::find(&values, scale) {
+            // Confirmed by the last night: the new level's second night.
+            let confirmed_now = step.at + steps::MIN_RUN == values.len() && last_ran == last_point;
             let worse = (step.after > step.before) == up_is_worse;
             let first_bad = run_ref(runs, pts[step.at].0);
             let last_good = run_ref(runs, pts[step.at - 1].0);
@@ -315,7 +323,7 @@ fn level_shifts(series: &Series, runs: &[Run], out: &mut Vec<Change>) {
                 after: Some(step.after),
                 delta: Some(delta),
                 flips: None,
-                new: false,
+                new: confirmed_now,
             });
         }
     }

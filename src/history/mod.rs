@@ -58,17 +58,36 @@ struct Entry {
 
 /// `compat history` and `compat history add`.
 pub fn run(plan: &HistoryPlan) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &plan.out {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("failed to create {}", out.display()))
+            .map_err(crate::exit::output_failed)?;
+    }
+    let existing = match (&plan.out, plan.add) {
+        (Some(out), true) => Some(out.join(DATA_FILE)),
+        (None, true) => return Err(crate::exit::usage("`compat history add` needs --out DIR")),
+        _ => None,
+    };
+    let link_base = plan.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    let history = build(&plan.inputs, existing.as_deref(), &link_base, plan.since)?;
+    output::emit(&history, plan)
+}
+
+/// The history of the reports under `inputs` (after the runs of
+/// `existing`, a history.json, when given and present), with links to each
+/// night's diff_report.html relative to `link_base`. A report that cannot
+/// be read is a note; no readable report at all is bad input.
+pub fn build(
+    inputs: &[PathBuf],
+    existing: Option<&Path>,
+    link_base: &Path,
+    since: Option<SystemTime>,
+) -> anyhow::Result<History> {
     let mut notes = Vec::new();
     let mut entries = Vec::new();
-    let link_base = plan.out.clone().unwrap_or_else(|| PathBuf::from("."));
-    if plan.add {
-        let out = plan
-            .out
-            .as_deref()
-            .ok_or_else(|| crate::exit::usage("`compat history add` needs --out DIR"))?;
-        let data = out.join(DATA_FILE);
+    if let Some(data) = existing {
         if data.exists() {
-            let old: History = read_history(&data).map_err(crate::exit::bad_input)?;
+            let old: History = read_history(data).map_err(crate::exit::bad_input)?;
             entries.extend(from_history(old));
         } else {
             notes.push(format!(
@@ -77,12 +96,7 @@ pub fn run(plan: &HistoryPlan) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    if let Some(out) = &plan.out {
-        std::fs::create_dir_all(out)
-            .with_context(|| format!("failed to create {}", out.display()))
-            .map_err(crate::exit::output_failed)?;
-    }
-    let paths = load::find(&plan.inputs).map_err(crate::exit::bad_input)?;
+    let paths = load::find(inputs).map_err(crate::exit::bad_input)?;
     let (reads, mut read_notes) = load::read_all(&paths);
     notes.append(&mut read_notes);
     if reads.is_empty() && entries.is_empty() {
@@ -92,9 +106,8 @@ pub fn run(plan: &HistoryPlan) -> anyhow::Result<ExitCode> {
             notes.join("; ")
         )));
     }
-    entries.extend(reads.into_iter().map(|r| from_read(r, &link_base)));
-    let history = assemble(entries, plan.since, notes);
-    output::emit(&history, plan)
+    entries.extend(reads.into_iter().map(|r| from_read(r, link_base)));
+    Ok(assemble(entries, since, notes))
 }
 
 /// history.json read back, with a clear error for a file that is not one.
@@ -338,40 +351,49 @@ fn config_key(e: &Entry) -> String {
         .join(",")
 }
 
-/// Every change, oldest first; `new` marks those the newest run brought
-/// (absent when the series is analysed without it).
+/// Every change, oldest first. `new` marks what the newest run brought: a
+/// status change or flaky label absent when the series is analysed without
+/// it, and a level shift that the newest night confirms (its new level's
+/// second night: one night alone is an outlier until then).
 pub fn find_changes(series: &[Series], runs: &[Run]) -> Vec<Change> {
     use rayon::prelude::*;
     let newest = runs.len().checked_sub(1);
     let mut all: Vec<Change> = series
         .par_iter()
         .flat_map_iter(|s| {
-            let mut now = changes::of_series(s, runs);
-            if let Some(n) = newest
-                && s.points.last().is_some_and(|p| p.run == n)
+            let mut now = changes::of_series(s, runs, true);
+            let tonight = newest.is_some() && s.points.last().map(|p| p.run) == newest;
+            if !tonight {
+                now.iter_mut().for_each(|c| c.new = false);
+                return now;
+            }
+            // Status and flaky without tonight; level shifts carry their
+            // own `new` (re-fitting every level without tonight would
+            // double the work for the same answer).
+            let mut before = s.clone();
+            before.points.pop();
+            let old: HashSet<(Kind, Direction, usize)> = changes::of_series(&before, runs, false)
+                .into_iter()
+                .map(|c| (c.kind, c.direction, c.first_bad.run))
+                .collect();
+            for c in now
+                .iter_mut()
+                .filter(|c| matches!(c.kind, Kind::Status | Kind::Flaky))
             {
-                let mut before = s.clone();
-                before.points.pop();
-                let old: HashSet<(Kind, Direction, usize)> = changes::of_series(&before, runs)
-                    .into_iter()
-                    .map(|c| (c.kind, c.direction, c.first_bad.run))
-                    .collect();
-                for c in &mut now {
-                    c.new = !old.contains(&(c.kind, c.direction, c.first_bad.run));
-                }
-                // One alarm per incident: a level shift confirmed tonight on
-                // the night of a regression already reported then (the same
-                // night's PASS → FAIL, alarmed the night it happened) is not
-                // new again.
-                let alarmed: HashSet<usize> = now
-                    .iter()
-                    .filter(|c| !c.new && c.direction == Direction::Regression)
-                    .map(|c| c.first_bad.run)
-                    .collect();
-                for c in &mut now {
-                    if c.new && c.kind != Kind::Status && alarmed.contains(&c.first_bad.run) {
-                        c.new = false;
-                    }
+                c.new = !old.contains(&(c.kind, c.direction, c.first_bad.run));
+            }
+            // One alarm per incident: a level shift confirmed tonight on
+            // the night of a regression already reported then (the same
+            // night's PASS → FAIL, alarmed the night it happened) is not
+            // new again.
+            let alarmed: HashSet<usize> = now
+                .iter()
+                .filter(|c| !c.new && c.direction == Direction::Regression)
+                .map(|c| c.first_bad.run)
+                .collect();
+            for c in &mut now {
+                if c.new && c.kind != Kind::Status && alarmed.contains(&c.first_bad.run) {
+                    c.new = false;
                 }
             }
             now

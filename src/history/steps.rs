@@ -178,28 +178,30 @@ fn partition(y: &[f64], beta: f64, min: usize) -> Vec<usize> {
         s1[i + 1] = s1[i] + v;
         s2[i + 1] = s2[i] + v * v;
     }
-    let cost = |a: usize, b: usize| {
-        let m = (b - a) as f64;
-        let s = s1[b] - s1[a];
-        (s2[b] - s2[a] - s * s / m).max(0.0)
-    };
     // best[j]: the least total cost of y[..j]; last[j]: where its last level starts.
     let mut best = vec![f64::INFINITY; n + 1];
     let mut last = vec![0usize; n + 1];
     best[0] = -beta;
     let mut candidates: Vec<usize> = Vec::new();
+    // Each candidate's best[i] + cost(i, j), kept for the pruning below.
+    let mut totals: Vec<f64> = Vec::new();
     for j in min..=n {
         // A level may start at j − min once y[..j−min] itself can be split.
         let newly = j - min;
         if newly == 0 || (newly >= min && best[newly].is_finite()) {
             candidates.push(newly);
         }
+        let (sj1, sj2) = (s1[j], s2[j]);
+        totals.clear();
         let mut bj = f64::INFINITY;
         let mut lj = 0;
         for &i in &candidates {
-            let c = best[i] + cost(i, j) + beta;
-            if c < bj {
-                bj = c;
+            let m = (j - i) as f64;
+            let s = sj1 - s1[i];
+            let t = best[i] + (sj2 - s2[i] - s * s / m).max(0.0);
+            totals.push(t);
+            if t + beta < bj {
+                bj = t + beta;
                 lj = i;
             }
         }
@@ -207,7 +209,12 @@ fn partition(y: &[f64], beta: f64, min: usize) -> Vec<usize> {
         last[j] = lj;
         // PELT: a start that is worse than the best by more than β now stays
         // worse for every later end.
-        candidates.retain(|&i| best[i] + cost(i, j) <= bj);
+        let mut k = 0;
+        candidates.retain(|_| {
+            let keep = totals[k] <= bj;
+            k += 1;
+            keep
+        });
     }
     let mut bounds = Vec::new();
     let mut j = n;
