@@ -26,6 +26,9 @@
 
 /// Fewest nights on a level: a new level needs a second night to confirm it.
 pub const MIN_RUN: usize = 2;
+/// Fewest nights fitted at all: the noise is estimated from the series
+/// itself, and fewer than five night-to-night differences are a guess.
+pub const MIN_NIGHTS: usize = 6;
 /// The penalty per level, in units of σ² · ln n. The BIC's 2 is too lenient
 /// here: the median filter makes neighbours alike, so noise looks like
 /// short levels. At 5, one of 1000 simulated flat series of 60 nights with
@@ -59,7 +62,7 @@ pub struct Scale {
 /// The steps in `values` (in order), oldest first.
 pub fn find(values: &[f64], scale: Scale) -> Vec<Step> {
     let n = values.len();
-    if n < 2 * MIN_RUN || values.iter().any(|v| !v.is_finite()) {
+    if n < MIN_NIGHTS.max(2 * MIN_RUN) || values.iter().any(|v| !v.is_finite()) {
         return Vec::new();
     }
     if scale.log && values.iter().any(|v| *v <= 0.0) {
