@@ -259,6 +259,9 @@ fn speed(series: &Series, p: &Point) -> Option<f64> {
     }
 }
 
+/// A figure of a point, when it has one.
+type Metric<'a> = dyn Fn(&Point) -> Option<f64> + 'a;
+
 fn level_shifts(series: &Series, runs: &[Run], out: &mut Vec<Change>) {
     // Only nights whose figures mean something: the config ran and was
     // judged (an ERROR's timing is of a crash).
@@ -267,7 +270,7 @@ fn level_shifts(series: &Series, runs: &[Run], out: &mut Vec<Change>) {
         .iter()
         .filter(|p| matches!(p.status, Status::Pass | Status::Warn | Status::Fail))
         .collect();
-    let metrics: [(Kind, Scale, &dyn Fn(&Point) -> Option<f64>, bool); 3] = [
+    let metrics: [(Kind, Scale, &Metric, bool); 3] = [
         (Kind::Speed, SPEED, &|p| speed(series, p), false),
         (Kind::Quality, QUALITY, &|p| p.mean_diff, true),
         (
