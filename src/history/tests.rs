@@ -355,3 +355,29 @@ fn history_json_round_trips_through_add() {
     assert_eq!(c[0].first_bad.run, 5);
     assert!(!c[0].new, "night 5's failure is not new on night 6");
 }
+
+#[test]
+fn a_level_shift_is_new_on_the_night_that_confirms_it_only() {
+    let slow = |n: usize| {
+        let r = runs(n, commit);
+        let pts = (0..n)
+            .map(|i| {
+                point(
+                    i,
+                    Pass,
+                    if i < 20 { 2.0 } else { 1.6 } * jitter(i),
+                    &commit(i),
+                )
+            })
+            .collect();
+        let h = History {
+            changes: find_changes(&[series("ring", pts)], &r),
+            runs: r,
+            ..History::default()
+        };
+        new_regressions(&h).len()
+    };
+    assert_eq!(slow(21), 0, "one slow night is not yet a level");
+    assert_eq!(slow(22), 1, "the second night confirms it: new");
+    assert_eq!(slow(23), 0, "known the night after");
+}
