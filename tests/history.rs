@@ -505,6 +505,21 @@ fn hostile_inputs_are_notes_or_clear_errors_never_panics() {
         b"[1,2",
         "nothing lost"
     );
+    // --since that leaves nothing, or with `add` (it would drop runs for good).
+    compat()
+        .arg("history")
+        .arg(&tree)
+        .args(["--since", "2099-01-01"])
+        .assert()
+        .code(2);
+    compat()
+        .args(["history", "add"])
+        .arg(s.night(0))
+        .arg("--out")
+        .arg(&site)
+        .args(["--since", "2026-01-01"])
+        .assert()
+        .code(2);
     // `add` without --out is a usage error.
     compat()
         .args(["history", "add"])

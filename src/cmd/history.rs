@@ -100,6 +100,12 @@ pub fn command(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             "`compat history add` needs --out DIR (the folder holding history.json)",
         ));
     }
+    if add && c.since.is_some() {
+        // history.json is the folder's only copy of the older runs.
+        return Err(crate::exit::usage(
+            "`compat history add` keeps every run; --since would drop the older ones from history.json for good",
+        ));
+    }
     if let Some(md) = &c.markdown
         && let Some(dir) = md.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.is_dir()

@@ -70,6 +70,12 @@ pub fn run(plan: &HistoryPlan) -> anyhow::Result<ExitCode> {
     };
     let link_base = plan.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let history = build(&plan.inputs, existing.as_deref(), &link_base, plan.since)?;
+    if history.runs.is_empty() {
+        return Err(crate::exit::usage(format!(
+            "no run on or after --since ({})",
+            history.notes.join("; ")
+        )));
+    }
     output::emit(&history, plan)
 }
 
