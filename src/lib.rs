@@ -28,6 +28,8 @@
 //! report/     the Report (report.json's schema) and its exporters, one file
 //!             per format behind `export::Exporter`. Imports results.
 //! compare/    several report.json → verdicts and a gate. Imports report.
+//! history/    many nights of report.json → series, changes (status, flaky,
+//!             level shifts), history.json and a page. Imports report, results.
 //! reference/  the embedded CPU engine, a backend like any other (reached
 //!             through the backend protocol, `compat generate`).
 //! probe       ask the installed engine what it can do, and its version,
@@ -51,6 +53,7 @@ pub(crate) mod executor;
 pub mod exit;
 pub(crate) mod features_table;
 pub(crate) mod fingerprint;
+pub mod history;
 pub mod matrix;
 pub mod probe;
 pub(crate) mod progress;

@@ -7,6 +7,7 @@ mod analyze;
 mod compare;
 mod features;
 mod generate;
+mod history;
 mod probe;
 mod run;
 mod run_resolve;
@@ -48,6 +49,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Compare report.json files: per-config verdicts, --best, a regression gate
     Compare(compare::CompareArgs),
+    /// Many nights of reports: series per config, what broke and when, a dashboard
+    History(history::HistoryArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -69,6 +72,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Features(args) => features::command(args, features),
         Command::Analyze(args) => analyze::command(args, features),
         Command::Compare(args) => compare::command(args),
+        Command::History(args) => history::command(args),
         Command::Generate(args) => generate::command(args),
     }
 }
