@@ -90,6 +90,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
         baseline_feature: Some("cfg_parallel".into()),
         ssim_downsample: 1,
         baseline_repeat: None,
+        bill: None,
         summary: Summary::default(),
         results,
     }

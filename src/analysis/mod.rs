@@ -149,6 +149,7 @@ pub fn build_report(
         baseline_repeat: noise::repeat_index(&run)
             .zip(floor)
             .map(|(r, f)| noise::summary(&out[r], &f)),
+        bill: m.and_then(|m| crate::report::bill::of_run(m, dir)),
         summary,
         results: out,
     })

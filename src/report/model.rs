@@ -56,6 +56,11 @@ pub struct Report {
     /// (`--repeat-baseline`): the engine's own run-to-run difference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_repeat: Option<BaselineRepeat>,
+    /// What the run cost in GPU-seconds and how well it was packed
+    /// (report::bill); absent for the original's layout and for reports
+    /// written before the bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<crate::report::bill::Bill>,
     /// Counts per status, and the verdict.
     pub summary: Summary,
     /// One entry per configuration, in matrix order (SKIPPED ones included).
