@@ -169,7 +169,9 @@ pub fn total(configs: Vec<ConfigBill>, devices: usize, makespan: Option<f64>) ->
         idle_gpu_seconds: sum(&|c| c.idle_gpu_seconds),
         loads: configs.len(),
         loads_avoided: 0,
-        makespan_seconds: makespan,
+        // The timestamps are the executor's events, to the millisecond; a
+        // config's own seconds are its process's: the span covers each.
+        makespan_seconds: makespan.map(|m| m.max(longest)),
         lower_bound_seconds: longest.max(gpu_seconds / devices.max(1) as f64),
         configs,
     }
