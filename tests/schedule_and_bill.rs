@@ -131,8 +131,14 @@ fn the_dry_run_shows_the_plan_and_where_each_estimate_came_from() {
         .lines()
         .find(|l| l.trim_start().starts_with("1. "))
         .unwrap_or_default();
-    assert!(first.contains("baseline") && first.contains("model, nominal"), "{text}");
-    assert!(!node.dir.path().join("r").exists(), "a dry run writes nothing");
+    assert!(
+        first.contains("baseline") && first.contains("model, nominal"),
+        "{text}"
+    );
+    assert!(
+        !node.dir.path().join("r").exists(),
+        "a dry run writes nothing"
+    );
 
     // After a run, its durations: by --estimates-from, and on --resume.
     node.run("r", &[]).assert().success();
@@ -142,7 +148,11 @@ fn the_dry_run_shows_the_plan_and_where_each_estimate_came_from() {
         .expect("seconds");
     let dir = node.run_dir("r");
     for extra in [
-        vec!["--dry-run", "--estimates-from", dir.to_str().expect("utf-8")],
+        vec![
+            "--dry-run",
+            "--estimates-from",
+            dir.to_str().expect("utf-8"),
+        ],
         vec!["--dry-run", "--resume"],
     ] {
         let out = node.run("r", &extra).assert().success();
@@ -208,16 +218,25 @@ fn the_summary_report_and_compare_show_the_bill() {
         // The test double reports a 0.5 s load and 0.2 / par s a prompt.
         assert!((f("load_gpu_seconds") - 0.5 * gpus).abs() < 1e-9, "{c}");
         let par = if name == "baseline" { 1.0 } else { 2.0 };
-        assert!((f("timed_gpu_seconds") - 3.0 * 0.2 / par * gpus).abs() < 1e-9, "{c}");
+        assert!(
+            (f("timed_gpu_seconds") - 3.0 * 0.2 / par * gpus).abs() < 1e-9,
+            "{c}"
+        );
         let used = f("load_gpu_seconds") + f("timed_gpu_seconds");
-        assert!((f("idle_gpu_seconds") - (wall * gpus - used).max(0.0)).abs() < 1e-9, "{c}");
+        assert!(
+            (f("idle_gpu_seconds") - (wall * gpus - used).max(0.0)).abs() < 1e-9,
+            "{c}"
+        );
         total += wall * gpus;
         longest = longest.max(wall);
     }
     let f = |k: &str| bill[k].as_f64().unwrap_or_else(|| panic!("{k} in {bill}"));
     assert!((f("gpu_seconds") - total).abs() < 1e-9);
     assert!((f("lower_bound_seconds") - longest.max(total / 4.0)).abs() < 1e-9);
-    assert!(f("makespan_seconds") + 0.01 >= f("lower_bound_seconds"), "{bill}");
+    assert!(
+        f("makespan_seconds") + 0.01 >= f("lower_bound_seconds"),
+        "{bill}"
+    );
 
     // A second run, analysed: compare shows the cost next to the speed.
     node.run("b", &["--serial"]).assert().success();

@@ -219,10 +219,7 @@ fn next_permutation(p: &mut [usize]) -> bool {
     let Some(i) = (1..p.len()).rev().find(|&i| p[i - 1] < p[i]) else {
         return false;
     };
-    let j = (i..p.len())
-        .rev()
-        .find(|&j| p[j] > p[i - 1])
-        .unwrap_or(i);
+    let j = (i..p.len()).rev().find(|&j| p[j] > p[i - 1]).unwrap_or(i);
     p.swap(i - 1, j);
     p[i..].reverse();
     true
@@ -271,7 +268,11 @@ mod tests {
     fn the_slow_baseline_starts_last_today_and_first_once_planned() {
         let tasks = issue_case();
         let today = largest_first(&tasks);
-        assert_eq!(today.last(), Some(&0), "largest first puts the 1-GPU baseline last");
+        assert_eq!(
+            today.last(),
+            Some(&0),
+            "largest first puts the 1-GPU baseline last"
+        );
         // Today: 3 × 4.5 s of 4-GPU jobs, then the 2-GPU ones and the
         // baseline, which then runs 12 s nearly alone.
         let before = simulate(&tasks, &today, NODE);
@@ -297,11 +298,17 @@ mod tests {
     fn simulation_follows_the_first_that_fits_policy() {
         // 3 devices: the 2-GPU job starts, the 2nd 2-GPU job does not fit,
         // the 1-GPU job behind it does.
-        let node = Node { devices: 3, jobs: usize::MAX };
+        let node = Node {
+            devices: 3,
+            jobs: usize::MAX,
+        };
         let tasks = [t(2, 5.0), t(2, 5.0), t(1, 1.0)];
         assert_eq!(simulate(&tasks, &[0, 1, 2], node), 10.0);
         // Serial: the sum.
-        let serial = Node { devices: 3, jobs: 1 };
+        let serial = Node {
+            devices: 3,
+            jobs: 1,
+        };
         assert_eq!(simulate(&tasks, &[0, 1, 2], serial), 11.0);
         // A job that can never fit is left out.
         assert_eq!(simulate(&[t(8, 100.0), t(1, 1.0)], &[0, 1], node), 1.0);
@@ -311,7 +318,10 @@ mod tests {
     #[test]
     fn ties_keep_largest_first() {
         let tasks = vec![t(2, 3.0), t(1, 3.0), t(1, 3.0)];
-        let node = Node { devices: 2, jobs: usize::MAX };
+        let node = Node {
+            devices: 2,
+            jobs: usize::MAX,
+        };
         let c = choose(&tasks, node);
         assert_eq!(c.strategy, super::Strategy::LargestFirst);
         assert_eq!(c.order, largest_first(&tasks));

@@ -122,9 +122,7 @@ fn from_report(r: &Report, from: &str) -> Vec<Sample> {
                 features: res.features.clone(),
                 gpus: c.gpus,
                 wall: c.wall_seconds,
-                load: c
-                    .load_gpu_seconds
-                    .map(|g| g / f64::from(c.gpus.max(1))),
+                load: c.load_gpu_seconds.map(|g| g / f64::from(c.gpus.max(1))),
                 from: from.to_string(),
             })
         })
@@ -187,8 +185,7 @@ pub fn from_path(path: &Path) -> Result<Vec<Sample>, EstimatesError> {
     };
     let dir = file.parent().unwrap_or(Path::new("."));
     if value.get("configs").is_some() {
-        let m: Manifest =
-            serde_json::from_value(value).map_err(|e| schema("manifest.json", e))?;
+        let m: Manifest = serde_json::from_value(value).map_err(|e| schema("manifest.json", e))?;
         return Ok(from_manifest(&m, dir, &shown));
     }
     if value.get("results").is_some() {
@@ -393,7 +390,12 @@ mod tests {
         let base = est[0].as_ref().map(|e| (e.seconds, e.source.clone()));
         assert_eq!(
             base,
-            Some((12.0, Source::Measured { from: "last night".into() }))
+            Some((
+                12.0,
+                Source::Measured {
+                    from: "last night".into()
+                }
+            ))
         );
         let par = est[1].as_ref().map(|e| (e.seconds, e.source.clone()));
         assert_eq!(par, Some((2.0 + 5.0, Source::Model { fitted_on: 1 })));
