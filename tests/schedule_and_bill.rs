@@ -238,6 +238,26 @@ fn the_summary_report_and_compare_show_the_bill() {
         "{bill}"
     );
 
+    // The report's bill plans a later run's order (by name and settings).
+    let report_path = node.run_dir("a").join("report.json");
+    let out = node
+        .run("c", &["--dry-run", "--estimates-from"])
+        .arg(&report_path)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains(". baseline "))
+        .unwrap_or_default();
+    let wall = common::config(&m, "baseline")["seconds"]
+        .as_f64()
+        .expect("seconds");
+    assert!(
+        line.contains("measured in") && line.contains(&format!("~{wall:.1} s")),
+        "{text}"
+    );
+
     // A second run, analysed: compare shows the cost next to the speed.
     node.run("b", &["--serial"]).assert().success();
     node.compat()
