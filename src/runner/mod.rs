@@ -42,7 +42,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
             .collect();
         if !runs.is_empty() {
             let q = queue::plan(&plan, &manifest, &samples, &runs);
-            print!("{}", queue::describe(&q, &manifest));
+            print!("{}", queue::describe(&q, &manifest, cpu));
         }
         println!("nothing written (dry run)");
         if plan.output == OutputMode::Resume

@@ -61,7 +61,9 @@ pub fn plan(plan: &RunPlan, m: &Manifest, samples: &[Sample], indices: &[usize])
 }
 
 /// The plan in words, for `--dry-run`.
-pub fn describe(q: &Queue, m: &Manifest) -> String {
+pub fn describe(q: &Queue, m: &Manifest, cpu: bool) -> String {
+    // On a CPU backend (the reference engine) a "GPU" is a CPU core.
+    let unit = if cpu { "CPU core" } else { "GPU" };
     let c = &q.choice;
     let mut s = format!(
         "queue order ({}, {} devices): estimated makespan {:.1} s; largest GPU count first {:.1} s; \
@@ -79,7 +81,7 @@ pub fn describe(q: &Queue, m: &Manifest) -> String {
             None => (String::new(), String::new()),
         };
         s += &format!(
-            "  {:>2}. {}  ({} GPU{})  ~{secs} s  [{from}]\n",
+            "  {:>2}. {}  ({} {unit}{})  ~{secs} s  [{from}]\n",
             k + 1,
             e.name,
             e.gpus,
