@@ -200,39 +200,74 @@ fn is_number(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The run summary's `seconds` column → `[S]`, right-aligned in its place.
+/// The run summary's `seconds` and `GPU-s` columns → `[S]`, right-aligned
+/// in their places, and the bill line's numbers → `[N]`.
 fn mask_summary_seconds(stdout: &str) -> String {
-    let mut column: Option<(usize, usize)> = None;
+    let mut columns: Vec<(usize, usize)> = Vec::new();
     let mut out = String::new();
     for line in stdout.lines() {
-        if line.starts_with("config ") && line.contains(" seconds  detail") {
-            let end = line.find(" seconds").expect("seconds column") + " seconds".len();
-            column = Some((end - 8, end));
+        if line.starts_with("config ") && line.contains(" seconds ") {
+            // The columns' widths (summary.rs): seconds 8, GPU-s 7.
+            columns = [(" seconds", 8), (" GPU-s", 7)]
+                .iter()
+                .filter_map(|(h, w)| line.find(h).map(|at| (at + h.len() - w, at + h.len())))
+                .collect();
         } else if line.starts_with("results: ") {
-            column = None;
-        } else if let Some((start, end)) = column {
-            let chars: Vec<char> = line.chars().collect();
-            if chars.len() >= end {
-                let cell: String = chars[start..end].iter().collect();
-                let value = cell.trim();
-                if !value.is_empty() {
-                    assert!(
-                        value.parse::<f64>().is_ok(),
-                        "not a seconds cell: {cell:?} in {line:?}"
-                    );
-                    let masked: String = chars[..start]
-                        .iter()
-                        .chain(format!("{:>8}", "[S]").chars().collect::<Vec<_>>().iter())
-                        .chain(chars[end..].iter())
-                        .collect();
-                    out.push_str(&masked);
-                    out.push('\n');
+            columns.clear();
+        } else if line.starts_with("bill: ") {
+            out.push_str(&mask_numbers(line));
+            out.push('\n');
+            continue;
+        } else if !columns.is_empty() {
+            let mut chars: Vec<char> = line.chars().collect();
+            for &(start, end) in &columns {
+                if chars.len() < end {
                     continue;
                 }
+                let cell: String = chars[start..end].iter().collect();
+                let value = cell.trim();
+                if value.is_empty() {
+                    continue;
+                }
+                assert!(
+                    value.parse::<f64>().is_ok(),
+                    "not a seconds cell: {cell:?} in {line:?}"
+                );
+                let masked: Vec<char> = format!("{:>w$}", "[S]", w = end - start).chars().collect();
+                chars.splice(start..end, masked);
             }
+            out.extend(chars);
+            out.push('\n');
+            continue;
         }
         out.push_str(line);
         out.push('\n');
+    }
+    out
+}
+
+/// Every decimal number (`12.3`) → `[N]`.
+fn mask_numbers(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let mut k = i;
+            while k < chars.len() && (chars[k].is_ascii_digit() || chars[k] == '.') {
+                k += 1;
+            }
+            let num: String = chars[i..k].iter().collect();
+            if num.contains('.') {
+                out.push_str("[N]");
+            } else {
+                out.push_str(&num);
+            }
+            i = k;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
     }
     out
 }

@@ -92,6 +92,7 @@ fn report(results: Vec<ConfigResult>) -> Report {
         ssim_downsample: 1,
         baseline_repeat: None,
         metrics: vec![],
+        bill: None,
         summary: Summary::default(),
         results,
     }

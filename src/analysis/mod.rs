@@ -189,6 +189,7 @@ pub fn build_report_with(
             .zip(floor)
             .map(|(r, f)| noise::summary(&out[r], &f)),
         metrics: measured.runs,
+        bill: m.and_then(|m| crate::report::bill::of_run(m, dir)),
         summary,
         results: out,
     })

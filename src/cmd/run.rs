@@ -112,9 +112,18 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub srun_args: Vec<String>,
-    /// Print every configuration, its GPUs, SKIP reason and argv; write nothing
+    /// Print every configuration, its GPUs, SKIP reason and argv, and the
+    /// planned order; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Plan the order with the durations of an earlier run (its folder, its
+    /// manifest.json, or its report.json); `--resume` uses the folder's own
+    #[arg(long, value_name = "PATH")]
+    pub estimates_from: Option<PathBuf>,
+    /// The queue order: planned by estimated durations, or largest GPU count
+    /// first (the order before planning, for comparison)
+    #[arg(long, value_enum, default_value = "planned", hide = true)]
+    pub queue_order: runner::QueueOrder,
     /// Do not ask the installed engine what it supports (its `probe` in
     /// features.toml); SKIPs then come from features.toml alone
     #[arg(long)]
@@ -243,6 +252,8 @@ impl RunArgs {
             },
             dry_run: self.dry_run,
             analysis,
+            estimates_from: self.estimates_from,
+            queue_order: self.queue_order,
             registry,
         })
     }

@@ -258,6 +258,13 @@ fn report_ref(l: &load::Loaded) -> ReportRef {
         height: r.run.height(),
         width: r.run.width(),
         num_prompts: r.run.num_prompts,
+        cost: r.bill.as_ref().map(|b| model::Cost {
+            gpu_seconds: b.gpu_seconds,
+            makespan_seconds: b.makespan_seconds,
+            lower_bound_seconds: b.lower_bound_seconds,
+            loads: b.loads,
+            loads_avoided: b.loads_avoided,
+        }),
     }
 }
 

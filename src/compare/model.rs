@@ -72,6 +72,21 @@ pub struct ReportRef {
     pub width: Option<u32>,
     /// Prompts per config.
     pub num_prompts: usize,
+    /// What its run cost (report.json's bill); null where it has none.
+    pub cost: Option<Cost>,
+}
+
+/// A run's cost, from its report's bill (report::bill).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    /// GPU-seconds held by its configurations.
+    pub gpu_seconds: f64,
+    /// Seconds during which some configuration ran.
+    pub makespan_seconds: Option<f64>,
+    /// max(longest configuration, GPU-seconds / devices).
+    pub lower_bound_seconds: f64,
+    pub loads: usize,
+    pub loads_avoided: usize,
 }
 
 /// A config as one report has it.

@@ -116,6 +116,43 @@ fn grid(
         .render_with(paint)
 }
 
+/// "B vs A: GPU-seconds -3.2%, makespan -5.0%", per report after the first
+/// where both have a bill: cost next to speed.
+fn cost_lines(cmp: &Comparison) -> Vec<String> {
+    let Some(first) = cmp.reports.first() else {
+        return vec![];
+    };
+    let Some(a) = &first.cost else {
+        return vec![];
+    };
+    let pct = |x: f64, y: f64| {
+        if y > 0.0 {
+            signed_pct(x / y - 1.0)
+        } else {
+            "—".into()
+        }
+    };
+    cmp.reports[1..]
+        .iter()
+        .filter_map(|r| {
+            let b = r.cost.as_ref()?;
+            let mut s = format!(
+                "cost {} vs {}: GPU-seconds {:.1} → {:.1} ({})",
+                r.label,
+                first.label,
+                a.gpu_seconds,
+                b.gpu_seconds,
+                pct(b.gpu_seconds, a.gpu_seconds)
+            );
+            if let (Some(x), Some(y)) = (a.makespan_seconds, b.makespan_seconds) {
+                s += &format!(", makespan {x:.1} → {y:.1} s ({})", pct(y, x));
+            }
+            s += &format!(", model loads {} → {}", a.loads, b.loads);
+            Some(s)
+        })
+        .collect()
+}
+
 fn describe(cmp: &Comparison) -> Vec<String> {
     cmp.reports
         .iter()
@@ -131,6 +168,12 @@ fn describe(cmp: &Comparison) -> Vec<String> {
                 meta.push(format!("{s} steps"));
             }
             meta.push(format!("{} prompts", r.num_prompts));
+            if let Some(c) = &r.cost {
+                meta.push(format!("{:.1} GPU-s", c.gpu_seconds));
+                if let Some(m) = c.makespan_seconds {
+                    meta.push(format!("makespan {m:.1} s"));
+                }
+            }
             format!("{}: {} ({})", r.label, r.path, meta.join(", "))
         })
         .collect()
@@ -206,6 +249,10 @@ pub fn table(cmp: &Comparison, color: bool) -> String {
             "{} vs {first}: {} improved, {} regressed, {} unchanged, {} not comparable, {} new, {} missing ({} status changes)\n",
             s.report, s.improved, s.regressed, s.unchanged, s.not_comparable, s.new, s.missing, s.status_changes
         ));
+    }
+    for line in cost_lines(cmp) {
+        out.push_str(&line);
+        out.push('\n');
     }
     if let Some(best) = &cmp.best {
         out.push_str(&crate::text::clean(&best_text(best)));
@@ -400,6 +447,13 @@ fn verdict_md(v: Verdict) -> &'static str {
 pub fn markdown(cmp: &Comparison) -> String {
     let mut out = markdown_head(cmp);
     out.push_str(&markdown_rows(cmp));
+    let cost = cost_lines(cmp);
+    if !cost.is_empty() {
+        out.push('\n');
+        for line in cost {
+            out.push_str(&format!("- {}\n", md_cell(&line)));
+        }
+    }
     if let Some(best) = &cmp.best {
         out.push_str(&markdown_best(best));
     }

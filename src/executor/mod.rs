@@ -5,6 +5,7 @@
 
 pub mod collect;
 pub mod memory;
+pub mod plan_order;
 pub mod process;
 mod schedule;
 pub mod slurm;

@@ -1,5 +1,6 @@
-//! Packs configurations onto disjoint device sets, largest first, filling
-//! gaps as configurations finish; runs each through [`process::run`].
+//! Packs configurations onto disjoint device sets in the planned queue order
+//! ([`super::plan_order`]), filling gaps as configurations finish; runs each
+//! through [`process::run`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,9 +24,9 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
     // Slurm places jobs itself: locally, every job "fits".
     let local = matches!(opts.launcher, Launcher::Local);
     let mut free = opts.devices.clone();
+    // In the order the runner planned (plan_order): the first queued job
+    // that fits the free devices starts; under Slurm, the submission order.
     let mut queue = jobs;
-    // Largest first (stable: matrix order among equals).
-    queue.sort_by_key(|j| std::cmp::Reverse(j.gpus));
     let mut running = JoinSet::new();
     loop {
         while *cancel.borrow() == Cancel::None && running.len() < opts.jobs.max(1) {

@@ -1,6 +1,7 @@
 //! Exporters: one file per format, each built from the [`model::Report`] alone
 //! (data in, text out), so they can be tested without running anything.
 
+pub mod bill;
 pub mod charts;
 pub mod export;
 pub mod html;

@@ -61,6 +61,11 @@ pub struct Report {
     /// The metric plugins that ran (docs/metrics.md): timing, errors, notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricRun>,
+    /// What the run cost in GPU-seconds and how well it was packed
+    /// (report::bill); absent for the original's layout and for reports
+    /// written before the bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<crate::report::bill::Bill>,
     /// Counts per status, and the verdict.
     pub summary: Summary,
     /// One entry per configuration, in matrix order (SKIPPED ones included).

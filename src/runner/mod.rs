@@ -1,10 +1,12 @@
 //! `compat run`: plan → manifest → run folder → executor (events recorded
 //! into the manifest) → summary → analysis.
 
+mod estimate;
 mod leftovers;
 pub(crate) mod lock;
 mod outdir;
 mod plan;
+mod queue;
 mod recorder;
 mod summary;
 
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-pub use plan::{ExecutorPlan, OutputMode, RunPlan};
+pub use plan::{ExecutorPlan, OutputMode, QueueOrder, RunPlan};
 
 use crate::executor::{self, Job};
 use crate::exit;
@@ -26,9 +28,23 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     let out_abs = std::path::absolute(&plan.out)
         .with_context(|| format!("cannot resolve {}", plan.out.display()))?;
     let mut manifest = manifest(&plan, &exe, &out_abs);
+    // The earlier run --resume continues: its durations plan the order.
+    let resumed = match plan.output {
+        OutputMode::Resume => results::reader::read_manifest(&plan.out).ok().flatten(),
+        _ => None,
+    };
+    let samples = queue::samples(&plan, resumed.as_ref())?;
     if plan.dry_run {
         let cpu = plan.backend.devices == crate::registry::DeviceSource::CpuCores;
         print!("{}", summary::dry_run(&manifest, &plan.devices.detail, cpu));
+        let runs: Vec<usize> = (0..manifest.configs.len())
+            .filter(|&i| manifest.configs[i].state == ConfigState::Pending)
+            .collect();
+        if !runs.is_empty() {
+            let q = queue::plan(&plan, &manifest, &samples, &runs);
+            print!("{}", queue::describe(&q, &manifest, cpu));
+        }
+        println!("nothing written (dry run)");
         if plan.output == OutputMode::Resume
             && let Ok(Some(old)) = results::reader::read_manifest(&plan.out)
         {
@@ -52,7 +68,10 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
     recorder::write_manifest(out, &mut manifest)?;
 
-    let jobs = jobs(&plan, &manifest);
+    let mut jobs = jobs(&plan, &manifest);
+    let indices: Vec<usize> = jobs.iter().map(|j| j.index).collect();
+    let q = queue::plan(&plan, &manifest, &samples, &indices);
+    jobs.sort_by_key(|j| q.order.iter().position(|&i| i == j.index));
     let kept = manifest
         .configs
         .iter()

@@ -62,6 +62,19 @@ pub struct RunPlan {
     pub dry_run: bool,
     /// Analyse afterwards.
     pub analysis: Option<AnalyzePlan>,
+    /// An earlier run whose durations the queue order is planned with.
+    pub estimates_from: Option<PathBuf>,
+    /// How the executor's queue is ordered.
+    pub queue_order: QueueOrder,
+}
+
+/// How the executor's queue is ordered (`--queue-order`, for benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueueOrder {
+    /// The shortest simulated makespan under the estimates (executor::plan_order).
+    Planned,
+    /// Largest GPU count first, matrix order among equals (before planning).
+    LargestFirst,
 }
 
 impl RunPlan {

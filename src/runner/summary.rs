@@ -52,14 +52,19 @@ pub fn dry_run(m: &Manifest, devices: &str, cpu: bool) -> String {
             }
         }
     }
-    out + "nothing written (dry run)\n"
+    out
 }
 
-/// The table after a run: config, GPUs, state, seconds, and the detail
-/// (SKIP reason, error, or prompts done).
+/// The table after a run: config, GPUs, state, seconds, GPU-seconds held
+/// (seconds × GPUs), and the detail (SKIP reason, error, or prompts done);
+/// then the bill (report::bill).
 pub fn table(m: &Manifest, out: &Path) -> String {
     let rows = m.configs.iter().map(|e| {
         let secs = e.seconds.map(|s| format!("{s:.1}")).unwrap_or_default();
+        let held = e
+            .seconds
+            .map(|s| format!("{:.1}", s * f64::from(e.gpus)))
+            .unwrap_or_default();
         let detail = e
             .skip_reason
             .as_deref()
@@ -71,18 +76,23 @@ pub fn table(m: &Manifest, out: &Path) -> String {
             e.gpus.to_string(),
             e.state.as_str().to_string(),
             secs,
+            held,
             detail,
         ]
     });
-    let table = Table::new(["config", "gpus", "state", "seconds", "detail"])
-        .right(&[1, 3])
+    let table = Table::new(["config", "gpus", "state", "seconds", "GPU-s", "detail"])
+        .right(&[1, 3, 4])
         .min_width(0, 40)
         .min_width(1, 4)
         .min_width(2, 12)
         .min_width(3, 8)
+        .min_width(4, 7)
         .gap(0, " ")
         .gap(2, " ")
         .rule(Rule::None)
         .rows(rows);
-    format!("\n{}results: {}\n", table.render(), out.display())
+    let bill = crate::report::bill::of_run(m, out)
+        .map(|b| format!("{}\n", b.line()))
+        .unwrap_or_default();
+    format!("\n{}{bill}results: {}\n", table.render(), out.display())
 }
