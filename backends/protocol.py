@@ -73,6 +73,43 @@ def optional_float(text: str) -> float | None:
     return value
 
 
+class Once(argparse.Action):
+    """Store a value; giving the option twice is an error (a feature flag must
+    not silently override a setting compat passes, e.g. a second --seed)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, "_seen_" + self.dest, False):
+            parser.error(f"{option_string} given twice (compat sets it; a feature must not)")
+        setattr(namespace, "_seen_" + self.dest, True)
+        setattr(namespace, self.dest, values)
+
+
+def split_argv(argv: list[str], own: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The script's own flags (``own``, each joined to its value as
+    ``--flag=value``, so a value such as a negative prompt "-blurry" is never
+    read as an option) and the rest, the engine's feature flags, in order."""
+    ours: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        name = token.split("=", 1)[0]
+        if name in own:
+            if "=" in token or i + 1 >= len(argv):
+                ours.append(token)
+                i += 1
+            else:
+                ours.append(f"{token}={argv[i + 1]}")
+                i += 2
+        elif token in ("-h", "--help"):
+            ours.append(token)
+            i += 1
+        else:
+            rest.append(token)
+            i += 1
+    return ours, rest
+
+
 def read_prompts(path: str) -> list[str]:
     """One prompt per line, UTF-8, passed through untouched.
 

@@ -154,15 +154,7 @@ save_image = PROTOCOL.save_image
 # ------------------------------------------------------------------ arguments
 
 
-class _Once(argparse.Action):
-    """Store a value; giving the option twice is an error (a feature flag must
-    not silently override a setting compat passes, e.g. a second --seed)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if getattr(namespace, "_seen_" + self.dest, False):
-            parser.error(f"{option_string} given twice (compat sets it; a feature must not)")
-        setattr(namespace, "_seen_" + self.dest, True)
-        setattr(namespace, self.dest, values)
+_Once = PROTOCOL.Once
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,28 +195,7 @@ COMPAT_FLAGS = (
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
-    """compat's flags (as `--flag=value`, so a value such as a negative prompt
-    "-blurry" is never read as an option) and the rest, in order."""
-    ours: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        name = token.split("=", 1)[0]
-        if name in COMPAT_FLAGS:
-            if "=" in token or i + 1 >= len(argv):
-                ours.append(token)
-                i += 1
-            else:
-                ours.append(f"{token}={argv[i + 1]}")
-                i += 2
-        elif token in ("-h", "--help"):
-            ours.append(token)
-            i += 1
-        else:
-            rest.append(token)
-            i += 1
-    return ours, rest
+    return PROTOCOL.split_argv(argv, COMPAT_FLAGS)
 
 
 def parse_compat_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
