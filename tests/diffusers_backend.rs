@@ -9,70 +9,10 @@
 //! backends/diffusers/README.md): two caches crash, two never engage, the
 //! rest pass, and two caches crash beside `compile_repeated_blocks`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "common/diffusers.rs"]
+mod diffusers_env;
 
-use serde_json::Value;
-
-fn venv() -> PathBuf {
-    let v = std::env::var_os("COMPAT_DIFFUSERS_VENV")
-        .expect("COMPAT_DIFFUSERS_VENV: the venv with backends/diffusers/requirements.txt");
-    PathBuf::from(v)
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `compat ARGS` with the venv's python3 first on PATH, offline.
-fn compat(dir: &Path, args: &[&str]) -> std::process::Output {
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let features = root().join("features.toml");
-    Command::new(assert_cmd::cargo::cargo_bin("compat"))
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .arg("--features")
-        .arg(features)
-        .args(args)
-        .output()
-        .expect("compat runs")
-}
-
-fn report(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
-    serde_json::from_str(&text).expect("report.json is JSON")
-}
-
-fn result<'a>(r: &'a Value, name: &str) -> &'a Value {
-    r["results"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no config {name} in the report"))
-}
-
-fn status(r: &Value, name: &str) -> String {
-    result(r, name)["compat_status"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn reason(r: &Value, name: &str) -> String {
-    let c = result(r, name);
-    let notes = c["notes"].as_array().cloned().unwrap_or_default();
-    let mut text = c["reason"].as_str().unwrap_or("").to_string();
-    for n in notes {
-        text += &format!(" | {}", n.as_str().unwrap_or(""));
-    }
-    text
-}
+use diffusers_env::{compat, reason, report, result, status, tiny};
 
 /// The settings of every run: 64×64, 10 steps, 3 prompts, guidance on, one
 /// CPU thread per backend (the script's default on CPU), one "GPU" (the
@@ -97,18 +37,7 @@ const SMALL: [&str; 12] = [
 fn diffusers_caches_and_compile_on_a_tiny_pipeline() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let made = Command::new(venv().join("bin/python3"))
-        .arg(root().join("backends/diffusers/make_tiny_pipeline.py"))
-        .arg(dir.join("tiny"))
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("python runs");
-    assert!(
-        made.status.success(),
-        "make_tiny_pipeline.py: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let model = dir.join("tiny").display().to_string();
+    let model = tiny(dir, "4"); // make_tiny_pipeline.py's default
 
     // Each cache alone on the pure baseline.
     let mut args = vec!["run", "--model", &model];

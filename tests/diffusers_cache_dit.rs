@@ -19,86 +19,13 @@
 //! - On the 4-block tiny pipeline DBCache's default Fn_compute_blocks = 8
 //!   cannot run: every prompt fails with cache-dit's own assertion (ERROR).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "common/diffusers.rs"]
+mod diffusers_env;
 
+use std::path::Path;
+
+use diffusers_env::{compat, reason, report, result, status, tiny};
 use serde_json::Value;
-
-fn venv() -> PathBuf {
-    let v = std::env::var_os("COMPAT_DIFFUSERS_VENV")
-        .expect("COMPAT_DIFFUSERS_VENV: the venv with backends/diffusers/requirements.txt");
-    PathBuf::from(v)
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `compat ARGS` with the venv's python3 first on PATH, offline.
-fn compat(dir: &Path, args: &[&str]) -> std::process::Output {
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    Command::new(assert_cmd::cargo::cargo_bin("compat"))
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .arg("--features")
-        .arg(root().join("features.toml"))
-        .args(args)
-        .output()
-        .expect("compat runs")
-}
-
-/// A tiny Qwen-Image pipeline with `layers` transformer blocks.
-fn tiny(dir: &Path, layers: &str) -> String {
-    let out = dir.join(format!("tiny-{layers}"));
-    let made = Command::new(venv().join("bin/python3"))
-        .arg(root().join("backends/diffusers/make_tiny_pipeline.py"))
-        .arg(&out)
-        .args(["--layers", layers])
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("python runs");
-    assert!(
-        made.status.success(),
-        "make_tiny_pipeline.py: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    out.display().to_string()
-}
-
-fn report(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
-    serde_json::from_str(&text).expect("report.json is JSON")
-}
-
-fn result<'a>(r: &'a Value, name: &str) -> &'a Value {
-    r["results"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no config {name} in the report"))
-}
-
-fn status(r: &Value, name: &str) -> String {
-    result(r, name)["compat_status"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn reason(r: &Value, name: &str) -> String {
-    let c = result(r, name);
-    let mut text = c["reason"].as_str().unwrap_or("").to_string();
-    for n in c["notes"].as_array().cloned().unwrap_or_default() {
-        text += &format!(" | {}", n.as_str().unwrap_or(""));
-    }
-    text
-}
 
 /// The `work` event's counts a config's backend wrote.
 fn work(run: &Path, config: &str) -> Value {
