@@ -42,6 +42,8 @@ struct PageSeries<'a> {
     ps: Vec<Option<f64>>,
     t: Vec<Option<f64>>,
     m: Vec<Option<u64>>,
+    /// metric plugins' values per point, by metric name (docs/metrics.md)
+    x: std::collections::BTreeMap<&'a str, Vec<Option<f64>>>,
     /// engine label index per point (into `engines`), -1 for none
     e: Vec<i64>,
     /// reason index per point (into `reasons`), -1 for none
@@ -112,6 +114,15 @@ fn data(h: &History) -> PageData<'_> {
             ps: s.points.iter().map(|p| p.psnr).collect(),
             t: s.points.iter().map(|p| p.time_ms).collect(),
             m: s.points.iter().map(|p| p.memory_bytes).collect(),
+            x: s
+                .points
+                .iter()
+                .flat_map(|p| p.metrics.keys())
+                .map(|name| {
+                    let values = s.points.iter().map(|p| p.metrics.get(name).copied());
+                    (name.as_str(), values.collect())
+                })
+                .collect(),
             e: s.points
                 .iter()
                 .map(|p| engines.get(p.engine.as_ref().map(|e| e.label.as_str())))

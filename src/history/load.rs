@@ -132,6 +132,17 @@ struct LeanResult {
     engine_memory_peak_bytes: BTreeMap<String, u64>,
     #[serde(default)]
     engine: Option<EngineInfo>,
+    #[serde(default)]
+    metrics: BTreeMap<String, LeanMetric>,
+}
+
+/// A metric plugin's summary of one config (report::metric_model::ConfigMetric).
+#[derive(Debug, Deserialize)]
+struct LeanMetric {
+    #[serde(default)]
+    mean: Option<f64>,
+    #[serde(default)]
+    change: Option<f64>,
 }
 
 /// The settings of one run, which decide its series.
@@ -329,6 +340,13 @@ fn point(c: &LeanResult) -> Point {
             version: crate::text::clean(&e.version),
             commit: e.commit.as_deref().map(crate::text::clean),
         }),
+        metrics: c
+            .metrics
+            .iter()
+            .filter_map(|(name, m)| {
+                finite(m.change.or(m.mean)).map(|v| (crate::text::clean(name), v))
+            })
+            .collect(),
     }
 }
 
@@ -375,5 +393,28 @@ mod tests {
         std::fs::write(&path, br#"{"schema_version": 99}"#).expect("write");
         let err = read(&path).expect_err("newer");
         assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn metric_plugins_values_join_the_series() {
+        // As a report with `--metrics lpips,clip` writes them
+        // (report::metric_model::ConfigMetric): the judged value is a pair
+        // metric's mean and a prompt metric's change; NaN is left out.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("report.json");
+        let report = serde_json::json!({
+            "schema_version": 1, "generated": "2026-12-07T00:00:00Z", "run": {},
+            "results": [{"name": "teacache", "compat_status": "PASS", "metrics": {
+                "lpips": {"mean": 0.12, "measured": 4},
+                "clip": {"mean": 30.5, "baseline_mean": 31.0, "change": -0.5, "measured": 4},
+                "broken": {"mean": null, "measured": 0}
+            }}]
+        });
+        std::fs::write(&path, report.to_string()).expect("write");
+        let run = read(&path).expect("a report");
+        let metrics = &run.configs[0].2.metrics;
+        assert_eq!(metrics.get("lpips"), Some(&0.12));
+        assert_eq!(metrics.get("clip"), Some(&-0.5));
+        assert!(!metrics.contains_key("broken"), "{metrics:?}");
     }
 }

@@ -121,6 +121,11 @@ pub struct Point {
     /// The engine build this configuration ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<Engine>,
+    /// Metric plugins' values (docs/metrics.md), as judged: a "pair"
+    /// metric's mean, a "prompt" metric's change against the baseline's own
+    /// score.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// An engine build.

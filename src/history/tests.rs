@@ -33,6 +33,7 @@ fn point(run: usize, status: Status, speedup: f64, commit: &str) -> Point {
             version: "1.0".into(),
             commit: Some(commit.into()),
         }),
+        metrics: Default::default(),
     }
 }
 
