@@ -899,7 +899,12 @@ class WorkCounter:
             for unit, n in per.items():
                 mine[unit] += n
         if self.engine is not None:
-            for unit, n in self.engine().items():
+            try:
+                engine_counts = self.engine()
+            except Exception:  # noqa: BLE001 - the engine's own count is extra; its failure never ends the batch
+                traceback.print_exc()
+                engine_counts = {}
+            for unit, n in engine_counts.items():
                 self.kept[unit] = self.kept.get(unit, 0) + n
         self.kept_prompts += 1
         self.reset()

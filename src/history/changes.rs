@@ -202,15 +202,26 @@ fn flaky(series: &Series, runs: &[Run], out: &mut Vec<Change>) -> Option<Vec<boo
 }
 
 fn status_changes(series: &Series, runs: &[Run], flaky: Option<&Vec<bool>>, out: &mut Vec<Change>) {
-    for (i, w) in series.points.windows(2).enumerate() {
-        let (a, b) = (&w[0], &w[1]);
-        if a.status == b.status {
-            continue;
+    // A ranked status is compared with the last ranked one before it, so a
+    // SKIP night between PASS and FAIL does not hide the regression (as a
+    // missing night does not).
+    let mut last_ranked: Option<&Point> = None;
+    for (i, b) in series.points.iter().enumerate() {
+        let before = if rank(b.status).is_some() {
+            last_ranked.or_else(|| i.checked_sub(1).map(|j| &series.points[j]))
+        } else {
+            i.checked_sub(1).map(|j| &series.points[j])
+        };
+        if rank(b.status).is_some() {
+            last_ranked = Some(b);
         }
+        let Some(a) = before.filter(|a| a.status != b.status) else {
+            continue;
+        };
         // A flaky configuration's bounces are its flaky entry, not a
         // regression and a fix each: unless the class held (PASS → WARN).
         let crosses = class(a.status) != class(b.status);
-        if crosses && flaky.is_some_and(|f| f[i + 1]) {
+        if crosses && flaky.is_some_and(|f| f.get(i).copied().unwrap_or(false)) {
             continue;
         }
         let direction = match (rank(a.status), rank(b.status)) {

@@ -114,8 +114,7 @@ fn data(h: &History) -> PageData<'_> {
             ps: s.points.iter().map(|p| p.psnr).collect(),
             t: s.points.iter().map(|p| p.time_ms).collect(),
             m: s.points.iter().map(|p| p.memory_bytes).collect(),
-            x: s
-                .points
+            x: s.points
                 .iter()
                 .flat_map(|p| p.metrics.keys())
                 .map(|name| {

@@ -382,3 +382,28 @@ fn a_level_shift_is_new_on_the_night_that_confirms_it_only() {
     assert_eq!(slow(22), 1, "the second night confirms it: new");
     assert_eq!(slow(23), 0, "known the night after");
 }
+
+#[test]
+fn a_skip_night_between_pass_and_fail_does_not_hide_the_regression() {
+    // PASS ×6, one night SKIP (a GPU short), then FAIL: a regression from the
+    // last PASS, new on the newest night, as a missing night would be.
+    let r = runs(8, commit);
+    let statuses = [Pass, Pass, Pass, Pass, Pass, Pass, Skip, Fail];
+    let pts = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| point(i, *s, 1.8, &commit(i)))
+        .collect();
+    let changes = find_changes(&[series("par", pts)], &r);
+    let regression = changes
+        .iter()
+        .find(|c| c.kind == Kind::Status && c.direction == Direction::Regression)
+        .unwrap_or_else(|| panic!("no regression in {changes:#?}"));
+    assert_eq!(
+        (regression.from.as_deref(), regression.to.as_deref()),
+        (Some("PASS"), Some("FAIL"))
+    );
+    assert_eq!(regression.first_bad.run, 7);
+    assert_eq!(regression.last_good.as_ref().map(|l| l.run), Some(5));
+    assert!(regression.new, "the newest night brought it");
+}

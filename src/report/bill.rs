@@ -105,7 +105,7 @@ pub fn of_run(m: &Manifest, dir: &Path) -> Option<Bill> {
         .configs
         .iter()
         .filter(|e| e.state != ConfigState::Skipped)
-        .filter_map(|e| Some((e, e.seconds.filter(|s| s.is_finite() && *s >= 0.0)?)))
+        .filter_map(|e| Some((e, seconds(e.seconds)?)))
         .collect();
     if ran.is_empty() {
         return None;
@@ -130,10 +130,20 @@ pub fn of_run(m: &Manifest, dir: &Path) -> Option<Bill> {
     Some(total(configs, m.devices.count.max(1), union_length(spans)))
 }
 
+/// A year: no configuration of a matrix runs longer, and a larger figure in a
+/// manifest or results.jsonl is a lie that would make the totals infinite
+/// (which JSON cannot hold: report.json would no longer read back).
+const MAX_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
+
+/// A duration the bill can use: finite, not negative, at most a year.
+fn seconds(x: Option<f64>) -> Option<f64> {
+    x.filter(|s| s.is_finite() && (0.0..=MAX_SECONDS).contains(s))
+}
+
 /// One configuration's bill from its wall seconds and what it reported.
 pub fn config(name: &str, gpus: u32, wall: f64, records: Option<&BatchRecords>) -> ConfigBill {
     let g = f64::from(gpus);
-    let valid = |x: Option<f64>| x.filter(|s| s.is_finite() && *s >= 0.0);
+    let valid = seconds;
     let load = records.and_then(|r| valid(r.load_seconds));
     let warmup = records.and_then(|r| valid(r.warmup_seconds));
     let timed: f64 = records
@@ -244,5 +254,25 @@ mod tests {
         assert_eq!(union_length(vec![]), None);
         let spans = vec![(0.0, 4.0), (1.0, 5.0), (100.0, 102.0)];
         assert_eq!(union_length(spans), Some(7.0));
+    }
+
+    #[test]
+    fn a_lying_duration_never_makes_a_total_infinite() {
+        // 1e308 s × 2 GPUs is infinite, which JSON writes as null and no
+        // reader takes back: a figure beyond a year is left out.
+        assert_eq!(seconds(Some(1e308)), None);
+        assert_eq!(seconds(Some(-1.0)), None);
+        assert_eq!(seconds(Some(f64::NAN)), None);
+        assert_eq!(seconds(Some(12.5)), Some(12.5));
+        let r = records(
+            "{\"event\": \"load\", \"seconds\": 1e308}\n{\"prompt\": 0, \"image\": \"a.png\", \"seconds\": 1e308, \"ok\": true}\n",
+        );
+        let c = config("c", 4096, 10.0, Some(&r));
+        let json = serde_json::to_string(&c).expect("json");
+        serde_json::from_str::<ConfigBill>(&json).expect("reads back");
+        assert!(
+            c.gpu_seconds.is_finite() && c.idle_gpu_seconds.is_finite(),
+            "{json}"
+        );
     }
 }

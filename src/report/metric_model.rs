@@ -48,6 +48,12 @@ pub struct ConfigMetric {
     pub change: Option<f64>,
     /// Prompts with a value.
     pub measured: usize,
+    /// Prompts the plugin was given but answered without a usable value
+    /// ("prompt" kind: also those whose baseline image has none to compare
+    /// with). A judged metric with any is WARN: a threshold cannot pass what
+    /// was not measured, and a gap can be exactly the bad prompt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unmeasured: usize,
     /// The thresholds as applied to this config: WARN / FAIL beyond these
     /// ("pair": the mean; "prompt": how much worse than the baseline).
     pub warn: Option<f64>,
@@ -55,6 +61,10 @@ pub struct ConfigMetric {
     /// Whether the thresholds were applied (lossy configs; lossless ones
     /// when the registry says `lossless = true`; never the baseline).
     pub judged: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ConfigMetric {

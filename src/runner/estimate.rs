@@ -122,7 +122,10 @@ fn from_report(r: &Report, from: &str) -> Vec<Sample> {
                 features: res.features.clone(),
                 gpus: c.gpus,
                 wall: c.wall_seconds,
-                load: c.load_gpu_seconds.map(|g| g / f64::from(c.gpus.max(1))),
+                load: c
+                    .load_gpu_seconds
+                    .map(|g| g / f64::from(c.gpus.max(1)))
+                    .filter(|l| l.is_finite() && *l >= 0.0),
                 from: from.to_string(),
             })
         })
@@ -270,7 +273,9 @@ pub fn estimate(
                     },
                 },
                 None => Estimate {
-                    seconds: load + unit * generations / speedup(&e.features, e.gpus, is_cache),
+                    // Never negative, whatever a hostile file held.
+                    seconds: (load + unit * generations / speedup(&e.features, e.gpus, is_cache))
+                        .max(0.0),
                     source: Source::Model { fitted_on },
                 },
             })
@@ -410,6 +415,19 @@ mod tests {
         assert_eq!(
             est[1].as_ref().map(|e| e.source.clone()),
             Some(Source::Model { fitted_on: 0 })
+        );
+    }
+
+    #[test]
+    fn a_hostile_load_never_makes_an_estimate_negative() {
+        let m = manifest();
+        // A report whose load is a million seconds more than the config ran.
+        let samples = vec![sample(&m, 0, 12.0, Some(-1e6))];
+        let est = estimate(&m, &samples, &is_cache);
+        assert!(
+            est.iter().flatten().all(|e| e.seconds >= 0.0),
+            "{:?}",
+            est.iter().flatten().map(|e| e.seconds).collect::<Vec<_>>()
         );
     }
 

@@ -57,6 +57,7 @@ pub(crate) fn summarise(
         if own.is_empty() {
             continue;
         }
+        let mut unmeasured = missing.len();
         let mean = mean_of(own.values().copied());
         let (baseline_mean, change) = match (p.kind, baseline) {
             (MetricKind::Prompt, Some(b)) if b != ci => {
@@ -64,6 +65,16 @@ pub(crate) fn summarise(
                     .iter()
                     .filter_map(|(i, v)| Some((*v, *o.values.get(&(b, *i))?.as_ref().ok()?)))
                     .collect();
+                // A score with no baseline score beside it is no change.
+                if pairs.len() < own.len() {
+                    unmeasured += own.len() - pairs.len();
+                    notes.push(format!(
+                        "{}: {} of {} prompt(s) have no baseline value to compare with",
+                        p.name,
+                        own.len() - pairs.len(),
+                        own.len()
+                    ));
+                }
                 let base = mean_of(pairs.iter().map(|p| p.1));
                 let change = mean_of(pairs.iter().map(|p| p.0 - p.1));
                 (base, change)
@@ -77,6 +88,7 @@ pub(crate) fn summarise(
                 baseline_mean,
                 change,
                 measured: own.len(),
+                unmeasured,
                 warn: p.warn,
                 fail: p.fail,
                 judged: judged && (lossy || p.lossless) && (p.warn.is_some() || p.fail.is_some()),
@@ -104,7 +116,7 @@ pub(crate) fn apply(
         let Some(m) = metrics.get(&p.name).filter(|m| m.judged) else {
             continue;
         };
-        let Some((verdict, why)) = verdict(p, m, lossy) else {
+        let Some((verdict, why)) = verdict(p, m, lossy).or_else(|| unmeasured(p, m)) else {
             continue;
         };
         if rank(verdict) > rank(status) {
@@ -117,6 +129,21 @@ pub(crate) fn apply(
         }
     }
     (status, reason)
+}
+
+/// WARN for a judged metric with prompts it could not measure: within the
+/// thresholds on what it measured is not within them on every image.
+fn unmeasured(p: &MetricPlugin, m: &ConfigMetric) -> Option<(Status, String)> {
+    (m.unmeasured > 0).then(|| {
+        (
+            Status::Warn,
+            format!(
+                "{}: {} prompt(s) without a usable value (measured {}): a threshold cannot \
+                 pass what was not measured",
+                p.name, m.unmeasured, m.measured
+            ),
+        )
+    })
 }
 
 fn rank(s: Status) -> u8 {
@@ -193,6 +220,7 @@ mod tests {
 
     fn metric(p: &MetricPlugin, mean: f64, change: Option<f64>) -> ConfigMetric {
         ConfigMetric {
+            unmeasured: 0,
             mean: Some(mean),
             baseline_mean: change.map(|c| mean - c),
             change,
@@ -274,5 +302,35 @@ mod tests {
             apply(Status::Pass, None, &quiet, &[&p], false).0,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn a_judged_metric_with_unmeasured_prompts_is_not_a_pass() {
+        // Within the thresholds on what it measured, but one prompt has no
+        // value (the plugin erred on it, or a "prompt" score has no baseline
+        // score beside it): that prompt may be the bad one.
+        let p = plugin(MetricKind::Pair, Better::Lower, 0.5, 1.0);
+        let mut m = metric(&p, 0.0, None);
+        let metrics = |m: &ConfigMetric| BTreeMap::from([("m".to_string(), m.clone())]);
+        let (status, _) = apply(Status::Pass, None, &metrics(&m), &[&p], true);
+        assert_eq!(status, Status::Pass);
+        m.unmeasured = 1;
+        let (status, reason) = apply(Status::Pass, None, &metrics(&m), &[&p], true);
+        assert_eq!(status, Status::Warn);
+        assert!(
+            reason
+                .expect("reason")
+                .contains("1 prompt(s) without a usable value")
+        );
+        // Not judged (a lossless config without the opt-in): untouched.
+        m.judged = false;
+        let (status, _) = apply(Status::Pass, None, &metrics(&m), &[&p], true);
+        assert_eq!(status, Status::Pass);
+        // A prompt metric whose baseline has no value at all: no change to judge, WARN.
+        let p = plugin(MetricKind::Prompt, Better::Higher, 0.5, 1.0);
+        let mut m = metric(&p, 9.9, None);
+        m.unmeasured = 2;
+        let (status, _) = apply(Status::Pass, None, &metrics(&m), &[&p], true);
+        assert_eq!(status, Status::Warn);
     }
 }
