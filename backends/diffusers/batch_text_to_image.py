@@ -267,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="magcache: comma-separated ratios, or 'flux' for diffusers' FLUX_MAG_RATIOS; default: calibrate",
     )
+    p.add_argument(
+        "--session",
+        metavar="FILE",
+        help="run several configurations on one loaded pipeline: the JSON session file compat writes "
+        "(docs/sessions.md); each entry switches its cache on, runs its warm-up and prompts into its "
+        "folder, and switches it off",
+    )
     p.add_argument("--compile", action="store_true", help="denoiser.compile_repeated_blocks(fullgraph=True)")
     p.add_argument(
         "--group-offload",
@@ -1076,6 +1083,62 @@ def setup(
     return pipe, kw, settings, counter
 
 
+def warmup_and_prompts(
+    pipe: Any,
+    kw: dict[str, Any],
+    prompts: list[str],
+    args: argparse.Namespace,
+    results: Results,
+    log,
+    device: str,
+    world_size: int,
+    writer: bool,
+    out_dir: Path,
+    counter: WorkCounter | None,
+) -> tuple[int, str | None]:
+    """The untimed warm-up, then one timed image per prompt into out_dir, each
+    recorded in results. Returns (images produced, first error)."""
+    if args.warmup > 0:
+        t0 = time.perf_counter()
+        try:
+            for _ in range(args.warmup):
+                generate(pipe, kw, prompts[0], args.seed)
+            _synchronize(device)
+            results.write({"event": "warmup", "seconds": round(time.perf_counter() - t0, 4)})
+            log(f"Warm-up ({args.warmup}) in {time.perf_counter() - t0:.2f} seconds")
+        except Exception as exc:  # noqa: BLE001 - the batch still runs
+            traceback.print_exc()
+            results.write({"event": "warmup", "seconds": None, "ok": False, "error": error_line(exc)})
+            log(f"Warm-up failed: {error_line(exc)}")
+
+    ok_count = 0
+    first_error = None
+    for i, prompt in enumerate(prompts):
+        name = f"prompt_{i:02d}.png"
+        if counter is not None:
+            counter.reset()  # this prompt only: not calibration, warm-up or a failed prompt
+        _barrier(world_size)
+        t0 = time.perf_counter()
+        try:
+            image = generate(pipe, kw, prompt, args.seed + i)
+            _synchronize(device)
+            seconds = time.perf_counter() - t0
+            if writer:
+                save_image(image, out_dir / name)  # whole, on disk, before its ok line
+        except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
+            traceback.print_exc()
+            first_error = first_error or error_line(exc)
+            results.write({"prompt": i, "image": None, "seconds": None, "ok": False, "error": error_line(exc)})
+            log(f"  Prompt {i + 1}: failed ({error_line(exc)})")
+            continue
+        ok_count += 1
+        if counter is not None:
+            counter.keep()
+        results.write({"prompt": i, "image": name, "seconds": round(seconds, 4), "ok": True})
+        log(f"  Prompt {i + 1}: {seconds:.4f} seconds")
+    return ok_count, first_error
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         plan = validate(args)
@@ -1138,44 +1201,9 @@ def run(args: argparse.Namespace) -> int:
         device = "cuda" if settings["device"].startswith("cuda") else "cpu"
         world_size = plan["world_size"]
 
-        if args.warmup > 0:
-            t0 = time.perf_counter()
-            try:
-                for _ in range(args.warmup):
-                    generate(pipe, kw, prompts[0], args.seed)
-                _synchronize(device)
-                results.write({"event": "warmup", "seconds": round(time.perf_counter() - t0, 4)})
-                log(f"Warm-up ({args.warmup}) in {time.perf_counter() - t0:.2f} seconds")
-            except Exception as exc:  # noqa: BLE001 - the batch still runs
-                traceback.print_exc()
-                results.write({"event": "warmup", "seconds": None, "ok": False, "error": error_line(exc)})
-                log(f"Warm-up failed: {error_line(exc)}")
-
-        ok_count = 0
-        first_error = None
-        for i, prompt in enumerate(prompts):
-            name = f"prompt_{i:02d}.png"
-            if counter is not None:
-                counter.reset()  # this prompt only: not calibration, warm-up or a failed prompt
-            _barrier(world_size)
-            t0 = time.perf_counter()
-            try:
-                image = generate(pipe, kw, prompt, args.seed + i)
-                _synchronize(device)
-                seconds = time.perf_counter() - t0
-                if writer:
-                    save_image(image, out_dir / name)  # whole, on disk, before its ok line
-            except Exception as exc:  # noqa: BLE001 - one prompt's failure never ends the batch
-                traceback.print_exc()
-                first_error = first_error or error_line(exc)
-                results.write({"prompt": i, "image": None, "seconds": None, "ok": False, "error": error_line(exc)})
-                log(f"  Prompt {i + 1}: failed ({error_line(exc)})")
-                continue
-            ok_count += 1
-            if counter is not None:
-                counter.keep()
-            results.write({"prompt": i, "image": name, "seconds": round(seconds, 4), "ok": True})
-            log(f"  Prompt {i + 1}: {seconds:.4f} seconds")
+        ok_count, first_error = warmup_and_prompts(
+            pipe, kw, prompts, args, results, log, device, world_size, writer, out_dir, counter
+        )
 
         work = counter.event() if counter is not None else None
         if work is not None:
@@ -1200,6 +1228,178 @@ def run(args: argparse.Namespace) -> int:
                     dist.destroy_process_group()
             except Exception:  # noqa: BLE001
                 pass
+
+
+# ------------------------------------------------------------------ sessions --
+# docs/sessions.md: one load, then per entry its cache on, its warm-up and
+# prompts into its folder, its cache off. Only diffusers' own cache hooks are
+# switched here (cache-dit's disable_cache is not wired yet).
+
+SESSION_FILE_VERSION = 1
+# What an entry may set: the switchable features' flags. Everything else is
+# the process's (its command line), and an entry that differs there is refused.
+SESSION_ENTRY_KEYS = ("cache", "cache_threshold", "cache_interval", "mag_ratios")
+SESSION_OWN_KEYS = ("output", "prompt_file", "warmup", "session")
+
+
+def read_session(path: str) -> list[dict[str, Any]]:
+    """The session file's entries, checked; UsageError naming the file and entry."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read session file {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != SESSION_FILE_VERSION:
+        raise UsageError(f"session file {path}: expected an object with version {SESSION_FILE_VERSION}")
+    entries = data.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"session file {path}: 'entries' must be a non-empty list")
+    fields = {"name": str, "output": str, "args": list, "warmup": int, "prompt_file": str, "check": bool}
+    for i, e in enumerate(entries):
+        for key, kind in fields.items():
+            if not isinstance(e, dict) or not isinstance(e.get(key), kind):
+                raise UsageError(f"session file {path}: entry {i} needs '{key}' ({kind.__name__})")
+        if not all(isinstance(a, str) for a in e["args"]):
+            raise UsageError(f"session file {path}: entry {i} ('{e['name']}'): args must be strings")
+        if e["warmup"] < 0:
+            raise UsageError(f"session file {path}: entry {i} ('{e['name']}'): warmup must be >= 0")
+    return entries
+
+
+def entry_namespace(args: argparse.Namespace, entry: dict[str, Any]) -> argparse.Namespace:
+    """The process's arguments with the entry's folder, prompts, warm-up and
+    switchable flags. An entry flag that is not a switchable one is refused:
+    it would need its own process."""
+    argv = ["--model", args.model, "--prompt-file", entry["prompt_file"], "--output", entry["output"], *entry["args"]]
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            parsed = build_parser().parse_args(join_text_values(argv))
+    except SystemExit:
+        raise UsageError(
+            f"session entry '{entry['name']}': bad arguments {entry['args']}: {err.getvalue().strip()}"
+        ) from None
+    defaults = build_parser().parse_args(["--model", args.model, "--prompt-file", "-", "--output", "-"])
+    ns = argparse.Namespace(**vars(args))
+    for key, value in vars(parsed).items():
+        if key in SESSION_ENTRY_KEYS:
+            setattr(ns, key, value)
+        elif key not in SESSION_OWN_KEYS and key != "model" and value != getattr(defaults, key):
+            raise UsageError(
+                f"session entry '{entry['name']}': --{key.replace('_', '-')} is not switchable on a loaded "
+                "pipeline; it belongs on the process's command line (its own session)"
+            )
+    ns.output, ns.prompt_file, ns.warmup = entry["output"], entry["prompt_file"], entry["warmup"]
+    ns.session = None
+    return ns
+
+
+def switch_off(denoiser: Any) -> None:
+    """Removes the entry's cache hooks, so the next entry starts from the
+    pipeline as loaded. The contamination check exists for when this fails."""
+    denoiser.disable_cache()
+
+
+def run_session(args: argparse.Namespace) -> int:
+    """One load, then each entry of the session file in order."""
+    try:
+        if args.cache is not None:
+            raise UsageError("--session takes each configuration's cache from its entry; drop --cache")
+        plan = validate(args)
+        entries = read_session(args.session)
+        spaces = [entry_namespace(args, e) for e in entries]
+        plans = [validate(ns) for ns in spaces]
+        for e, p in zip(entries, plans):
+            if p["cache_dit"] is not None:
+                raise UsageError(f"session entry '{e['name']}': cache_dit cannot be switched in a session yet")
+        prompt_lists = []
+        for e in entries:
+            try:
+                prompt_lists.append(read_prompts(e["prompt_file"]))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"session entry '{e['name']}': cannot read {e['prompt_file']}: {exc}") from exc
+            if not prompt_lists[-1]:
+                raise UsageError(f"session entry '{e['name']}': prompt file {e['prompt_file']} has no prompts")
+    except UsageError as exc:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    writer = plan["rank"] == 0
+
+    def log(msg: str) -> None:
+        if writer:
+            print(msg, flush=True)
+
+    first_dir = Path(entries[0]["output"])
+    if writer:
+        first_dir.mkdir(parents=True, exist_ok=True)
+    results = Results(first_dir / "results.jsonl" if writer else None)
+    all_ok = True
+    try:
+        log(f"diffusers session of {len(entries)} entries (targets diffusers {TARGET_DIFFUSERS_VERSION})")
+        t0 = time.perf_counter()
+        try:
+            pipe, kw, settings, _counter = setup(args, plan, results, log)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            results.write({"event": "load", "seconds": None, "ok": False, "error": f"usage: {exc}"})
+            return EXIT_USAGE
+        except Exception as exc:  # noqa: BLE001 - any load/setup failure is a setup failure
+            traceback.print_exc()
+            print(f"error: setup failed: {error_line(exc)}", file=sys.stderr, flush=True)
+            results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
+            return EXIT_FAILED
+        load_seconds = time.perf_counter() - t0
+        log(f"Model loaded in {load_seconds:.2f} seconds")
+        device = "cuda" if settings["device"].startswith("cuda") else "cpu"
+        denoiser = denoiser_of(pipe)
+        for n, (entry, ns, p, prompts) in enumerate(zip(entries, spaces, plans, prompt_lists)):
+            out_dir = Path(entry["output"])
+            if n > 0:
+                results.close()
+                if writer:
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                results = Results(out_dir / "results.jsonl" if writer else None)
+            log(f"Session entry {n + 1}/{len(entries)}: {entry['name']}{' (check)' if entry['check'] else ''}")
+            features = dict(settings["features"])
+            enabled = False
+            try:
+                if p["cache"] is not None:
+                    config = make_cache_config(p["cache"], pipe, p["mag_ratios"])
+                    if getattr(config, "calibrate", False):
+                        raise UsageError("magcache calibration is not run in a session: give --mag-ratios")
+                    denoiser.enable_cache(config)
+                    enabled = True
+                    features["cache"] = {"name": ns.cache, "config": type(config).__name__, **config_summary(config)}
+            except Exception as exc:  # noqa: BLE001 - this entry fails, the session goes on
+                traceback.print_exc()
+                results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
+                results.write({"event": "done"})
+                all_ok = False
+                continue
+            results.write({**settings, "features": features, "call_kwargs": _jsonable(kw)})
+            if n == 0:
+                results.write({"event": "load", "seconds": round(load_seconds, 4)})
+            try:
+                ok_count, _first = warmup_and_prompts(
+                    pipe, kw, prompts, ns, results, log, device, plan["world_size"], writer, out_dir, None
+                )
+            finally:
+                if enabled:
+                    switch_off(denoiser)
+            all_ok = all_ok and ok_count > 0
+            results.write({"event": "done"})
+        return EXIT_OK if all_ok else EXIT_FAILED
+    finally:
+        results.close()
+        if plan["world_size"] > 1:
+            try:
+                import torch.distributed as dist
+
+                if dist.is_initialized():
+                    dist.destroy_process_group()
+            except Exception:  # noqa: BLE001
+                pass
+
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -1407,7 +1607,7 @@ def main(argv: list[str] | None = None) -> int:
         print("launching: " + " ".join(relaunch), flush=True)
         sys.stderr.flush()
         os.execv(relaunch[0], relaunch)
-    return run(args)
+    return run_session(args) if args.session else run(args)
 
 
 if __name__ == "__main__":
