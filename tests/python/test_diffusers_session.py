@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from the repository root too (.ci/run)
 
 from test_diffusers_backend import MAKE_TINY, PYTHON, SCRIPT, base_args, bt, clean_env, diffusers_importable
 
