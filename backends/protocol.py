@@ -23,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PROBE_PROTOCOL = 1
 
 # Probe exit codes (compat falls back to features.toml's static `unsupported`
 # for anything but 0).
 PROBE_OK = 0
+PROBE_WRITE_FAILED = 1
 PROBE_BAD_REQUEST = 2
 PROBE_NOT_IMPORTABLE = 3
 
@@ -356,3 +357,26 @@ def probe_argv(argv: list[str]) -> tuple[str, str] | None:
     if "--output" not in values:
         raise BadProbeRequest("--probe needs --output OUT (where the answer goes)")
     return values["--probe"], values["--output"]
+
+
+def probe_if_asked(argv: list[str], probe_main: Callable[[str, str], int]) -> int | None:
+    """The probe's exit code when ``argv`` is a probe call (``probe_main(request,
+    output)`` answers it), PROBE_BAD_REQUEST for a malformed one, else None: the
+    script runs its batch."""
+    try:
+        call = probe_argv(argv)
+    except BadProbeRequest as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return PROBE_BAD_REQUEST
+    return None if call is None else probe_main(*call)
+
+
+def write_probe_answer(output_path: str, answer: dict[str, Any]) -> int:
+    """Writes a probe's answer atomically; the probe's exit code (PROBE_OK, or
+    PROBE_WRITE_FAILED with the reason on stderr)."""
+    try:
+        write_json_atomic(output_path, answer)
+    except OSError as exc:
+        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
+        return PROBE_WRITE_FAILED
+    return PROBE_OK

@@ -1578,23 +1578,14 @@ def probe_main(request_path: str, output_path: str) -> int:
     features = {name: probe_feature(base, fragment, denoiser, bool(torch.cuda.is_available()), pipeline)
                 for name, fragment in request["features"].items()}
     answer = PROTOCOL.probe_answer("diffusers", identity, request["model"], features, notes)
-    try:
-        PROTOCOL.write_json_atomic(output_path, answer)
-    except OSError as exc:
-        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return PROTOCOL.PROBE_OK
+    return PROTOCOL.write_probe_answer(output_path, answer)
 
 
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    try:
-        probe_call = PROTOCOL.probe_argv(raw)
-    except PROTOCOL.BadProbeRequest as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return PROTOCOL.PROBE_BAD_REQUEST
-    if probe_call is not None:
-        return probe_main(*probe_call)
+    probed = PROTOCOL.probe_if_asked(raw, probe_main)
+    if probed is not None:
+        return probed
     args = parse_args(raw)
     relaunch = torchrun_argv(args, raw, dict(os.environ))
     if relaunch is not None:

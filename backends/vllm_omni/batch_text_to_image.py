@@ -1025,23 +1025,14 @@ def probe_main(request_path: str, output_path: str) -> int:
              "the probe checks the keywords, the parallel config and the cache selector"]
     features = {name: probe_feature(base, fragment, version) for name, fragment in request["features"].items()}
     answer = PROTOCOL.probe_answer("vllm-omni", identity, request["model"], features, notes)
-    try:
-        PROTOCOL.write_json_atomic(output_path, answer)
-    except OSError as exc:
-        print(f"error: cannot write the probe answer {output_path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return PROTOCOL.PROBE_OK
+    return PROTOCOL.write_probe_answer(output_path, answer)
 
 
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    try:
-        probe_call = PROTOCOL.probe_argv(raw)
-    except PROTOCOL.BadProbeRequest as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return PROTOCOL.PROBE_BAD_REQUEST
-    if probe_call is not None:
-        return probe_main(*probe_call)
+    probed = PROTOCOL.probe_if_asked(raw, probe_main)
+    if probed is not None:
+        return probed
     args = build_parser().parse_args(join_text_values(raw))
     return run(args)
 

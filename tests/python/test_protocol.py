@@ -94,6 +94,20 @@ class TestProtocol(unittest.TestCase):
         with self.assertRaisesRegex(protocol.BadProbeRequest, "only --probe REQUEST --output OUT"):
             protocol.probe_argv(["--probe", "r.json", "--output", "a.json", "--model", "m"])
 
+    def test_probe_dispatch_and_answer(self) -> None:
+        calls = []
+        answer = lambda req, out: calls.append((req, out)) or protocol.PROBE_OK  # noqa: E731
+        self.assertIsNone(protocol.probe_if_asked(["--model", "m"], answer))
+        self.assertEqual(protocol.probe_if_asked(["--probe", "r.json"], answer), protocol.PROBE_BAD_REQUEST)
+        self.assertEqual(protocol.probe_if_asked(["--probe=r.json", "--output", "a.json"], answer), protocol.PROBE_OK)
+        self.assertEqual(calls, [("r.json", "a.json")])
+        out = self.tmp / "answer.json"
+        self.assertEqual(protocol.write_probe_answer(str(out), {"event": "probe"}), protocol.PROBE_OK)
+        self.assertEqual(json.loads(out.read_text(encoding="utf-8")), {"event": "probe"})
+        (self.tmp / "a-file").write_text("x", encoding="utf-8")  # not a folder: the answer cannot go there
+        blocked = self.tmp / "a-file" / "answer.json"
+        self.assertEqual(protocol.write_probe_answer(str(blocked), {}), protocol.PROBE_WRITE_FAILED)
+
     def test_a_script_runs_without_anything_installed(self) -> None:
         import subprocess
         import sys
