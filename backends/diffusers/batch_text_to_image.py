@@ -1139,6 +1139,20 @@ def warmup_and_prompts(
     return ok_count, first_error
 
 
+def _end_distributed(world_size: int) -> None:
+    """Leave the process group torchrun's ranks joined, if any; never raises
+    (the batch's own exit code is what counts)."""
+    if world_size <= 1:
+        return
+    try:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         plan = validate(args)
@@ -1220,14 +1234,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if ok_count > 0 else EXIT_FAILED
     finally:
         results.close()
-        if plan["world_size"] > 1:
-            try:
-                import torch.distributed as dist
-
-                if dist.is_initialized():
-                    dist.destroy_process_group()
-            except Exception:  # noqa: BLE001
-                pass
+        _end_distributed(plan["world_size"])
 
 
 # ------------------------------------------------------------------ sessions --
@@ -1391,14 +1398,7 @@ def run_session(args: argparse.Namespace) -> int:
         return EXIT_OK if all_ok else EXIT_FAILED
     finally:
         results.close()
-        if plan["world_size"] > 1:
-            try:
-                import torch.distributed as dist
-
-                if dist.is_initialized():
-                    dist.destroy_process_group()
-            except Exception:  # noqa: BLE001
-                pass
+        _end_distributed(plan["world_size"])
 
 
 

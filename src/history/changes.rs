@@ -1,6 +1,8 @@
 //! Changes in one series: status transitions, flaky configurations, and
 //! speed / quality / memory level shifts (see [`super::steps`]).
 
+// Worse is larger; SKIP has no rank: compare's order of statuses.
+use crate::compare::verdict::severity as rank;
 use crate::report::model::Status;
 
 use super::model::{Change, Direction, Kind, Point, Run, RunRef, Series};
@@ -43,17 +45,6 @@ fn class(s: Status) -> Option<Class> {
     match s {
         Status::Pass | Status::Warn => Some(Class::Good),
         Status::Fail | Status::Error => Some(Class::Bad),
-        Status::Skip => None,
-    }
-}
-
-/// Worse is larger; SKIP has no rank.
-fn rank(s: Status) -> Option<u8> {
-    match s {
-        Status::Pass => Some(0),
-        Status::Warn => Some(1),
-        Status::Fail => Some(2),
-        Status::Error => Some(3),
         Status::Skip => None,
     }
 }
