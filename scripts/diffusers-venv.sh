@@ -16,18 +16,5 @@ if [ "${1:-}" = "--path" ]; then
     echo "$venv"
     exit 0
 fi
-if [ -f "$venv/.installed" ] && cmp -s "$req" "$venv/.installed"; then
-    echo "diffusers venv: reusing $venv"
-    exit 0
-fi
-if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-    sudo_=""; [ "$(id -u)" != 0 ] && sudo_="sudo"
-    $sudo_ apt-get update -qq && $sudo_ apt-get install -y -qq python3-venv
-fi
-rm -rf "$venv"
-python3 -m venv "$venv"
-"$venv/bin/python3" -m pip install --quiet --upgrade pip
-start=$(date +%s)
-"$venv/bin/python3" -m pip install --quiet -r "$req"
-echo "diffusers venv: installed in $(( $(date +%s) - start )) s at $venv ($(du -sh "$venv" | cut -f1))"
-cp "$req" "$venv/.installed"
+. scripts/venv-lib.sh
+venv_install diffusers "$req" "$venv"

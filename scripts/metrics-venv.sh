@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 req="$root/metrics/requirements.txt"
 hash=$(sha256sum "$req" | cut -c1-12)
 venv=${COMPAT_METRICS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/compat/venv-metrics-$hash}
-installed() { [ -f "$venv/.installed" ] && cmp -s "$req" "$venv/.installed"; }
+. "$root/scripts/venv-lib.sh"
 case "${1:-}" in
 --path)
     echo "$venv"
@@ -23,25 +23,11 @@ case "${1:-}" in
     ;;
 --exec)
     shift
-    if ! installed; then
+    if ! venv_installed "$req" "$venv"; then
         echo "metrics venv: not set up at $venv (metrics/requirements.txt changed or never installed): run $root/scripts/metrics-venv.sh" >&2
         exit 3
     fi
     exec "$venv/bin/python3" "$@"
     ;;
 esac
-if installed; then
-    echo "metrics venv: reusing $venv"
-    exit 0
-fi
-if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-    sudo_=""; [ "$(id -u)" != 0 ] && sudo_="sudo"
-    $sudo_ apt-get update -qq && $sudo_ apt-get install -y -qq python3-venv
-fi
-rm -rf "$venv"
-python3 -m venv "$venv"
-"$venv/bin/python3" -m pip install --quiet --upgrade pip
-start=$(date +%s)
-"$venv/bin/python3" -m pip install --quiet -r "$req"
-echo "metrics venv: installed in $(( $(date +%s) - start )) s at $venv ($(du -sh "$venv" | cut -f1))"
-cp "$req" "$venv/.installed"
+venv_install metrics "$req" "$venv"
