@@ -889,6 +889,17 @@ class WorkCounter:
 
             module.forward = seen
 
+    def restart(self, engine: Any = None) -> None:
+        """A new configuration on the same wrapped blocks (a session entry):
+        forget every kept count, as a process of its own would start, and take
+        the entry's engine count (cache-dit's, or None)."""
+        self.kept = dict.fromkeys(self.counts, 0)
+        self.kept_prompts = 0
+        self.kept_by_branch = {}
+        self.kept_cross = dict.fromkeys(self.counts, 0)
+        self.engine = engine
+        self.reset()
+
     def reset(self) -> None:
         """Forget what ran since the last reset (calibration, warm-up, a failed prompt)."""
         for unit in self.counts:
@@ -947,7 +958,7 @@ def _one_state_for_all_contexts(module: Any) -> bool:
 
 def setup(
     args: argparse.Namespace, plan: dict[str, Any], results: Results, log
-) -> tuple[Any, dict[str, Any], dict, WorkCounter | None]:
+) -> tuple[Any, dict[str, Any], dict, WorkCounter]:
     """Load the pipeline once and apply the features. Returns (pipe, call kwargs,
     settings, work counter). Raises UsageError for what cannot run here, anything else for a
     failed setup."""
@@ -1006,12 +1017,11 @@ def setup(
     # so a skipped block is not counted. cache-dit goes on before diffusers'
     # parallelism, the order cache-dit asks for (enable_cache applies its own
     # parallelism after the cache hooks).
+    # With --compile only the engine's own count is kept (no block wrappers):
+    # without cache-dit that counter keeps nothing and writes no work line.
     cache_dit_spec_ = plan.get("cache_dit")
     engine_counts = (lambda: cache_dit_counts(pipe)) if cache_dit_spec_ is not None else None
-    if args.compile:
-        counter = WorkCounter(denoiser, blocks=False, engine=engine_counts) if engine_counts else None
-    else:
-        counter = WorkCounter(denoiser, engine=engine_counts)
+    counter = WorkCounter(denoiser, blocks=not args.compile, engine=engine_counts)
     if cache_dit_spec_ is not None:
         applied["cache"] = enable_cache_dit(pipe, cache_dit_spec_)
 
@@ -1238,14 +1248,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ sessions --
-# docs/sessions.md: one load, then per entry its cache on, its warm-up and
-# prompts into its folder, its cache off. Only diffusers' own cache hooks are
-# switched here (cache-dit's disable_cache is not wired yet).
+# docs/sessions.md: one load, then per entry its cache on (diffusers' hooks or
+# cache-dit), its warm-up and prompts into its folder, its work line, its cache
+# off (switch_off).
 
 SESSION_FILE_VERSION = 1
 # What an entry may set: the switchable features' flags. Everything else is
 # the process's (its command line), and an entry that differs there is refused.
-SESSION_ENTRY_KEYS = ("cache", "cache_threshold", "cache_interval", "mag_ratios")
+SESSION_ENTRY_KEYS = (
+    "cache", "cache_threshold", "cache_interval", "mag_ratios",
+    "cache_dit_calibrator", "cache_dit_scm", "cache_dit_scm_policy",
+)
 SESSION_OWN_KEYS = ("output", "prompt_file", "warmup", "session")
 
 
@@ -1299,10 +1312,93 @@ def entry_namespace(args: argparse.Namespace, entry: dict[str, Any]) -> argparse
     return ns
 
 
-def switch_off(denoiser: Any) -> None:
-    """Removes the entry's cache hooks, so the next entry starts from the
-    pipeline as loaded. The contamination check exists for when this fails."""
-    denoiser.disable_cache()
+def switch_off(pipe: Any, denoiser: Any, plan: dict[str, Any]) -> None:
+    """Removes what the entry switched on, so that the next entry starts from
+    the pipeline as loaded; the one place a session undoes a feature (the
+    contamination check exists for when this fails).
+
+    diffusers: ``denoiser.disable_cache()`` removes the cache's hooks
+    (models/cache_utils.py:118-160 of 0.42.1), each ``HookRegistry.remove_hook``
+    putting back the forward it wrapped (hooks/hooks.py:250-264), which also
+    drops the WorkCounter's observer over it.
+
+    cache-dit: ``cache_dit.disable_cache(pipe)`` (cache_dit/caching/
+    cache_interface.py:540-553 of the 1.5.3 wheel, one argument: the pipeline,
+    a BlockAdapter or a transformer) calls ``CachedAdapter.maybe_release_hooks``
+    (caching/cache_adapters/cache_adapter.py:535-647): it puts back the
+    pipeline class's ``__call__`` (the per-call cache-context wrapper, :568-582),
+    the transformer's ``forward`` (the one that swaps in the cached blocks,
+    :547-566, clearing the context manager's contexts), and deletes the
+    forward-pattern / context-kwargs attributes it set on the pipeline,
+    transformer and blocks (:592-617) and its cached-step stats (:620-627,
+    cache_blocks/pattern_utils.py:52), so the next cache-dit entry counts from
+    zero. Both calls are harmless on a pipeline without that cache (diffusers
+    warns; cache-dit checks each attribute before removing it)."""
+    if plan["cache"] is not None:
+        denoiser.disable_cache()
+    if plan["cache_dit"] is not None:
+        import cache_dit
+
+        cache_dit.disable_cache(pipe)
+
+
+def switch_on(pipe: Any, denoiser: Any, plan: dict[str, Any], ns: argparse.Namespace) -> dict[str, Any] | None:
+    """Enables the entry's cache on the loaded pipeline, as setup() does for a
+    process of its own; returns its settings entry (None: no cache)."""
+    if plan["cache_dit"] is not None:
+        return enable_cache_dit(pipe, plan["cache_dit"])
+    if plan["cache"] is not None:
+        if not hasattr(denoiser, "enable_cache"):
+            raise UsageError(f"{type(denoiser).__name__} has no enable_cache (diffusers' CacheMixin)")
+        config = make_cache_config(plan["cache"], pipe, plan["mag_ratios"])
+        if getattr(config, "calibrate", False):
+            raise UsageError("magcache calibration is not run in a session: give --mag-ratios")
+        denoiser.enable_cache(config)
+        return {"name": ns.cache, "config": type(config).__name__, **config_summary(config)}
+    return None
+
+
+def session_entry(
+    pipe: Any, denoiser: Any, kw: dict[str, Any], settings: dict[str, Any], counter: WorkCounter, n: int,
+    load_seconds: float, ns: argparse.Namespace, p: dict[str, Any], prompts: list[str], results: Results,
+    log, device: str, world_size: int, writer: bool, out_dir: Path,
+) -> bool:
+    """One entry between its switch-on and switch-off: its settings (the load
+    only in the first entry), warm-up, prompts and work lines. False when its
+    cache could not be switched on or no prompt produced an image."""
+    try:
+        applied = switch_on(pipe, denoiser, p, ns)
+        counter.observe()  # after the entry's hooks are on, as run() does
+    except Exception as exc:  # noqa: BLE001 - this entry fails, the session goes on
+        traceback.print_exc()
+        usage = "usage: " if isinstance(exc, UsageError) else ""
+        results.write({"event": "load", "seconds": None, "ok": False, "error": usage + error_line(exc)})
+        return False
+    features = dict(settings["features"])
+    if applied is not None:
+        features["cache"] = applied
+    results.write({**settings, "features": features, "call_kwargs": _jsonable(kw)})
+    if n == 0:
+        results.write({"event": "load", "seconds": round(load_seconds, 4)})
+    ok_count, _first = warmup_and_prompts(pipe, kw, prompts, ns, results, log, device, world_size, writer,
+                                          out_dir, counter)
+    work = counter.event()
+    if work is not None:
+        results.write(work)
+    return ok_count > 0
+
+
+def switched_off(pipe: Any, denoiser: Any, plan: dict[str, Any], name: str) -> bool:
+    """switch_off, saying so when it raises: then the later entries would not
+    start from the pipeline as loaded, and the session stops."""
+    try:
+        switch_off(pipe, denoiser, plan)
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        print(f"error: session entry '{name}': switching its cache off failed ({error_line(exc)}); "
+              "the remaining entries are not run", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def run_session(args: argparse.Namespace) -> int:
@@ -1315,8 +1411,14 @@ def run_session(args: argparse.Namespace) -> int:
         spaces = [entry_namespace(args, e) for e in entries]
         plans = [validate(ns) for ns in spaces]
         for e, p in zip(entries, plans):
-            if p["cache_dit"] is not None:
-                raise UsageError(f"session entry '{e['name']}': cache_dit cannot be switched in a session yet")
+            # A process of its own puts cache-dit on before diffusers'
+            # parallelism and compile (setup); a session applied those at load.
+            if p["cache_dit"] is not None and (plan["parallel"] is not None or args.compile):
+                raise UsageError(
+                    f"session entry '{e['name']}': cache_dit cannot be switched on after "
+                    f"{'parallelism' if plan['parallel'] is not None else '--compile'} (cache-dit goes on "
+                    "first in a process of its own): run it in its own process"
+                )
         prompt_lists = []
         for e in entries:
             try:
@@ -1345,7 +1447,8 @@ def run_session(args: argparse.Namespace) -> int:
         log(f"diffusers session of {len(entries)} entries (targets diffusers {TARGET_DIFFUSERS_VERSION})")
         t0 = time.perf_counter()
         try:
-            pipe, kw, settings, _counter = setup(args, plan, results, log)
+            # The counter wraps the blocks once, before any entry's cache.
+            pipe, kw, settings, counter = setup(args, plan, results, log)
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             results.write({"event": "load", "seconds": None, "ok": False, "error": f"usage: {exc}"})
@@ -1367,39 +1470,22 @@ def run_session(args: argparse.Namespace) -> int:
                     out_dir.mkdir(parents=True, exist_ok=True)
                 results = Results(out_dir / "results.jsonl" if writer else None)
             log(f"Session entry {n + 1}/{len(entries)}: {entry['name']}{' (check)' if entry['check'] else ''}")
-            features = dict(settings["features"])
-            enabled = False
+            # This entry's counts only, as its own process would count them.
+            counter.restart(engine=(lambda: cache_dit_counts(pipe)) if p["cache_dit"] is not None else None)
             try:
-                if p["cache"] is not None:
-                    config = make_cache_config(p["cache"], pipe, p["mag_ratios"])
-                    if getattr(config, "calibrate", False):
-                        raise UsageError("magcache calibration is not run in a session: give --mag-ratios")
-                    denoiser.enable_cache(config)
-                    enabled = True
-                    features["cache"] = {"name": ns.cache, "config": type(config).__name__, **config_summary(config)}
-            except Exception as exc:  # noqa: BLE001 - this entry fails, the session goes on
-                traceback.print_exc()
-                results.write({"event": "load", "seconds": None, "ok": False, "error": error_line(exc)})
-                results.write({"event": "done"})
-                all_ok = False
-                continue
-            results.write({**settings, "features": features, "call_kwargs": _jsonable(kw)})
-            if n == 0:
-                results.write({"event": "load", "seconds": round(load_seconds, 4)})
-            try:
-                ok_count, _first = warmup_and_prompts(
-                    pipe, kw, prompts, ns, results, log, device, plan["world_size"], writer, out_dir, None
-                )
+                ok = session_entry(pipe, denoiser, kw, settings, counter, n, load_seconds, ns, p, prompts,
+                                   results, log, device, plan["world_size"], writer, out_dir)
             finally:
-                if enabled:
-                    switch_off(denoiser)
-            all_ok = all_ok and ok_count > 0
+                # Also after a failed switch-on (what was half switched on), or an interrupt.
+                clean = switched_off(pipe, denoiser, p, entry["name"])
             results.write({"event": "done"})
+            all_ok = all_ok and ok
+            if not clean:
+                return EXIT_FAILED
         return EXIT_OK if all_ok else EXIT_FAILED
     finally:
         results.close()
         _end_distributed(plan["world_size"])
-
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
