@@ -66,6 +66,7 @@ mod tests {
             configs: vec![],
             engine: None,
             engine_probe: None,
+            sessions: vec![],
         }
     }
 

@@ -109,6 +109,7 @@ fn entry(
         concurrent_with: vec![],
         gpu_memory_peak_bytes: Default::default(),
         gpu_memory_start_bytes: Default::default(),
+        session: None,
         slurm_job_id: None,
         engine: None,
     }
@@ -150,6 +151,7 @@ fn manifest(configs: Vec<ConfigEntry>, prompts: usize) -> Manifest {
         configs,
         engine: None,
         engine_probe: None,
+        sessions: vec![],
     }
 }
 

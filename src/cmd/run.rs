@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// first (the order before planning, for comparison)
     #[arg(long, value_enum, default_value = "planned", hide = true)]
     pub queue_order: runner::QueueOrder,
+    /// One backend process (one model load) per configuration, even where the
+    /// backend can switch features on a loaded pipeline (docs/sessions.md)
+    #[arg(long)]
+    pub no_share_load: bool,
     /// Do not ask the installed engine what it supports (its `probe` in
     /// features.toml); SKIPs then come from features.toml alone
     #[arg(long)]
@@ -254,6 +258,7 @@ impl RunArgs {
             analysis,
             estimates_from: self.estimates_from,
             queue_order: self.queue_order,
+            share_load: !self.no_share_load,
             registry,
         })
     }

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod plan_order;
 pub mod process;
 mod schedule;
+mod session;
 pub mod slurm;
 
 use std::path::PathBuf;
@@ -31,6 +32,29 @@ pub struct Job {
     /// The exact argv, placeholders substituted.
     pub argv: Vec<String>,
     pub num_prompts: usize,
+    /// Several configurations in this one process (docs/sessions.md): the
+    /// job is its base's, and `argv` already carries `--session FILE`.
+    pub session: Option<SessionJob>,
+}
+
+/// What a session job runs after its load, and how it is checked.
+#[derive(Debug, Clone)]
+pub struct SessionJob {
+    /// In run order, the base (the job's own configuration) first.
+    pub members: Vec<Member>,
+    /// Where the base's second run (the contamination check) writes.
+    pub check_dir: PathBuf,
+    /// Without a repeated baseline a difference is a leak; with one the
+    /// analysis judges it against the engine's noise floor.
+    pub byte_identity_required: bool,
+}
+
+/// One configuration of a session.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub index: usize,
+    pub name: String,
+    pub dir: PathBuf,
 }
 
 /// How to run the jobs.
@@ -95,6 +119,14 @@ pub enum Event {
         index: usize,
         result: Box<JobResult>,
     },
+    /// A session's contamination check, after its process ended and before
+    /// its members' `Finished`.
+    SessionChecked {
+        /// The base's manifest index.
+        base: usize,
+        check: crate::results::SessionCheck,
+        check_seconds: Option<f64>,
+    },
 }
 
 /// How one configuration ended.
@@ -113,6 +145,9 @@ pub struct JobResult {
     /// Used memory per assigned GPU at the first sample, before the engine
     /// loaded: a device whose peak stays near it was never used.
     pub gpu_memory_start: std::collections::BTreeMap<String, u64>,
+    /// When it really started and ended, where that is not the process's
+    /// start and end (a configuration inside a session).
+    pub span: Option<(std::time::SystemTime, std::time::SystemTime)>,
 }
 
 pub type Events = mpsc::UnboundedSender<Event>;

@@ -48,19 +48,21 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
             });
             let (opts, cancel, events) = (opts.clone(), cancel.clone(), events.clone());
             running.spawn(async move {
-                let result = run_job(&job, &devices, &opts, cancel, &events).await;
-                (job.index, devices, result)
+                let results = run_job(&job, &devices, &opts, cancel, &events).await;
+                (devices, results)
             });
         }
         match running.join_next().await {
             None => break,
-            Some(Ok((index, devices, result))) => {
+            Some(Ok((devices, results))) => {
                 free.extend(devices);
                 free.sort_by_key(|d| rank.get(d).copied().unwrap_or(usize::MAX));
-                let _ = events.send(Event::Finished {
-                    index,
-                    result: Box::new(result),
-                });
+                for (index, result) in results {
+                    let _ = events.send(Event::Finished {
+                        index,
+                        result: Box::new(result),
+                    });
+                }
             }
             // A panicking task is a bug; its devices stay taken rather than
             // being handed to a second configuration.
@@ -76,14 +78,40 @@ pub async fn execute(jobs: Vec<Job>, opts: Options, cancel: CancelRx, events: Ev
             job.gpus,
             opts.devices.len()
         );
-        let _ = events.send(Event::Finished {
-            index: job.index,
-            result: Box::new(failed(why)),
-        });
+        for index in job.indices() {
+            let _ = events.send(Event::Finished {
+                index,
+                result: Box::new(failed(why.clone())),
+            });
+        }
     }
 }
 
+impl Job {
+    /// The manifest indices this job runs: its own, or its session's.
+    fn indices(&self) -> Vec<usize> {
+        match &self.session {
+            Some(s) => s.members.iter().map(|m| m.index).collect(),
+            None => vec![self.index],
+        }
+    }
+}
+
+/// Runs one job: a configuration, or a session of several.
 async fn run_job(
+    job: &Job,
+    devices: &[String],
+    opts: &Options,
+    cancel: CancelRx,
+    events: &Events,
+) -> Vec<(usize, JobResult)> {
+    match &job.session {
+        Some(s) => super::session::run(job, s, devices, opts, cancel, events).await,
+        None => vec![(job.index, run_one(job, devices, opts, cancel, events).await)],
+    }
+}
+
+async fn run_one(
     job: &Job,
     devices: &[String],
     opts: &Options,
@@ -93,6 +121,34 @@ async fn run_job(
     if let Err(e) = fresh_dir(&job.dir) {
         return failed(format!("{e:#}"));
     }
+    let poller = tokio::spawn(poll_progress(job.index, job.dir.clone(), events.clone()));
+    let ran = launch(job, devices, opts, opts.timeout, cancel).await;
+    poller.abort();
+    let mut result = finish(job, ran.outcome, ran.elapsed);
+    result.gpu_memory_peak = ran.gpu_memory_peak;
+    result.gpu_memory_start = ran.gpu_memory_start;
+    result.placement = ran.placement;
+    result
+}
+
+/// What a backend process did, before its folder is read.
+pub(super) struct Ran {
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+    pub gpu_memory_peak: std::collections::BTreeMap<String, u64>,
+    pub gpu_memory_start: std::collections::BTreeMap<String, u64>,
+    pub placement: Option<super::slurm::Placement>,
+}
+
+/// Starts `job`'s backend on `devices` (or through Slurm), samples its GPUs'
+/// memory, and waits for it within `timeout`; its log goes to the job's folder.
+pub(super) async fn launch(
+    job: &Job,
+    devices: &[String],
+    opts: &Options,
+    timeout: Option<Duration>,
+    cancel: CancelRx,
+) -> Ran {
     let (argv, env) = match &opts.launcher {
         Launcher::Local => {
             let list = devices.join(",");
@@ -107,7 +163,6 @@ async fn run_job(
         Launcher::Slurm(s) => (s.wrap(&job.name, job.gpus, &job.argv), vec![]),
     };
     let log = job.dir.join(results::LOG);
-    let poller = tokio::spawn(poll_progress(job.index, job.dir.clone(), events.clone()));
     let peaks = super::memory::Peaks::default();
     let sampler = match (&opts.gpu_memory, &opts.launcher) {
         (Some(mem), Launcher::Local) if !devices.is_empty() => Some(tokio::spawn(
@@ -120,7 +175,7 @@ async fn run_job(
             argv: &argv,
             env: &env,
             log: &log,
-            timeout: opts.timeout,
+            timeout,
             grace: opts.grace,
             unset: if matches!(opts.launcher, Launcher::Slurm(_)) {
                 &["CUDA_VISIBLE_DEVICES", "COMPAT_DEVICES"]
@@ -132,26 +187,31 @@ async fn run_job(
         cancel,
     )
     .await;
-    poller.abort();
     if let Some(s) = sampler {
         s.abort();
     }
-    let mut result = finish(job, outcome, elapsed);
+    let mut ran = Ran {
+        outcome,
+        elapsed,
+        gpu_memory_peak: Default::default(),
+        gpu_memory_start: Default::default(),
+        placement: None,
+    };
     if let Ok(p) = peaks.lock() {
-        result.gpu_memory_peak = p.iter().map(|(d, u)| (d.clone(), u.peak)).collect();
-        result.gpu_memory_start = p.iter().map(|(d, u)| (d.clone(), u.start)).collect();
+        ran.gpu_memory_peak = p.iter().map(|(d, u)| (d.clone(), u.peak)).collect();
+        ran.gpu_memory_start = p.iter().map(|(d, u)| (d.clone(), u.start)).collect();
     }
     if let Launcher::Slurm(s) = &opts.launcher {
-        if matches!(result.outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
+        if matches!(ran.outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
             s.cancel(&job.name);
         }
         let log = std::fs::read(&log).unwrap_or_default();
-        result.placement = super::slurm::parse_marker(&String::from_utf8_lossy(&log));
+        ran.placement = super::slurm::parse_marker(&String::from_utf8_lossy(&log));
     }
-    result
+    ran
 }
 
-fn failed(error: String) -> JobResult {
+pub(super) fn failed(error: String) -> JobResult {
     JobResult {
         outcome: Outcome::SpawnFailed(error.clone()),
         seconds: 0.0,
@@ -160,17 +220,36 @@ fn failed(error: String) -> JobResult {
         placement: None,
         gpu_memory_peak: Default::default(),
         gpu_memory_start: Default::default(),
+        span: None,
     }
 }
 
 /// Turns a finished process into a result: exit code file, records, verdict.
 pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResult {
+    finish_dir(
+        &job.dir,
+        job.num_prompts,
+        outcome,
+        elapsed,
+        &job.dir.join(results::LOG),
+    )
+}
+
+/// [`finish`] for the configuration whose folder is `dir`, the backend's log
+/// being `log` (a session's is in its base's folder).
+pub(super) fn finish_dir(
+    dir: &Path,
+    num_prompts: usize,
+    outcome: Outcome,
+    elapsed: Duration,
+    log: &Path,
+) -> JobResult {
     let _ = results::atomic::write(
-        &job.dir.join(results::EXITCODE),
+        &dir.join(results::EXITCODE),
         format!("{}\n", outcome.exit_code()).as_bytes(),
     );
-    let collected = collect::collect(&job.dir, job.num_prompts);
-    let log_tail = last_log_line(&job.dir.join(results::LOG));
+    let collected = collect::collect(dir, num_prompts);
+    let log_tail = last_log_line(log);
     let error = match (&outcome, &collected) {
         (Outcome::Exited(0), Ok(c)) => c.missing_summary(),
         (Outcome::Exited(0), Err(e)) => Some(format!("{e:#}")),
@@ -193,11 +272,12 @@ pub(crate) fn finish(job: &Job, outcome: Outcome, elapsed: Duration) -> JobResul
         placement: None,
         gpu_memory_peak: Default::default(),
         gpu_memory_start: Default::default(),
+        span: None,
     }
 }
 
 /// A clean folder: images of an earlier attempt must never be judged.
-fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
     if dir.exists() {
         std::fs::remove_dir_all(dir)
@@ -256,7 +336,7 @@ async fn poll_progress(index: usize, dir: std::path::PathBuf, events: Events) {
     }
 }
 
-fn count_done(dir: &Path) -> usize {
+pub(super) fn count_done(dir: &Path) -> usize {
     if let Ok(text) = std::fs::read_to_string(dir.join(results::RESULTS)) {
         return text.lines().filter(|l| l.contains("\"prompt\"")).count();
     }

@@ -66,6 +66,16 @@ pub struct Backend {
     /// loading weights (see [`PROBE_PLACEHOLDERS`]); `None`: no probe, the
     /// registry's `unsupported` tables are all compat knows.
     pub probe: Option<Vec<String>>,
+    /// Features this backend switches on a loaded pipeline and off again
+    /// (its `--session` mode, docs/sessions.md); empty: it shares no load.
+    pub switchable: Vec<String>,
+    /// Switchable only on a bare pipeline (a session whose base is the pure
+    /// baseline): what must go on before parallelism or compile, as
+    /// cache-dit must, cannot be switched on after them.
+    pub switchable_on_bare: Vec<String>,
+    /// Configurations with one of these never share a process: the feature
+    /// goes on after the switchable ones in a process of its own (compile).
+    pub unshared: Vec<String>,
     /// `Some("reference")` for the embedded engine.
     pub builtin: Option<String>,
     pub model: Option<String>,

@@ -29,6 +29,16 @@ struct RawRegistry {
 struct RawBackend {
     command: Option<Spanned<Vec<String>>>,
     probe: Option<Spanned<Vec<String>>>,
+    /// Features the backend can switch on a loaded pipeline and off again
+    /// (docs/sessions.md): configs differing only in them share one load.
+    switchable: Option<Spanned<Vec<String>>>,
+    /// Of those, the ones that must go on before anything structural
+    /// (parallelism, compile): switched only in a session of bare processes.
+    switchable_on_bare: Option<Spanned<Vec<String>>>,
+    /// Features whose configurations never share a process: applied after
+    /// the switchable ones in a process of their own (compile), an order a
+    /// session, which built the process first, cannot reproduce.
+    unshared: Option<Spanned<Vec<String>>>,
     builtin: Option<Spanned<String>>,
     model: Option<String>,
     devices: Option<Spanned<String>>,
@@ -166,7 +176,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
     // problems always reports the same (first) one: features, backends,
     // default_backend, backend_args, conflicts, thresholds, slurm.
     let features = features(&cx, raw.features)?;
-    let backends = backends(&cx, raw.backends)?;
+    let backends = backends(&cx, raw.backends, &features)?;
     let default_backend = default_backend(&cx, raw.default_backend, &backends)?;
     check_backend_args(&cx, &features, &backends)?;
     let conflicts = conflicts(&cx, raw.conflicts, &features, &backends)?;
@@ -204,10 +214,11 @@ fn features(
 fn backends(
     cx: &Ctx,
     raw: BTreeMap<Spanned<String>, Spanned<RawBackend>>,
+    features: &[Feature],
 ) -> Result<BTreeMap<String, Backend>, RegistryError> {
     let mut backends = BTreeMap::new();
     for (name, body) in raw {
-        let b = backend(cx, name.get_ref(), body)?;
+        let b = backend(cx, name.get_ref(), body, features)?;
         backends.insert(b.name.clone(), b);
     }
     if backends.is_empty() {
@@ -219,6 +230,40 @@ fn backends(
         ));
     }
     Ok(backends)
+}
+
+/// A backend's `switchable` (or `switchable_on_bare`) list: feature ids of
+/// this registry, each once.
+fn switchable_ids(
+    cx: &Ctx,
+    name: &str,
+    key: &str,
+    raw: Option<Spanned<Vec<String>>>,
+    features: &[Feature],
+) -> Result<Vec<String>, RegistryError> {
+    let Some(list) = raw else {
+        return Ok(Vec::new());
+    };
+    let at = list.span().start;
+    let ids: Vec<&str> = features.iter().map(|f| f.id.as_str()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in list.get_ref() {
+        if !ids.contains(&id.as_str()) {
+            return Err(cx.err(
+                at,
+                format!("backend '{name}': {key} names '{id}', which is not a feature"),
+                suggest(id, &ids, "features"),
+            ));
+        }
+        if !seen.insert(id.as_str()) {
+            return Err(cx.err(
+                at,
+                format!("backend '{name}': {key} names '{id}' twice"),
+                "list each feature once".to_string(),
+            ));
+        }
+    }
+    Ok(list.into_inner())
 }
 
 /// The named default, which must exist; optional when there is one backend.
@@ -575,9 +620,23 @@ fn feature_gpus(cx: &Ctx, id: &str, gpus: Option<Spanned<i64>>) -> Result<u32, R
     }
 }
 
-fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, RegistryError> {
+fn backend(
+    cx: &Ctx,
+    name: &str,
+    body: Spanned<RawBackend>,
+    features: &[Feature],
+) -> Result<Backend, RegistryError> {
     let at = body.span().start;
     let raw = body.into_inner();
+    let switchable = switchable_ids(cx, name, "switchable", raw.switchable, features)?;
+    let switchable_on_bare = switchable_ids(
+        cx,
+        name,
+        "switchable_on_bare",
+        raw.switchable_on_bare,
+        features,
+    )?;
+    let unshared = switchable_ids(cx, name, "unshared", raw.unshared, features)?;
     let builtin = match raw.builtin {
         Some(b) if b.get_ref() != "reference" => {
             return Err(cx.err(
@@ -588,6 +647,13 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
         }
         b => b.map(Spanned::into_inner),
     };
+    if builtin.is_some() && !(switchable.is_empty() && switchable_on_bare.is_empty()) {
+        return Err(cx.err(
+            at,
+            format!("backend '{name}': the builtin engine has no session mode (--session)"),
+            "remove switchable / switchable_on_bare from this backend".to_string(),
+        ));
+    }
     let command = match (raw.command, &builtin) {
         (Some(c), _) => {
             if c.get_ref().is_empty() {
@@ -686,6 +752,9 @@ fn backend(cx: &Ctx, name: &str, body: Spanned<RawBackend>) -> Result<Backend, R
         name: name.to_string(),
         command,
         probe,
+        switchable,
+        switchable_on_bare,
+        unshared,
         builtin,
         model: raw.model,
         devices,

@@ -461,3 +461,40 @@ fn an_unreadable_registry_names_the_os_error_once() {
     let text = format!("{:#}", anyhow::Error::new(err));
     assert_eq!(text.matches("os error 2").count(), 1, "{text}");
 }
+
+#[test]
+fn switchable_names_features_of_the_registry_once() {
+    let with = |list: &str| {
+        MINI.replace(
+            "command = [\"python3\", \"fake.py\", \"--out\", \"{output_dir}\"]\n",
+            &format!(
+                "command = [\"python3\", \"fake.py\", \"--out\", \"{{output_dir}}\"]\n{list}\n"
+            ),
+        )
+    };
+    let r = Registry::parse(&with("switchable = [\"teacache\"]"), "features.toml").expect("parses");
+    assert_eq!(r.backends["fake"].switchable, ["teacache"]);
+    assert!(r.backends["fake"].switchable_on_bare.is_empty());
+
+    let e = err(&with("switchable = [\"teacach\"]"));
+    assert!(
+        e.contains("backend 'fake': switchable names 'teacach', which is not a feature"),
+        "{e}"
+    );
+    assert!(e.contains("teacache"), "the suggestion: {e}");
+    let e = err(&with("switchable_on_bare = [\"teacache\", \"teacache\"]"));
+    assert!(
+        e.contains("switchable_on_bare names 'teacache' twice"),
+        "{e}"
+    );
+    // Line and column of the list.
+    assert!(e.contains("features.toml:"), "{e}");
+}
+
+#[test]
+fn the_builtin_engine_cannot_claim_a_session_mode() {
+    let text = "[backends.ref]\nbuiltin = \"reference\"\nswitchable = [\"teacache\"]\n\n\
+                [features.teacache]\nargs = [\"--cache-backend\", \"tea_cache\"]\nlossy = true\n";
+    let e = err(text);
+    assert!(e.contains("the builtin engine has no session mode"), "{e}");
+}

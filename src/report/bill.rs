@@ -32,8 +32,12 @@ pub struct Bill {
     /// Model loads paid: one per configuration that started a backend.
     pub loads: usize,
     /// Model loads saved by running several configurations in one backend
-    /// process (0 until sessions exist).
+    /// process (a session, docs/sessions.md): Σ its configurations that ran − 1.
     pub loads_avoided: usize,
+    /// Sessions' contamination checks (the base run again), × GPUs: the
+    /// price of trusting a shared load, included in `gpu_seconds`.
+    #[serde(default)]
+    pub check_gpu_seconds: f64,
     /// Seconds during which some configuration was running (the union of
     /// their start–finish spans, so a resumed run's pause is not counted);
     /// null when no configuration recorded both times.
@@ -74,13 +78,18 @@ impl Bill {
     /// One line for the run summary and `compare`.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "bill: {:.1} GPU-s held (load {:.1}, warm-up {:.1}, timed {:.1}, idle {:.1}); \
+            "bill: {:.1} GPU-s held (load {:.1}, warm-up {:.1}, timed {:.1}, idle {:.1}{}); \
              {} model load(s), {} avoided",
             self.gpu_seconds,
             self.load_gpu_seconds,
             self.warmup_gpu_seconds,
             self.timed_gpu_seconds,
             self.idle_gpu_seconds,
+            if self.check_gpu_seconds > 0.0 {
+                format!(", session checks {:.1}", self.check_gpu_seconds)
+            } else {
+                String::new()
+            },
             self.loads,
             self.loads_avoided
         );
@@ -127,7 +136,25 @@ pub fn of_run(m: &Manifest, dir: &Path) -> Option<Bill> {
             Some((t(start)?, t(end)?))
         })
         .collect();
-    Some(total(configs, m.devices.count.max(1), union_length(spans)))
+    let mut bill = total(configs, m.devices.count.max(1), union_length(spans));
+    // A session is one process: its configurations that ran paid one load.
+    for r in &m.sessions {
+        let members = ran
+            .iter()
+            .filter(|(e, _)| e.session.as_deref() == Some(r.base.as_str()))
+            .count();
+        bill.loads_avoided += members.saturating_sub(1);
+        if members > 0 {
+            let check = seconds(r.check_seconds).unwrap_or(0.0) * f64::from(r.gpus);
+            bill.check_gpu_seconds += check;
+            bill.gpu_seconds += check;
+        }
+    }
+    bill.loads -= bill.loads_avoided.min(bill.loads);
+    bill.lower_bound_seconds = bill
+        .lower_bound_seconds
+        .max(bill.gpu_seconds / bill.devices.max(1) as f64);
+    Some(bill)
 }
 
 /// A year: no configuration of a matrix runs longer, and a larger figure in a
@@ -179,6 +206,7 @@ pub fn total(configs: Vec<ConfigBill>, devices: usize, makespan: Option<f64>) ->
         idle_gpu_seconds: sum(&|c| c.idle_gpu_seconds),
         loads: configs.len(),
         loads_avoided: 0,
+        check_gpu_seconds: 0.0,
         // The timestamps are the executor's events, to the millisecond; a
         // config's own seconds are its process's: the span covers each.
         makespan_seconds: makespan.map(|m| m.max(longest)),

@@ -56,6 +56,42 @@ pub struct Manifest {
     pub engine_probe: Option<String>,
     /// Every configuration, in matrix order.
     pub configs: Vec<ConfigEntry>,
+    /// Configurations that shared one backend process, one model load
+    /// (docs/sessions.md), and what the contamination check found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<SessionRecord>,
+}
+
+/// One backend process that ran several configurations (a session).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// The configuration run first, and again last for the check.
+    pub base: String,
+    /// Every configuration of the session in run order, the base first.
+    pub members: Vec<String>,
+    pub gpus: u32,
+    /// The base's second run, relative to the run folder.
+    pub check_dir: String,
+    pub check: SessionCheck,
+    /// Wall seconds of the check run (the price of trusting the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_seconds: Option<f64>,
+}
+
+/// The contamination check: the base's second run against its first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum SessionCheck {
+    /// Not run yet.
+    Pending,
+    /// Every image byte-identical: no state leaked.
+    Identical,
+    /// These prompts' images differ (0-based): state leaked, unless the run
+    /// has a repeated baseline whose noise floor covers the difference
+    /// (judged by `compat analyze`).
+    Differs { prompts: Vec<usize> },
+    /// The check could not be made (the session ended early, the base failed).
+    NotRun { reason: String },
 }
 
 fn default_executor() -> String {
@@ -169,4 +205,8 @@ pub struct ConfigEntry {
     /// Used memory per assigned GPU when it started (NVML's first sample).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub gpu_memory_start_bytes: std::collections::BTreeMap<String, u64>,
+    /// The session (its base's name) this configuration ran in, when it
+    /// shared a backend process with others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }

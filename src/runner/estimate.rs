@@ -69,6 +69,9 @@ impl Source {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
     pub seconds: f64,
+    /// Of which the model load: what a configuration inside a session,
+    /// after its first, does not pay.
+    pub load: f64,
     pub source: Source,
 }
 
@@ -268,6 +271,7 @@ pub fn estimate(
             Some(match measured {
                 Some(s) => Estimate {
                     seconds: s.wall,
+                    load: s.load.unwrap_or(load).clamp(0.0, s.wall),
                     source: Source::Measured {
                         from: s.from.clone(),
                     },
@@ -276,6 +280,7 @@ pub fn estimate(
                     // Never negative, whatever a hostile file held.
                     seconds: (load + unit * generations / speedup(&e.features, e.gpus, is_cache))
                         .max(0.0),
+                    load: load.max(0.0),
                     source: Source::Model { fitted_on },
                 },
             })
@@ -312,6 +317,7 @@ mod tests {
             engine: None,
             gpu_memory_peak_bytes: Default::default(),
             gpu_memory_start_bytes: Default::default(),
+            session: None,
             argv: vec![],
         }
     }
@@ -350,6 +356,7 @@ mod tests {
             ],
             engine: None,
             engine_probe: None,
+            sessions: vec![],
         }
     }
 

@@ -8,8 +8,6 @@ mod outdir;
 mod plan;
 mod queue;
 mod recorder;
-// Shared model loads: built and tested, not yet called (docs/sessions.md).
-#[allow(dead_code)]
 mod sessions;
 mod summary;
 
@@ -40,12 +38,18 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     if plan.dry_run {
         let cpu = plan.backend.devices == crate::registry::DeviceSource::CpuCores;
         print!("{}", summary::dry_run(&manifest, &plan.devices.detail, cpu));
-        let runs: Vec<usize> = (0..manifest.configs.len())
-            .filter(|&i| manifest.configs[i].state == ConfigState::Pending)
-            .collect();
-        if !runs.is_empty() {
-            let q = queue::plan(&plan, &manifest, &samples, &runs);
+        let grouping = sessions::pending(&plan, &manifest);
+        let units = grouping.units();
+        if !units.is_empty() {
+            let q = queue::plan(&plan, &manifest, &samples, &units);
             print!("{}", queue::describe(&q, &manifest, cpu));
+            if !grouping.sessions.is_empty() {
+                println!(
+                    "shared model loads: {} session(s), {} model load(s) avoided (--no-share-load: one process per configuration)",
+                    grouping.sessions.len(),
+                    grouping.loads_avoided()
+                );
+            }
         }
         println!("nothing written (dry run)");
         if plan.output == OutputMode::Resume
@@ -69,11 +73,15 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     outdir::remove_derived(out)?;
     let prompts = manifest.prompts.join("\n") + "\n";
     atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
+    if let Some(old) = &resumed {
+        sessions::keep_records(&mut manifest, old);
+    }
+    let grouping = sessions::pending(&plan, &manifest);
+    sessions::apply(&plan, &mut manifest, &grouping, &out_abs)?;
     recorder::write_manifest(out, &mut manifest)?;
 
-    let mut jobs = jobs(&plan, &manifest);
-    let indices: Vec<usize> = jobs.iter().map(|j| j.index).collect();
-    let q = queue::plan(&plan, &manifest, &samples, &indices);
+    let mut jobs = jobs(&plan, &manifest, &grouping);
+    let q = queue::plan(&plan, &manifest, &samples, &grouping.units());
     jobs.sort_by_key(|j| q.order.iter().position(|&i| i == j.index));
     let kept = manifest
         .configs
@@ -174,6 +182,7 @@ fn manifest(plan: &RunPlan, exe: &Path, out_abs: &Path) -> Manifest {
         timeout_seconds: plan.timeout.as_secs(),
         executor: plan.executor_name().into(),
         configs: Vec::new(),
+        sessions: Vec::new(),
         engine: plan.engine.answer().map(|a| a.engine.clone()),
         engine_probe: Some(plan.engine.describe()),
     };
@@ -219,25 +228,50 @@ fn entry(c: &Config, argv: Vec<String>, m: &Manifest) -> ConfigEntry {
         engine: if skipped { None } else { m.engine.clone() },
         gpu_memory_peak_bytes: Default::default(),
         gpu_memory_start_bytes: Default::default(),
+        session: None,
         argv: if skipped { vec![] } else { argv },
     }
 }
 
-/// The configurations still to run.
-fn jobs(plan: &RunPlan, m: &Manifest) -> Vec<Job> {
-    m.configs
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.state == ConfigState::Pending)
-        .map(|(index, e)| Job {
+/// The configurations still to run: one job each, or one per session.
+fn jobs(plan: &RunPlan, m: &Manifest, g: &sessions::Grouping) -> Vec<Job> {
+    let job = |index: usize| {
+        let e = &m.configs[index];
+        Job {
             index,
             name: e.name.clone(),
             gpus: e.gpus,
             dir: plan.out.join(&e.name),
             argv: e.argv.clone(),
             num_prompts: m.prompts.len(),
-        })
-        .collect()
+            session: None,
+        }
+    };
+    // With a repeated baseline the engine's noise floor judges the check
+    // (compat analyze); without one a single differing byte is a leak.
+    let repeat = m
+        .configs
+        .iter()
+        .any(|e| e.role == Role::BaselineRepeat && e.state != ConfigState::Skipped);
+    let mut jobs: Vec<Job> = g.alone.iter().map(|&i| job(i)).collect();
+    for s in &g.sessions {
+        let mut j = job(s.base());
+        j.session = Some(executor::SessionJob {
+            members: s
+                .members
+                .iter()
+                .map(|x| executor::Member {
+                    index: x.config,
+                    name: m.configs[x.config].name.clone(),
+                    dir: plan.out.join(&m.configs[x.config].name),
+                })
+                .collect(),
+            check_dir: sessions::check_dir(&plan.out, &j.name),
+            byte_identity_required: !repeat,
+        });
+        jobs.push(j);
+    }
+    jobs
 }
 
 fn executor_options(plan: &RunPlan) -> executor::Options {

@@ -66,6 +66,9 @@ pub struct RunPlan {
     pub estimates_from: Option<PathBuf>,
     /// How the executor's queue is ordered.
     pub queue_order: QueueOrder,
+    /// Run configurations that differ only in switchable features in one
+    /// backend process (docs/sessions.md); off with `--no-share-load`.
+    pub share_load: bool,
 }
 
 /// How the executor's queue is ordered (`--queue-order`, for benchmarks).

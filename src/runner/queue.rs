@@ -6,10 +6,15 @@ use super::plan::{QueueOrder, RunPlan};
 use crate::executor::plan_order::{self, Choice, Node, Task};
 use crate::results::Manifest;
 
-/// The planned queue over the configurations `indices` of the manifest.
+/// The planned queue over the jobs (`units`) of the manifest.
 pub struct Queue {
-    /// Manifest indices in queue order.
+    /// Each job's first manifest index, in queue order.
     pub order: Vec<usize>,
+    /// The jobs in queue order: one configuration, or a session's members
+    /// (the base first).
+    pub units: Vec<Vec<usize>>,
+    /// Each job's estimated seconds, in queue order.
+    pub seconds: Vec<f64>,
     pub choice: Choice,
     /// Per manifest index (None for a SKIP).
     pub estimates: Vec<Option<Estimate>>,
@@ -28,19 +33,31 @@ pub fn samples(plan: &RunPlan, resumed: Option<&Manifest>) -> anyhow::Result<Vec
     Ok(out)
 }
 
-/// Plans the order of the configurations `indices` of `m`.
-pub fn plan(plan: &RunPlan, m: &Manifest, samples: &[Sample], indices: &[usize]) -> Queue {
+/// Plans the order of the jobs `units` of `m`: each one configuration, or a
+/// session of several (its base first), which runs them in turn and the base
+/// once more for its check.
+pub fn plan(plan: &RunPlan, m: &Manifest, samples: &[Sample], units: &[Vec<usize>]) -> Queue {
     let is_cache = |f: &str| {
         plan.registry
             .feature(f)
             .is_some_and(|f| f.category == "cache")
     };
     let estimates = estimate::estimate(m, samples, &is_cache);
-    let tasks: Vec<Task> = indices
+    let secs = |i: usize| estimates[i].as_ref().map_or(0.0, |e| e.seconds);
+    let unloaded = |i: usize| estimates[i].as_ref().map_or(0.0, |e| e.seconds - e.load);
+    // A session: one load, its members in turn, then the base again (the
+    // check), each after the first without its load.
+    let tasks: Vec<Task> = units
         .iter()
-        .map(|&i| Task {
-            gpus: m.configs[i].gpus,
-            seconds: estimates[i].as_ref().map_or(0.0, |e| e.seconds),
+        .map(|u| Task {
+            gpus: m.configs[u[0]].gpus,
+            seconds: match u.as_slice() {
+                [one] => secs(*one),
+                [base, rest @ ..] => {
+                    secs(*base) + rest.iter().map(|&i| unloaded(i)).sum::<f64>() + unloaded(*base)
+                }
+                [] => 0.0,
+            },
         })
         .collect();
     let node = Node {
@@ -54,7 +71,9 @@ pub fn plan(plan: &RunPlan, m: &Manifest, samples: &[Sample], indices: &[usize])
         choice.strategy = plan_order::Strategy::LargestFirst;
     }
     Queue {
-        order: choice.order.iter().map(|&k| indices[k]).collect(),
+        order: choice.order.iter().map(|&k| units[k][0]).collect(),
+        units: choice.order.iter().map(|&k| units[k].clone()).collect(),
+        seconds: choice.order.iter().map(|&k| tasks[k].seconds).collect(),
         choice,
         estimates,
     }
@@ -74,19 +93,32 @@ pub fn describe(q: &Queue, m: &Manifest, cpu: bool) -> String {
         c.largest_first,
         c.lower_bound
     );
-    for (k, &i) in q.order.iter().enumerate() {
-        let e = &m.configs[i];
-        let (secs, from) = match &q.estimates[i] {
-            Some(est) => (format!("{:.1}", est.seconds), est.source.describe()),
-            None => (String::new(), String::new()),
+    for (k, u) in q.units.iter().enumerate() {
+        let e = &m.configs[u[0]];
+        let gpus = format!("{} {unit}{}", e.gpus, if e.gpus == 1 { "" } else { "s" });
+        let line = |i: usize| {
+            let (secs, from) = match &q.estimates[i] {
+                Some(est) => (format!("{:.1}", est.seconds), est.source.describe()),
+                None => (String::new(), String::new()),
+            };
+            format!("~{secs} s  [{from}]")
         };
+        if u.len() == 1 {
+            s += &format!("  {:>2}. {}  ({gpus})  {}\n", k + 1, e.name, line(u[0]));
+            continue;
+        }
         s += &format!(
-            "  {:>2}. {}  ({} {unit}{})  ~{secs} s  [{from}]\n",
+            "  {:>2}. session {}  ({gpus}, one model load for {} configurations, then {} again to check \
+             that no state leaked)  ~{:.1} s\n",
             k + 1,
             e.name,
-            e.gpus,
-            if e.gpus == 1 { "" } else { "s" }
+            u.len(),
+            e.name,
+            q.seconds.get(k).copied().unwrap_or(0.0)
         );
+        for &i in u {
+            s += &format!("        {}  {}\n", m.configs[i].name, line(i));
+        }
     }
     s
 }

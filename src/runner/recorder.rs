@@ -49,17 +49,33 @@ impl<'a> Recorder<'a> {
                 self.finished(index, &result);
                 index
             }
+            Event::SessionChecked {
+                base,
+                check,
+                check_seconds,
+            } => {
+                let name = &self.manifest.configs[base].name;
+                if let Some(r) = self.manifest.sessions.iter_mut().find(|r| &r.base == name) {
+                    r.check = check;
+                    r.check_seconds = check_seconds;
+                }
+                return self.write_manifest();
+            }
         };
         self.write_manifest()?;
         write_config_info(&self.out, &self.manifest.configs[index])
     }
 
     fn started(&mut self, index: usize, devices: Vec<String>) {
+        // Members of one session run one after another: an earlier member
+        // waiting for the check is not running beside this one.
+        let session = self.manifest.configs[index].session.clone();
         let running: Vec<String> = self
             .manifest
             .configs
             .iter()
             .filter(|e| e.state == ConfigState::Running)
+            .filter(|e| session.is_none() || e.session != session)
             .map(|e| e.name.clone())
             .collect();
         let name = self.manifest.configs[index].name.clone();
@@ -83,6 +99,10 @@ impl<'a> Recorder<'a> {
         let num_prompts = self.manifest.prompts.len();
         let e = &mut self.manifest.configs[index];
         e.finished = Some(results::now_rfc3339());
+        if let Some((start, end)) = result.span {
+            e.started = Some(results::rfc3339(start));
+            e.finished = Some(results::rfc3339(end));
+        }
         e.seconds = Some(result.seconds);
         e.exit_code = Some(result.outcome.exit_code());
         e.prompts_ok = result.collected.as_ref().map_or(0, |c| c.ok);
@@ -143,7 +163,12 @@ pub fn execute(
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    let mut recorder = Recorder::new(out, manifest, jobs.len());
+    // A session is one job of several configurations: the display counts these.
+    let configs = jobs
+        .iter()
+        .map(|j| j.session.as_ref().map_or(1, |s| s.members.len()))
+        .sum();
+    let mut recorder = Recorder::new(out, manifest, configs);
     let interrupted = runtime.block_on(async {
         let (cancel_tx, cancel_rx) = watch::channel(Cancel::None);
         let (tx, mut rx) = mpsc::unbounded_channel();

@@ -9,17 +9,110 @@
 //! group's fixed features) and ends with the base again: the contamination
 //! check compares the two runs.
 //!
-//! Pure except `write_session_file`. Not yet called by the runner: the
-//! backend half and the check are still to come (docs/sessions.md, "What is
-//! built and what is left").
+//! `group` and `session_file` are pure; [`plan`] applies them to a run's
+//! pending configurations and writes the session files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::plan::RunPlan;
 use crate::matrix::{Config, Role};
-use crate::results::atomic;
+use crate::results::{self, ConfigState, Manifest, SessionCheck, SessionRecord, atomic};
+
+/// Groups the manifest's pending configurations (what `--resume` has left
+/// to run) for the run's backend; returns manifest indices. A session's base
+/// that is already complete is not rerun for it: its group runs alone.
+pub fn pending(plan: &RunPlan, m: &Manifest) -> Grouping {
+    let pending: Vec<usize> = (0..m.configs.len())
+        .filter(|&i| m.configs[i].state == ConfigState::Pending)
+        .collect();
+    let b = &plan.backend;
+    if !plan.share_load || (b.switchable.is_empty() && b.switchable_on_bare.is_empty()) {
+        return Grouping {
+            sessions: Vec::new(),
+            alone: pending,
+        };
+    }
+    let configs: Vec<Config> = pending.iter().map(|&i| plan.configs[i].clone()).collect();
+    let on_bare: BTreeSet<String> = b.switchable_on_bare.iter().cloned().collect();
+    let rules = Rules {
+        switchable: b.switchable.iter().chain(&on_bare).cloned().collect(),
+        on_bare,
+        unshared: b.unshared.iter().cloned().collect(),
+    };
+    let args_of = |id: &str| {
+        plan.registry
+            .feature(id)
+            .map(|f| f.args_for(&b.name).to_vec())
+            .unwrap_or_default()
+    };
+    let mut g = group(&configs, &rules, args_of);
+    for s in &mut g.sessions {
+        for member in &mut s.members {
+            member.config = pending[member.config];
+        }
+    }
+    for a in &mut g.alone {
+        *a = pending[*a];
+    }
+    g
+}
+
+/// Writes each session's file into `<out>/sessions/`, gives its base the
+/// `--session FILE` argument (its members record the same argv: that process
+/// made them), marks the members and records the session in the manifest.
+/// `out_abs` is the run folder as the backend must see it.
+pub fn apply(plan: &RunPlan, m: &mut Manifest, g: &Grouping, out_abs: &Path) -> anyhow::Result<()> {
+    let prompt_file = out_abs.join(results::PROMPTS);
+    for s in &g.sessions {
+        let file = session_file(
+            s,
+            &plan.configs,
+            out_abs,
+            &prompt_file,
+            plan.settings.warmup,
+        );
+        let path = write_session_file(out_abs, &file)?;
+        let base = &m.configs[s.base()];
+        let base_name = base.name.clone();
+        let mut argv = base.argv.clone();
+        argv.extend(["--session".to_string(), path.display().to_string()]);
+        for member in &s.members {
+            let e = &mut m.configs[member.config];
+            e.session = Some(base_name.clone());
+            e.argv = argv.clone();
+        }
+        m.sessions.push(SessionRecord {
+            base: base_name.clone(),
+            members: s
+                .members
+                .iter()
+                .map(|x| m.configs[x.config].name.clone())
+                .collect(),
+            gpus: s.gpus,
+            check_dir: format!("{SESSIONS_DIR}/{base_name}.check"),
+            check: SessionCheck::Pending,
+            check_seconds: None,
+        });
+    }
+    Ok(())
+}
+
+/// On `--resume`: the earlier run's sessions whose base is kept (their
+/// members that completed keep their verdicts, so the check that judged them
+/// stays with them).
+pub fn keep_records(m: &mut Manifest, old: &Manifest) {
+    for r in &old.sessions {
+        let kept = m.configs.iter().any(|e| {
+            e.name == r.base && e.state.is_done() && e.session.as_deref() == Some(&r.base)
+        });
+        if kept && !m.sessions.iter().any(|x| x.base == r.base) {
+            m.sessions.push(r.clone());
+        }
+    }
+}
 
 /// The session file's format version (the backend refuses others).
 pub const SESSION_FILE_VERSION: u32 = 1;
@@ -72,25 +165,53 @@ pub struct Grouping {
 }
 
 impl Grouping {
+    /// The jobs as manifest indices: each alone, then each session's members
+    /// (its base first).
+    pub fn units(&self) -> Vec<Vec<usize>> {
+        let alone = self.alone.iter().map(|&i| vec![i]);
+        let sessions = self
+            .sessions
+            .iter()
+            .map(|s| s.members.iter().map(|m| m.config).collect());
+        alone.chain(sessions).collect()
+    }
+
     /// Σ loads saved: what the bill's `loads_avoided` will count.
     pub fn loads_avoided(&self) -> usize {
         self.sessions.iter().map(Session::loads_avoided).sum()
     }
 }
 
+/// What a backend can switch (features.toml's `switchable`,
+/// `switchable_on_bare`, `unshared`).
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Every switchable feature (`on_bare` included).
+    pub switchable: BTreeSet<String>,
+    /// Switchable only in a session whose base is the bare pipeline.
+    pub on_bare: BTreeSet<String>,
+    /// Configurations with one of these run alone.
+    pub unshared: BTreeSet<String>,
+}
+
 /// Groups `configs` for a backend that can switch the features in
-/// `switchable`; `args_of(id)` gives a feature's arguments for that backend.
+/// `rules`; `args_of(id)` gives a feature's arguments for that backend.
 ///
 /// Kept apart (run alone): skipped configurations (not returned at all), the
 /// repeated baseline (it measures run-to-run noise across processes, which
 /// sharing the first baseline's process would hide), groups without their
 /// base in the matrix (nothing to check them against without an extra,
 /// unreported run), and groups of one.
-pub fn group(
-    configs: &[Config],
-    switchable: &BTreeSet<String>,
-    args_of: impl Fn(&str) -> Vec<String>,
-) -> Grouping {
+///
+/// `on_bare` are switchable only in a session whose base is the bare
+/// pipeline (no fixed feature): a config with one of them beside a fixed
+/// feature runs alone.
+pub fn group(configs: &[Config], rules: &Rules, args_of: impl Fn(&str) -> Vec<String>) -> Grouping {
+    let Rules {
+        switchable,
+        on_bare,
+        unshared,
+    } = rules;
     // Key: devices and the fixed (non-switchable) feature ids, which are in
     // registry order in every config, so equal sets compare equal.
     let mut groups: BTreeMap<(u32, Vec<&str>), Vec<usize>> = BTreeMap::new();
@@ -99,7 +220,10 @@ pub fn group(
         if c.skip.is_some() {
             continue;
         }
-        if c.role == Role::BaselineRepeat || switchable.is_empty() {
+        if c.role == Role::BaselineRepeat
+            || switchable.is_empty()
+            || c.features.iter().any(|f| unshared.contains(f))
+        {
             alone.push(i);
             continue;
         }
@@ -109,6 +233,10 @@ pub fn group(
             .map(String::as_str)
             .filter(|f| !switchable.contains(*f))
             .collect();
+        if !fixed.is_empty() && c.features.iter().any(|f| on_bare.contains(f)) {
+            alone.push(i);
+            continue;
+        }
         groups.entry((c.gpus, fixed)).or_default().push(i);
     }
 
@@ -252,8 +380,11 @@ mod tests {
         }
     }
 
-    fn caches() -> BTreeSet<String> {
-        ["fbc", "taylor"].iter().map(|s| s.to_string()).collect()
+    fn caches() -> Rules {
+        Rules {
+            switchable: ["fbc", "taylor"].iter().map(|s| s.to_string()).collect(),
+            ..Rules::default()
+        }
     }
 
     fn args_of(id: &str) -> Vec<String> {
@@ -354,9 +485,51 @@ mod tests {
         assert_eq!(members, [0, 3]);
 
         // A backend that declares nothing switchable shares nothing.
-        let g = group(&configs, &BTreeSet::new(), args_of);
+        let g = group(&configs, &Rules::default(), args_of);
         assert!(g.sessions.is_empty());
         assert_eq!(g.alone, [0, 1, 3]);
+    }
+
+    #[test]
+    fn a_bare_only_feature_beside_a_fixed_one_runs_alone() {
+        let configs = [
+            config("baseline", &[], 1),
+            config("taylor", &["taylor"], 1),
+            config("compile", &["compile"], 1),
+            config("compile+fbc", &["compile", "fbc"], 1),
+            config("compile+taylor", &["compile", "taylor"], 1),
+        ];
+        let rules = Rules {
+            on_bare: ["taylor".to_string()].into(),
+            ..caches()
+        };
+        let g = group(&configs, &rules, args_of);
+        // taylor shares the bare baseline's process, not compile's.
+        let members: Vec<Vec<usize>> = g
+            .sessions
+            .iter()
+            .map(|s| s.members.iter().map(|m| m.config).collect())
+            .collect();
+        assert_eq!(members, [vec![0, 1], vec![2, 3]]);
+        assert_eq!(g.alone, [4]);
+    }
+
+    #[test]
+    fn an_unshared_feature_keeps_its_configs_alone() {
+        let configs = [
+            config("compile", &["compile"], 1),
+            config("compile+fbc", &["compile", "fbc"], 1),
+            config("baseline", &[], 1),
+            config("fbc", &["fbc"], 1),
+        ];
+        let rules = Rules {
+            unshared: ["compile".to_string()].into(),
+            ..caches()
+        };
+        let g = group(&configs, &rules, args_of);
+        assert_eq!(g.alone, [0, 1]);
+        let members: Vec<usize> = g.sessions[0].members.iter().map(|m| m.config).collect();
+        assert_eq!(members, [2, 3]);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub fn root() -> &'static Path {
 
 /// `compat ARGS` with the venv's python3 first on PATH, offline.
 pub fn compat(dir: &Path, args: &[&str]) -> std::process::Output {
+    compat_with(dir, &root().join("features.toml"), args)
+}
+
+/// [`compat`] with another registry.
+pub fn compat_with(dir: &Path, registry: &Path, args: &[&str]) -> std::process::Output {
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),
@@ -33,7 +38,7 @@ pub fn compat(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("NO_COLOR", "1")
         .env_remove("CUDA_VISIBLE_DEVICES")
         .arg("--features")
-        .arg(root().join("features.toml"))
+        .arg(registry)
         .args(args)
         .output()
         .expect("compat runs")

@@ -1,0 +1,340 @@
+//! A session job (docs/sessions.md): one backend process, one model load,
+//! several configurations in sequence, each writing its own folder and
+//! ending its results.jsonl with `{"event": "done"}`; then the base again
+//! into the check folder, compared with the base's first run.
+//!
+//! Each member is reported as a configuration of its own: `Started` when the
+//! one before it wrote `done` (as it happens), its span from there to its own
+//! `done`. No member's `Finished` is sent before the check has been made, so
+//! nothing is reported PASS that the check could still turn into ERROR.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use super::schedule::{count_done, failed, finish_dir, fresh_dir, launch};
+use super::{CancelRx, Event, Events, Job, JobResult, Options, Outcome, SessionJob, collect};
+use crate::results::{self, SessionCheck};
+
+/// How often the members' folders are looked at while the process runs.
+const SWEEP: Duration = Duration::from_millis(250);
+
+/// What the sweeps saw: when each member's `done` line appeared.
+#[derive(Debug, Default)]
+struct Seen {
+    ends: Vec<SystemTime>,
+}
+
+/// Runs the session; returns every member's result, in run order.
+pub(super) async fn run(
+    job: &Job,
+    s: &SessionJob,
+    devices: &[String],
+    opts: &Options,
+    cancel: CancelRx,
+    events: &Events,
+) -> Vec<(usize, JobResult)> {
+    let dirs = s.members.iter().map(|m| m.dir.as_path());
+    for dir in dirs.chain([s.check_dir.as_path()]) {
+        if let Err(e) = fresh_dir(dir) {
+            let why = format!("{e:#}");
+            return s
+                .members
+                .iter()
+                .map(|m| (m.index, failed(why.clone())))
+                .collect();
+        }
+    }
+    let started = SystemTime::now();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let watcher = tokio::spawn(watch(
+        s.clone(),
+        devices.to_vec(),
+        seen.clone(),
+        events.clone(),
+    ));
+    // Each entry gets what a process of its own would have had.
+    let entries = u32::try_from(s.members.len() + 1).unwrap_or(u32::MAX);
+    let timeout = opts.timeout.map(|t| t.saturating_mul(entries));
+    let ran = launch(job, devices, opts, timeout, cancel).await;
+    watcher.abort();
+    let ended = SystemTime::now();
+
+    // The last sweep: entries that finished since the watcher last looked.
+    let mut ends = seen.lock().map(|s| s.ends.clone()).unwrap_or_default();
+    while let Some(at) = s.members.get(ends.len()).and_then(|m| done_at(&m.dir)) {
+        let k = ends.len();
+        if k > 0 {
+            announce(events, s.members[k].index, devices);
+        }
+        ends.push(at.min(ended));
+    }
+    let done = ends.len();
+    let log = job.dir.join(results::LOG);
+    let mut out = Vec::with_capacity(s.members.len());
+    let mut stopped_by: Option<String> = None;
+    for (k, m) in s.members.iter().enumerate() {
+        let start = match k {
+            0 => started,
+            _ => ends.get(k - 1).copied().unwrap_or(ended),
+        };
+        let mut r = if k < done {
+            finish_dir(
+                &m.dir,
+                job.num_prompts,
+                Outcome::Exited(0),
+                between(start, ends[k]),
+                &log,
+            )
+        } else if k == done {
+            if k > 0 && m.dir.join(results::RESULTS).exists() {
+                announce(events, m.index, devices);
+            }
+            let mut r = finish_dir(
+                &m.dir,
+                job.num_prompts,
+                ran.outcome.clone(),
+                between(start, ended),
+                &log,
+            );
+            if r.error.is_none() {
+                r.error = Some(
+                    "the session's process ended without finishing this configuration (no done event)"
+                        .to_string(),
+                );
+            }
+            stopped_by = r.error.clone();
+            r
+        } else {
+            let why = stopped_by.as_deref().unwrap_or("it stopped");
+            let mut r = failed(format!(
+                "not run: the session's process ended before it ({})",
+                why.strip_prefix("not run: ").unwrap_or(why)
+            ));
+            if matches!(ran.outcome, Outcome::Interrupted) {
+                r.outcome = Outcome::Interrupted;
+            }
+            r
+        };
+        if k <= done {
+            r.span = Some((start, if k < done { ends[k] } else { ended }));
+        }
+        r.placement = ran.placement.clone();
+        out.push((m.index, r));
+    }
+
+    let (check, check_seconds) = if done == s.members.len() {
+        let check_start = ends[done - 1];
+        if let Some(at) = done_at(&s.check_dir) {
+            let first = &s.members[0].dir;
+            let secs = between(check_start, at.min(ended)).as_secs_f64();
+            (compare(first, &s.check_dir, job.num_prompts), Some(secs))
+        } else {
+            let why = match &ran.outcome {
+                Outcome::Exited(0) => "the check run wrote no done event".to_string(),
+                Outcome::Exited(c) => {
+                    format!("the process exited with code {c} during the check run")
+                }
+                Outcome::TimedOut(d) => {
+                    format!(
+                        "timed out after {} during the check run",
+                        humantime::format_duration(*d)
+                    )
+                }
+                Outcome::Interrupted => "interrupted during the check run".to_string(),
+                Outcome::SpawnFailed(w) => w.clone(),
+            };
+            (
+                SessionCheck::NotRun { reason: why },
+                Some(between(check_start, ended).as_secs_f64()),
+            )
+        }
+    } else {
+        (
+            SessionCheck::NotRun {
+                reason: "the session ended before its last configuration".to_string(),
+            },
+            None,
+        )
+    };
+    let base = &s.members[0].name;
+    match &check {
+        SessionCheck::Differs { prompts } if s.byte_identity_required => {
+            // Every member: where it failed too, the leak may be why.
+            let why = leaked(base, prompts);
+            for (_, r) in out.iter_mut() {
+                r.error = Some(match &r.error {
+                    None => why.clone(),
+                    Some(own) => format!("{why}; and its own error: {own}"),
+                });
+            }
+        }
+        // The base ran on the pipeline as loaded and the first member after
+        // a base that switched nothing on: both are as a process of their
+        // own. Later members could carry what an earlier one left behind,
+        // which only the check would have shown.
+        SessionCheck::NotRun { reason } => {
+            for (_, r) in out.iter_mut().skip(2).filter(|(_, r)| r.error.is_none()) {
+                r.error = Some(format!(
+                    "not verified: session {base}'s contamination check did not run ({reason}); \
+                     --resume runs it again"
+                ));
+            }
+        }
+        _ => {}
+    }
+    let _ = events.send(Event::SessionChecked {
+        base: job.index,
+        check,
+        check_seconds,
+    });
+    out
+}
+
+/// The reason every member of a leaky session is ERROR.
+pub fn leaked(base: &str, prompts: &[usize]) -> String {
+    let list: Vec<String> = prompts.iter().take(5).map(ToString::to_string).collect();
+    let more = if prompts.len() > 5 { ", …" } else { "" };
+    format!(
+        "state leaked between configurations (session {base}: prompt{} {}{more} of the base's \
+         second run differ{} from its first)",
+        if prompts.len() == 1 { "" } else { "s" },
+        list.join(", "),
+        if prompts.len() == 1 { "s" } else { "" },
+    )
+}
+
+fn between(a: SystemTime, b: SystemTime) -> Duration {
+    b.duration_since(a).unwrap_or_default()
+}
+
+fn announce(events: &Events, index: usize, devices: &[String]) {
+    let _ = events.send(Event::Started {
+        index,
+        devices: devices.to_vec(),
+    });
+}
+
+/// Follows the running member: its prompts as progress, its `done` line as
+/// its end and the next member's start.
+async fn watch(s: SessionJob, devices: Vec<String>, seen: Arc<Mutex<Seen>>, events: Events) {
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(SWEEP).await;
+        let k = seen.lock().map(|s| s.ends.len()).unwrap_or(usize::MAX);
+        let Some(m) = s.members.get(k) else {
+            return;
+        };
+        let n = count_done(&m.dir);
+        if n != last {
+            last = n;
+            let _ = events.send(Event::Progress {
+                index: m.index,
+                done: n,
+            });
+        }
+        if let Some(at) = done_at(&m.dir) {
+            if let Ok(mut s) = seen.lock() {
+                s.ends.push(at);
+            }
+            last = 0;
+            if let Some(next) = s.members.get(k + 1) {
+                announce(&events, next.index, &devices);
+            }
+        }
+    }
+}
+
+/// When the entry writing `dir` finished, if it did: the time its
+/// results.jsonl was last written, once that ends with the done line. The
+/// file's own time, not when a sweep saw it: entries shorter than a sweep
+/// keep their real spans.
+fn done_at(dir: &Path) -> Option<SystemTime> {
+    if !entry_done(dir) {
+        return None;
+    }
+    let modified = std::fs::metadata(dir.join(results::RESULTS)).and_then(|m| m.modified());
+    Some(modified.unwrap_or_else(|_| SystemTime::now()))
+}
+
+/// Whether the entry writing `dir` finished: its results.jsonl's last line
+/// is `{"event": "done"}` (docs/sessions.md).
+fn entry_done(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join(results::RESULTS)) else {
+        return false;
+    };
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .is_some_and(|v| v.get("event").and_then(|e| e.as_str()) == Some("done"))
+}
+
+/// The base's two runs, image by image: which prompts differ (a prompt with
+/// an image in one run only differs; one with none in both does not).
+fn compare(first: &Path, second: &Path, num_prompts: usize) -> SessionCheck {
+    let (Ok(a), Ok(b)) = (
+        collect::collect(first, num_prompts),
+        collect::collect(second, num_prompts),
+    ) else {
+        return SessionCheck::NotRun {
+            reason: "the base's results could not be read".to_string(),
+        };
+    };
+    let image = |dir: &Path, c: &collect::Collected, i: usize| -> Option<Vec<u8>> {
+        let name = c.records.prompts.get(&i)?.image.as_ref()?;
+        results::files::read_regular(&dir.join(name)).ok()
+    };
+    let prompts: Vec<usize> = (0..num_prompts)
+        .filter(|&i| image(first, &a, i) != image(second, &b, i))
+        .collect();
+    if prompts.is_empty() {
+        SessionCheck::Identical
+    } else {
+        SessionCheck::Differs { prompts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_is_the_last_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(!entry_done(dir.path()));
+        let f = dir.path().join(results::RESULTS);
+        std::fs::write(&f, "{\"event\": \"done\"}\n{\"prompt\": 0}\n").expect("write");
+        assert!(!entry_done(dir.path()));
+        std::fs::write(&f, "{\"prompt\": 0}\n{\"event\": \"done\"}\n\n").expect("write");
+        assert!(entry_done(dir.path()));
+        std::fs::write(&f, "{\"prompt\": 0}\n{\"event\": \"do").expect("write");
+        assert!(!entry_done(dir.path()));
+    }
+
+    #[test]
+    fn the_check_names_the_prompts_that_differ() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for (d, second) in [(&a, b"x"), (&b, b"y")] {
+            std::fs::create_dir_all(d).expect("mkdir");
+            std::fs::write(d.join("p0.png"), b"same").expect("write");
+            std::fs::write(d.join("p1.png"), second).expect("write");
+            std::fs::write(
+                d.join(results::RESULTS),
+                "{\"prompt\": 0, \"image\": \"p0.png\", \"seconds\": 1, \"ok\": true}\n\
+                 {\"prompt\": 1, \"image\": \"p1.png\", \"seconds\": 1, \"ok\": true}\n",
+            )
+            .expect("write");
+        }
+        assert_eq!(
+            compare(&a, &b, 2),
+            SessionCheck::Differs { prompts: vec![1] }
+        );
+        assert_eq!(compare(&a, &a, 2), SessionCheck::Identical);
+        assert!(
+            leaked("baseline", &[1])
+                .contains("session baseline: prompt 1 of the base's second run differs")
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! Issue 24, part 2: shared model loads (docs/sessions.md). The real binary
+//! runs the test double (tests/fixtures/fake_backend.py) in its session form:
+//! one process for the configurations that differ only in switchable
+//! features, their verdicts equal to one process each, the contamination
+//! check, a crash in the middle, `--resume`, `--dry-run`, `--no-share-load`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use common::{config, read_json};
+
+/// Two backends over the test double: `fake` switches its caches cleanly,
+/// `leaky` forgets to switch `--shift` off (a hook left attached).
+fn registry(dir: &Path) -> PathBuf {
+    let backend = |name: &str, extra: &str| {
+        format!(
+            r#"
+[backends.{name}]
+command = ["python3", "{fake}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
+           "--seed", "{{seed}}", "--load-seconds", "0.3"{extra}]
+model = "fake-model"
+switchable = ["shifty", "halfwork", "crashy"]
+
+[backends.{name}.defaults]
+num_prompts = 3
+steps = 2
+"#,
+            fake = common::fake_backend().display()
+        )
+    };
+    let text = format!(
+        r#"
+default_backend = "fake"
+{}
+{}
+[features.par]
+args = ["--par", "2"]
+gpus = 2
+category = "parallelism"
+
+[features.shifty]
+args = ["--shift", "1"]
+lossy = true
+category = "cache"
+addon_only = true
+
+[features.halfwork]
+args = ["--work", "40"]
+category = "cache"
+addon_only = true
+
+[features.crashy]
+args = ["--crash-after", "1"]
+category = "cache"
+addon_only = true
+"#,
+        backend("fake", ""),
+        backend("leaky", ", \"--leak\"")
+    );
+    let path = dir.join("features.toml");
+    std::fs::write(&path, text).expect("write registry");
+    path
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        registry(dir.path());
+        Env { dir }
+    }
+
+    fn run(&self, out: &str, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("compat").expect("binary");
+        c.current_dir(self.dir.path())
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .env("NO_COLOR", "1")
+            .args(["run", "--gpus", "2", "--output-dir", out])
+            .args(args);
+        c
+    }
+
+    fn out(&self, out: &str, name: &str) -> PathBuf {
+        self.dir.path().join(out).join(name)
+    }
+}
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c["compat_status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn loads(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .expect("results.jsonl")
+        .lines()
+        .filter(|l| l.contains("\"event\": \"load\""))
+        .count()
+}
+
+#[test]
+fn one_load_runs_the_caches_with_the_verdicts_of_separate_processes() {
+    let env = Env::new();
+    let addons = ["--addons", "shifty", "halfwork", "--analyze"];
+    let shared = env.run("shared", &addons).output().expect("runs");
+    let alone = env
+        .run("alone", &[&addons[..], &["--no-share-load"]].concat())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&shared.stdout);
+    assert_eq!(shared.status.code(), alone.status.code(), "{stdout}");
+
+    // The same verdicts, the same images.
+    let r_shared = read_json(&env.out("shared", "baseline").join("report.json"));
+    let r_alone = read_json(&env.out("alone", "baseline").join("report.json"));
+    assert_eq!(statuses(&r_shared), statuses(&r_alone));
+    assert_eq!(statuses(&r_shared).len(), 3);
+    for c in ["baseline", "shifty", "halfwork"] {
+        for p in ["prompt_00.png", "prompt_02.png"] {
+            let a = std::fs::read(env.out("shared", "baseline").join(c).join(p));
+            let b = std::fs::read(env.out("alone", "baseline").join(c).join(p));
+            assert_eq!(a.ok(), b.ok(), "{c}/{p}");
+        }
+    }
+
+    // One process, one load; the check ran and passed.
+    let run = env.out("shared", "baseline");
+    let m = read_json(&run.join("manifest.json"));
+    let s = &m["sessions"][0];
+    assert_eq!(s["base"], "baseline");
+    assert_eq!(
+        s["members"],
+        serde_json::json!(["baseline", "shifty", "halfwork"])
+    );
+    assert_eq!(s["check"]["result"], "identical", "{s}");
+    assert!(s["check_seconds"].as_f64().is_some_and(|x| x > 0.0), "{s}");
+    assert_eq!(m["sessions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(loads(&run.join("baseline")), 1);
+    assert_eq!(loads(&run.join("shifty")), 0);
+    assert_eq!(loads(&run.join("halfwork")), 0);
+    assert!(run.join("sessions/baseline.check/prompt_00.png").is_file());
+    for c in ["baseline", "shifty", "halfwork"] {
+        let e = config(&m, c);
+        assert_eq!(e["state"], "completed", "{e}");
+        assert_eq!(e["session"], "baseline", "{e}");
+        let argv: Vec<&str> = e["argv"]
+            .as_array()
+            .expect("argv")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(argv.contains(&"--session"), "{argv:?}");
+    }
+    // Spans one after another, not all the process's.
+    // RFC 3339 in UTC to the millisecond: the strings order as the times.
+    let t = |c: &str, k: &str| config(&m, c)[k].as_str().expect("time").to_string();
+    assert!(t("baseline", "finished") <= t("shifty", "started"));
+    assert!(t("shifty", "finished") <= t("halfwork", "started"));
+    assert!(
+        config(&m, "shifty")["concurrent_with"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{}",
+        config(&m, "shifty")
+    );
+
+    // The bill: one load paid, two avoided; the check priced.
+    assert!(stdout.contains("1 model load(s), 2 avoided"), "{stdout}");
+    assert!(stdout.contains("session checks"), "{stdout}");
+    let bill = &r_shared["bill"];
+    assert_eq!(
+        (bill["loads"].as_u64(), bill["loads_avoided"].as_u64()),
+        (Some(1), Some(2)),
+        "{bill}"
+    );
+    assert!(
+        bill["check_gpu_seconds"].as_f64().is_some_and(|x| x > 0.0),
+        "{bill}"
+    );
+    let alone_bill = &r_alone["bill"];
+    assert_eq!(
+        (
+            alone_bill["loads"].as_u64(),
+            alone_bill["loads_avoided"].as_u64()
+        ),
+        (Some(3), Some(0))
+    );
+    let alone_m = read_json(&env.out("alone", "baseline").join("manifest.json"));
+    assert!(alone_m.get("sessions").is_none(), "{alone_m}");
+    assert_eq!(loads(&env.out("alone", "baseline").join("shifty")), 1);
+}
+
+#[test]
+fn a_leaking_session_makes_every_config_error() {
+    let env = Env::new();
+    let out = env
+        .run(
+            "leak",
+            &[
+                "--backend",
+                "leaky",
+                "--addons",
+                "shifty",
+                "halfwork",
+                "--analyze",
+            ],
+        )
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let run = env.out("leak", "baseline");
+    let m = read_json(&run.join("manifest.json"));
+    assert_eq!(m["sessions"][0]["check"]["result"], "differs");
+    assert_eq!(
+        m["sessions"][0]["check"]["prompts"],
+        serde_json::json!([0, 1, 2])
+    );
+    let why = "state leaked between configurations (session baseline: prompts 0, 1, 2 of the base's \
+               second run differ from its first)";
+    let r = read_json(&run.join("report.json"));
+    for c in ["baseline", "shifty", "halfwork"] {
+        assert_eq!(config(&m, c)["error"], why, "{c}");
+        let row = r["results"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == c));
+        assert_eq!(
+            row.map(|x| &x["compat_status"]),
+            Some(&Value::from("ERROR")),
+            "{c}"
+        );
+    }
+    // Without the leak the same matrix passes its check (above); with
+    // separate processes the leaky backend has nothing to leak into.
+    let out = env
+        .run(
+            "leak-alone",
+            &[
+                "--backend",
+                "leaky",
+                "--addons",
+                "shifty",
+                "halfwork",
+                "--no-share-load",
+            ],
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_crash_costs_the_unfinished_and_the_unverified_and_resume_reruns_them() {
+    let env = Env::new();
+    let args = ["--addons", "shifty", "halfwork", "crashy"];
+    let out = env.run("crash", &args).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let run = env.out("crash", "baseline");
+    let m = read_json(&run.join("manifest.json"));
+    let state = |m: &Value, c: &str| {
+        config(m, c)["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The base and the first member ran as a process of their own would.
+    assert_eq!(state(&m, "baseline"), "completed");
+    assert_eq!(state(&m, "shifty"), "completed");
+    // halfwork finished, but the check that would vouch for it never ran.
+    assert_eq!(state(&m, "halfwork"), "failed");
+    let err = config(&m, "halfwork")["error"].as_str().unwrap_or_default();
+    assert!(
+        err.starts_with("not verified: session baseline's contamination check did not run"),
+        "{err}"
+    );
+    assert_eq!(state(&m, "crashy"), "failed");
+    let err = config(&m, "crashy")["error"].as_str().unwrap_or_default();
+    assert!(err.contains("RuntimeError: CUDA out of memory"), "{err}");
+    assert_eq!(m["sessions"][0]["check"]["result"], "not_run");
+
+    // --resume keeps what is trusted and reruns the rest, each alone (the
+    // base is complete: no session to check them against).
+    let out = env
+        .run("crash", &[&args[..], &["--resume"]].concat())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let m2 = read_json(&run.join("manifest.json"));
+    assert_eq!(
+        config(&m2, "baseline")["started"],
+        config(&m, "baseline")["started"]
+    );
+    assert_eq!(
+        config(&m2, "shifty")["started"],
+        config(&m, "shifty")["started"]
+    );
+    assert_eq!(state(&m2, "halfwork"), "completed");
+    assert!(config(&m2, "halfwork").get("session").is_none());
+    assert_eq!(loads(&run.join("halfwork")), 1);
+    assert_eq!(state(&m2, "crashy"), "failed");
+    // The kept session's record stays with the configurations it judged.
+    assert_eq!(m2["sessions"][0]["base"], "baseline");
+}
+
+#[test]
+fn dry_run_shows_the_session_and_share_load_groups_by_layout() {
+    let env = Env::new();
+    let out = env
+        .run(
+            "dry",
+            &[
+                "--baseline",
+                "par",
+                "--addons",
+                "shifty",
+                "halfwork",
+                "--dry-run",
+            ],
+        )
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // The pure baseline has no switchable sibling in this matrix: alone.
+    assert!(
+        stdout
+            .contains("session par  (2 GPUs, one model load for 3 configurations, then par again"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 session(s), 2 model load(s) avoided"),
+        "{stdout}"
+    );
+    let out = env
+        .run(
+            "dry",
+            &[
+                "--baseline",
+                "par",
+                "--addons",
+                "shifty",
+                "--dry-run",
+                "--no-share-load",
+            ],
+        )
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("session"), "{stdout}");
+}
