@@ -60,7 +60,7 @@ addon_only = true
 "#,
         backend("fake", ""),
         backend("leaky", ", \"--leak\"")
-    );
+    ) + &backend("flippy", ", \"--flip\", \"30\"");
     let path = dir.join("features.toml");
     std::fs::write(&path, text).expect("write registry");
     path
@@ -191,6 +191,16 @@ fn one_load_runs_the_caches_with_the_verdicts_of_separate_processes() {
     );
     assert!(
         bill["check_gpu_seconds"].as_f64().is_some_and(|x| x > 0.0),
+        "{bill}"
+    );
+    // The check's time is in the makespan as in the GPU-seconds: no packing
+    // better than the bound.
+    let (span, bound) = (
+        bill["makespan_seconds"].as_f64(),
+        bill["lower_bound_seconds"].as_f64(),
+    );
+    assert!(
+        span.zip(bound).is_some_and(|(s, b)| s >= b - 1e-3),
         "{bill}"
     );
     let alone_bill = &r_alone["bill"];
@@ -368,4 +378,88 @@ fn dry_run_shows_the_session_and_share_load_groups_by_layout() {
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("session"), "{stdout}");
+}
+
+#[test]
+fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
+    let env = Env::new();
+    let row = |r: &Value, c: &str| {
+        r["results"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == c).cloned())
+            .unwrap_or_else(|| panic!("no {c}"))
+    };
+    // A leak on a deterministic engine: its floor is 0, the leak beyond it.
+    let out = env
+        .run(
+            "floor-leak",
+            &[
+                "--backend",
+                "leaky",
+                "--repeat-baseline",
+                "--addons",
+                "shifty",
+                "--analyze",
+            ],
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let run = env.out("floor-leak", "baseline");
+    let m = read_json(&run.join("manifest.json"));
+    // The executor leaves the verdict to the analysis: the configs completed.
+    assert_eq!(m["sessions"][0]["check"]["result"], "differs");
+    assert_eq!(config(&m, "shifty")["state"], "completed");
+    assert!(config(&m, "baseline.repeat").get("session").is_none());
+    let r = read_json(&run.join("report.json"));
+    for c in ["baseline", "shifty"] {
+        let x = row(&r, c);
+        assert_eq!(x["compat_status"], "ERROR", "{x}");
+        let why = x["reason"].as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("state leaked between configurations (session baseline: prompts 0, 1, 2")
+                && why.contains("beyond the engine's noise floor (prompt 0: MeanDiff 0.0013, MaxDiff 0.0039; floor 0.0000, 0.0000)"),
+            "{why}"
+        );
+    }
+    assert_eq!(row(&r, "baseline.repeat")["compat_status"], "PASS");
+
+    // An engine that differs from itself from run to run: the check's
+    // difference is that noise, within the floor the repeat measured.
+    let out = env
+        .run(
+            "floor-noise",
+            // One after another, the repeat first: the double's run counter
+            // then makes the repeat (run 0), base (1) and check (3) differ
+            // from each other on the same prompts by the same amount.
+            &[
+                "--backend",
+                "flippy",
+                "--repeat-baseline",
+                "--addons",
+                "halfwork",
+                "--analyze",
+                "--serial",
+                "--queue-order",
+                "largest-first",
+            ],
+        )
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run = env.out("floor-noise", "baseline");
+    let m = read_json(&run.join("manifest.json"));
+    assert_eq!(m["sessions"][0]["check"]["result"], "differs", "{stdout}");
+    let r = read_json(&run.join("report.json"));
+    for c in ["baseline", "halfwork"] {
+        let x = row(&r, c);
+        assert_ne!(x["compat_status"], "ERROR", "{x}");
+        let notes = x["notes"].to_string();
+        assert!(notes.contains("session baseline: the base's second run differs from its first within the engine's noise floor"), "{notes}");
+    }
 }

@@ -172,6 +172,53 @@ fn ctrl_c_cancels_the_runs_slurm_jobs() {
 }
 
 /// (job name, state) of queued or running jobs whose name starts with `prefix`.
+/// A shared model load under Slurm (docs/sessions.md): the session is one
+/// job with its configurations' time limit times its runs, and every member
+/// records that job.
+#[test]
+#[ignore = "needs a Slurm cluster (scripts/slurm-up.sh)"]
+fn a_session_is_one_slurm_job() {
+    let env = Env::new();
+    let text = std::fs::read_to_string(env.path().join("features.toml")).expect("registry");
+    let text = text.replacen(
+        "model = \"fake-model\"\n",
+        "model = \"fake-model\"\nswitchable = [\"lossy\", \"slow\"]\n",
+        1,
+    );
+    std::fs::write(env.path().join("sessions.toml"), text).expect("write");
+    env.run(&[
+        "--features",
+        "sessions.toml",
+        "--addons",
+        "lossy",
+        "slow",
+        "--executor",
+        "slurm",
+        "--slurm-time",
+        "2",
+    ])
+    .assert()
+    .code(0);
+    let m = env.manifest("baseline");
+    assert_eq!(m["sessions"][0]["check"]["result"], "identical", "{m}");
+    let id = config(&m, "baseline")["slurm_job_id"].clone();
+    assert!(id.as_str().is_some_and(|x| !x.is_empty()), "{m}");
+    for name in ["baseline", "lossy", "slow"] {
+        let c = config(&m, name);
+        assert_eq!(c["state"], "completed", "{name}: {c}");
+        assert_eq!(c["slurm_job_id"], id, "{name}: one job for the session");
+        assert_eq!(devices_of(c).len(), 1, "{name}: {c}");
+    }
+    // Three configurations and the check, two minutes each: the job was
+    // given eight (slurmctld keeps finished jobs for MinJobAge, an hour).
+    let job = std::process::Command::new("scontrol")
+        .args(["show", "job", id.as_str().unwrap_or("")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    assert!(job.contains("TimeLimit=00:08:00"), "{job}");
+}
+
 fn squeue(prefix: &str) -> Vec<(String, String)> {
     let out = std::process::Command::new("squeue")
         .args(["-h", "-o", "%j %T"])

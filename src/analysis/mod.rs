@@ -9,6 +9,7 @@ mod noise;
 mod parents;
 mod plan;
 pub mod plugins;
+mod sessions;
 pub mod status;
 pub mod timing;
 
@@ -141,9 +142,10 @@ pub fn build_report_with(
         floor,
         measured: &measured,
     };
-    let out: Vec<_> = (0..run.configs.len())
+    let mut out: Vec<_> = (0..run.configs.len())
         .map(|ci| judge.config(ci, &compared[ci]))
         .collect();
+    sessions::judge(&run, floor, &mut out);
     let mut summary = Summary {
         total: out.len(),
         ..Summary::default()

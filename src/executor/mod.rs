@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 pub use collect::Collected;
 pub use process::{Cancel, Outcome};
 pub use schedule::execute;
+pub use session::leaked as session_leak;
 
 /// One configuration to run.
 #[derive(Debug, Clone)]

@@ -56,7 +56,11 @@ pub(super) async fn run(
     // Each entry gets what a process of its own would have had.
     let entries = u32::try_from(s.members.len() + 1).unwrap_or(u32::MAX);
     let timeout = opts.timeout.map(|t| t.saturating_mul(entries));
-    let ran = launch(job, devices, opts, timeout, cancel).await;
+    let mut opts = opts.clone();
+    if let super::Launcher::Slurm(s) = &opts.launcher {
+        opts.launcher = super::Launcher::Slurm(s.scaled(entries));
+    }
+    let ran = launch(job, devices, &opts, timeout, cancel).await;
     watcher.abort();
     let ended = SystemTime::now();
 

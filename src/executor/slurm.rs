@@ -26,6 +26,18 @@ pub struct SlurmOptions {
 pub const MARKER: &str = "[compat] slurm job";
 
 impl SlurmOptions {
+    /// These options with the time limit `factor` times longer (a session
+    /// job runs several configurations, each with what one would have had).
+    /// A limit in a form Slurm takes that this cannot read ("UNLIMITED")
+    /// stays as given.
+    pub fn scaled(&self, factor: u32) -> SlurmOptions {
+        let mut out = self.clone();
+        if let Some(secs) = self.time.as_deref().and_then(slurm_seconds) {
+            out.time = Some(slurm_time(secs.saturating_mul(u64::from(factor))));
+        }
+        out
+    }
+
     /// The job name of one configuration.
     pub fn job_name(&self, config: &str) -> String {
         format!("{}:{config}", self.job_prefix)
@@ -139,9 +151,65 @@ fn gres_gpus(line: &str) -> Option<usize> {
         .max()
 }
 
+/// Seconds of a Slurm time limit: "M", "M:S", "H:M:S", "D-H", "D-H:M",
+/// "D-H:M:S" (sbatch(1), --time).
+fn slurm_seconds(t: &str) -> Option<u64> {
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (d.parse::<u64>().ok()?, Some(r)),
+        None => (0, None),
+    };
+    let parts: Vec<u64> = rest
+        .unwrap_or(t)
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let (h, m, s) = match (rest.is_some(), parts.as_slice()) {
+        (false, [m]) => (0, *m, 0),
+        (false, [m, s]) => (0, *m, *s),
+        (false, [h, m, s]) | (true, [h, m, s]) => (*h, *m, *s),
+        (true, [h]) => (*h, 0, 0),
+        (true, [h, m]) => (*h, *m, 0),
+        _ => return None,
+    };
+    Some(((days * 24 + h) * 60 + m) * 60 + s)
+}
+
+/// "D-HH:MM:SS", which Slurm reads back.
+fn slurm_time(secs: u64) -> String {
+    let (d, rest) = (secs / 86_400, secs % 86_400);
+    format!(
+        "{d}-{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_job_gets_each_configurations_time() {
+        assert_eq!(slurm_seconds("90"), Some(5400));
+        assert_eq!(slurm_seconds("90:30"), Some(5430));
+        assert_eq!(slurm_seconds("02:00:00"), Some(7200));
+        assert_eq!(slurm_seconds("1-2"), Some(93_600));
+        assert_eq!(slurm_seconds("1-02:30"), Some(95_400));
+        assert_eq!(slurm_seconds("1-02:30:05"), Some(95_405));
+        assert_eq!(slurm_seconds("UNLIMITED"), None);
+        assert_eq!(slurm_seconds("1:2:3:4"), None);
+        let o = SlurmOptions {
+            time: Some("02:00:00".into()),
+            ..SlurmOptions::default()
+        };
+        assert_eq!(o.scaled(3).time.as_deref(), Some("0-06:00:00"));
+        let o = SlurmOptions {
+            time: Some("UNLIMITED".into()),
+            ..SlurmOptions::default()
+        };
+        assert_eq!(o.scaled(3).time.as_deref(), Some("UNLIMITED"));
+    }
 
     #[test]
     fn wraps_argv_without_a_shell_parsing_it() {

@@ -123,19 +123,27 @@ pub fn of_run(m: &Manifest, dir: &Path) -> Option<Bill> {
         .iter()
         .map(|(e, wall)| config(&e.name, e.gpus, *wall, records(&e.name).as_ref()))
         .collect();
-    let spans: Vec<(f64, f64)> = ran
+    let t = |x: &str| {
+        results::parse_time(x)?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .ok()
+    };
+    let mut spans: Vec<(f64, f64)> = ran
         .iter()
-        .filter_map(|(e, _)| {
-            let start = results::parse_time(e.started.as_deref()?)?;
-            let end = results::parse_time(e.finished.as_deref()?)?;
-            let t = |x: std::time::SystemTime| {
-                x.duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .ok()
-            };
-            Some((t(start)?, t(end)?))
-        })
+        .filter_map(|(e, _)| Some((t(e.started.as_deref()?)?, t(e.finished.as_deref()?)?)))
         .collect();
+    // A session's check runs after its last member, still holding the devices.
+    for r in &m.sessions {
+        let last = ran
+            .iter()
+            .filter(|(e, _)| e.session.as_deref() == Some(r.base.as_str()))
+            .filter_map(|(e, _)| t(e.finished.as_deref()?))
+            .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+        if let (Some(end), Some(check)) = (last, seconds(r.check_seconds)) {
+            spans.push((end, end + check));
+        }
+    }
     let mut bill = total(configs, m.devices.count.max(1), union_length(spans));
     // A session is one process: its configurations that ran paid one load.
     for r in &m.sessions {

@@ -342,7 +342,13 @@ fn from_manifest(m: &Manifest, folders: &mut BTreeMap<String, PathBuf>) -> Vec<C
 
 /// "the backend failed: <error>", the error alone, or nothing.
 fn state_error_text(state: ConfigState, error: Option<&str>) -> Option<String> {
+    // A shared load's check (docs/sessions.md) fails configurations whose
+    // backend did not: its reason stands alone.
+    let own = |e: &str| {
+        e.starts_with("state leaked between configurations") || e.starts_with("not verified: ")
+    };
     match (state_error(state), error) {
+        (Some(_), Some(err)) if own(err) => Some(err.to_string()),
         (Some(msg), Some(err)) => Some(format!("{msg}: {err}")),
         (Some(msg), None) => Some(msg.to_string()),
         (None, err) => err.map(str::to_string),
