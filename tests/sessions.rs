@@ -463,3 +463,48 @@ fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
         assert!(notes.contains("session baseline: the base's second run differs from its first within the engine's noise floor"), "{notes}");
     }
 }
+
+#[test]
+fn a_backend_that_ignores_the_session_file_is_told_why() {
+    let env = Env::new();
+    // The command drops --session: a backend without the session mode.
+    let text = std::fs::read_to_string(env.dir.path().join("features.toml")).expect("registry");
+    let wrapper = env.dir.path().join("no_session.py");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "import os, sys\nargv = sys.argv[1:]\ni = argv.index('--session')\ndel argv[i:i + 2]\n\
+             os.execvp('python3', ['python3', {:?}] + argv)\n",
+            common::fake_backend().display().to_string()
+        ),
+    )
+    .expect("write");
+    let text = text.replacen(
+        &format!("\"python3\", \"{}\"", common::fake_backend().display()),
+        &format!("\"python3\", \"{}\"", wrapper.display()),
+        1,
+    );
+    std::fs::write(env.dir.path().join("features.toml"), text).expect("write");
+    let out = env
+        .run("ignored", &["--addons", "shifty"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let m = read_json(&env.out("ignored", "baseline").join("manifest.json"));
+    let err = config(&m, "baseline")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.contains("must run the session file it is given (--session"),
+        "{err}"
+    );
+    let err = config(&m, "shifty")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.starts_with("not run: the session's process ended before it"),
+        "{err}"
+    );
+}

@@ -102,10 +102,17 @@ pub(super) async fn run(
                 &log,
             );
             if r.error.is_none() {
-                r.error = Some(
+                r.error = Some(if k == 0 {
+                    // Not even the first entry: the backend ran its command
+                    // line alone, as one without a session mode would.
+                    "the backend ended without writing {\"event\": \"done\"}: a backend that lists \
+                     switchable features must run the session file it is given (--session, \
+                     docs/sessions.md)"
+                        .to_string()
+                } else {
                     "the session's process ended without finishing this configuration (no done event)"
-                        .to_string(),
-                );
+                        .to_string()
+                });
             }
             stopped_by = r.error.clone();
             r
