@@ -508,3 +508,39 @@ fn a_backend_that_ignores_the_session_file_is_told_why() {
         "{err}"
     );
 }
+
+/// A folder that lies must not hang compat: a backend that leaves a FIFO
+/// where results.jsonl should be (compat's sweeps read that file every
+/// 250 ms, on the one thread that runs every job).
+#[test]
+fn a_fifo_for_results_jsonl_does_not_hang_the_run() {
+    let env = Env::new();
+    let text = std::fs::read_to_string(env.dir.path().join("features.toml")).expect("registry");
+    let liar = env.dir.path().join("fifo_backend.py");
+    std::fs::write(
+        &liar,
+        "import os, sys, time\nout = sys.argv[sys.argv.index('--output') + 1]\nos.makedirs(out, exist_ok=True)\n\
+         os.mkfifo(os.path.join(out, 'results.jsonl'))\ntime.sleep(1)\n",
+    )
+    .expect("write");
+    let text = text.replacen(
+        &format!("\"python3\", \"{}\"", common::fake_backend().display()),
+        &format!("\"python3\", \"{}\"", liar.display()),
+        1,
+    );
+    std::fs::write(env.dir.path().join("features.toml"), text).expect("write");
+    let out = env
+        .run("fifo", &["--addons", "shifty"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = read_json(&env.out("fifo", "baseline").join("manifest.json"));
+    assert_eq!(config(&m, "baseline")["state"], "failed");
+    assert_eq!(config(&m, "shifty")["state"], "failed");
+}

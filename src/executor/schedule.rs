@@ -337,8 +337,12 @@ async fn poll_progress(index: usize, dir: std::path::PathBuf, events: Events) {
 }
 
 pub(super) fn count_done(dir: &Path) -> usize {
-    if let Ok(text) = std::fs::read_to_string(dir.join(results::RESULTS)) {
-        return text.lines().filter(|l| l.contains("\"prompt\"")).count();
+    // read_regular: a FIFO planted as results.jsonl must not block the runtime.
+    if let Ok(bytes) = results::files::read_regular(&dir.join(results::RESULTS)) {
+        return String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| l.contains("\"prompt\""))
+            .count();
     }
     std::fs::read(dir.join(results::LOG))
         .map(|b| {

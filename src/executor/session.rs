@@ -271,10 +271,13 @@ fn done_at(dir: &Path) -> Option<SystemTime> {
 /// Whether the entry writing `dir` finished: its results.jsonl's last line
 /// is `{"event": "done"}` (docs/sessions.md).
 fn entry_done(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join(results::RESULTS)) else {
+    // read_regular: a FIFO planted as results.jsonl must not block the
+    // executor (it would block every job: one thread runs them all).
+    let Ok(bytes) = results::files::read_regular(&dir.join(results::RESULTS)) else {
         return false;
     };
-    text.lines()
+    String::from_utf8_lossy(&bytes)
+        .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
