@@ -209,6 +209,16 @@ fn a_session_is_one_slurm_job() {
         assert_eq!(c["slurm_job_id"], id, "{name}: one job for the session");
         assert_eq!(devices_of(c).len(), 1, "{name}: {c}");
     }
+    // One after another inside the job, not each from the job's start.
+    let at = |c: &str, k: &str| config(&m, c)[k].as_str().unwrap_or_default().to_string();
+    assert!(at("baseline", "finished") <= at("lossy", "started"), "{m}");
+    assert!(at("lossy", "finished") <= at("slow", "started"), "{m}");
+    assert!(
+        config(&m, "slow")["concurrent_with"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{m}"
+    );
     // Three configurations and the check, two minutes each: the job was
     // given eight (slurmctld keeps finished jobs for MinJobAge, an hour).
     let job = std::process::Command::new("scontrol")

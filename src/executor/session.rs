@@ -63,6 +63,13 @@ pub(super) async fn run(
     let ran = launch(job, devices, &opts, timeout, cancel).await;
     watcher.abort();
     let ended = SystemTime::now();
+    // Under Slurm the job started on its node after its time in the queue.
+    let started = ran
+        .placement
+        .as_ref()
+        .and_then(|p| p.started)
+        .filter(|&t| t > started && t < ended)
+        .unwrap_or(started);
 
     // The last sweep: entries that finished since the watcher last looked.
     let mut ends = seen.lock().map(|s| s.ends.clone()).unwrap_or_default();

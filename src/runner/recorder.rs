@@ -118,8 +118,9 @@ impl<'a> Recorder<'a> {
         if let Some(p) = &result.placement {
             e.slurm_job_id = Some(p.job_id.clone());
             e.devices = p.devices.clone();
-            // Queue time is not run time: the job started on its node.
-            if let Some(t) = p.started {
+            // Queue time is not run time: the job started on its node (a
+            // session's member has its own span inside the job).
+            if let Some(t) = p.started.filter(|_| result.span.is_none()) {
                 e.started = Some(results::rfc3339(t));
             }
         }
