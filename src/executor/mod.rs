@@ -4,6 +4,7 @@
 //! [`Event`]s; `run` turns them into the manifest and the progress display.
 
 pub mod collect;
+mod job;
 pub mod memory;
 pub mod plan_order;
 pub mod process;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::schedule::{count_done, failed, finish_dir, fresh_dir, launch};
+use super::job::{count_done, failed, finish_dir, fresh_dir, launch};
 use super::{CancelRx, Event, Events, Job, JobResult, Options, Outcome, SessionJob, collect};
 use crate::results::{self, SessionCheck};
 
