@@ -3,13 +3,28 @@
 
 The matrix of the issue: `--baseline cfg_parallel --addons teacache cache_dit
 ulysses ring tp` (pairs: 7 configurations; the 1-GPU pure baseline is the
-slowest, having no acceleration), `--gpus 4`. The backend is a stand-in for
-the original framework's batch script (that script is not in this
-repository): one model load (a 2 s sleep), a warm-up and the timed prompts,
-each a sleep of BASE / (parallel degree) / (cache speedup), a PNG per prompt,
-results.jsonl with the load and per-prompt seconds. The stand-in's cache
-speedups (TeaCache 1.8x, Cache-DiT 1.4x) are deliberately not compat's model
-constant (1.6x), so the model is not tuned to it.
+slowest, having no acceleration), `--gpus 4`.
+
+The backend (--backend):
+  original  (default) the original framework's batch script itself,
+            compatibility/batch_text_to_image.py on branch compat of
+            github.com/wtomin/vllm-omni at 7bd8f25f, copied unchanged into
+            scripts/bench_original/ (its git blob is checked and printed), run
+            with the original runner's command line
+            (compatibility/run_compat_test.py:467-488) and the features' own
+            flags (--cfg-parallel-size 2, --cache-backend tea_cache|cache_dit,
+            --ulysses-degree 2, --ring-degree 2, --tensor-parallel-size 2,
+            which its argparse takes as they are). Its imports of vllm_omni
+            and torch resolve to a strict stub of the engine API it calls
+            (scripts/bench_original/stub, on PYTHONPATH): Omni(...) sleeps the
+            model load (--load), each generate() sleeps --base / the parallel
+            config's world size / the cache speedup (TeaCache 1.8x, Cache-DiT
+            1.4x) and returns real images. compat reads its log (no
+            results.jsonl; no warm-up flag).
+  standin   a one-file stand-in writing results.jsonl: the load, one warm-up
+            and the timed prompts, with the same costs.
+The cache speedups are deliberately not compat's model constant (1.6x), so
+the model is not tuned to them.
 
 It runs compat three times:
   before   --queue-order largest-first (compat's order before planning)

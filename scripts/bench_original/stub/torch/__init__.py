@@ -1,5 +1,5 @@
 """A stand-in for the four torch calls the original batch script makes
-(B:272-276): torch.manual_seed, torch.cuda.is_available,
+(B:250-254): torch.manual_seed, torch.cuda.is_available,
 torch.cuda.manual_seed_all and torch.Generator(device=...).manual_seed. The
 simulated node has CUDA GPUs when CUDA_VISIBLE_DEVICES names at least one
 (compat sets it for every configuration); a CUDA generator without one is a

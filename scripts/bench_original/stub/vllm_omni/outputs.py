@@ -8,7 +8,7 @@ from vllm_omni import _sim
 
 
 class StubImage:
-    """What the script does with an image: `img.save(path)` (B:418). Used
+    """What the script does with an image: `img.save(path)` (B:419). Used
     where Pillow is not installed; where it is, the images are PIL's own."""
 
     def __init__(self, width, height, rgb):

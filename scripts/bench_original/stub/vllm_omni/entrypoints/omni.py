@@ -33,7 +33,7 @@ _ENGINE_KWARGS = {
     "tensor_parallel_size", "ulysses_degree", "use_hsdp", "vae_patch_parallel_size", "vae_use_slicing",
     "vae_use_tiling", "worker_extension_cls",
 }
-# The cache backends the script offers (B:71-79), plus "no cache".
+# The cache backends the script offers (B:69-79), plus "no cache".
 _CACHE_BACKENDS = (None, "", "none", "cache_dit", "tea_cache")
 _PROMPT_KEYS = {"prompt", "negative_prompt"}
 
