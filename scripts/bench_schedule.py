@@ -3,13 +3,28 @@
 
 The matrix of the issue: `--baseline cfg_parallel --addons teacache cache_dit
 ulysses ring tp` (pairs: 7 configurations; the 1-GPU pure baseline is the
-slowest, having no acceleration), `--gpus 4`. The backend is a stand-in for
-the original framework's batch script (that script is not in this
-repository): one model load (a 2 s sleep), a warm-up and the timed prompts,
-each a sleep of BASE / (parallel degree) / (cache speedup), a PNG per prompt,
-results.jsonl with the load and per-prompt seconds. The stand-in's cache
-speedups (TeaCache 1.8x, Cache-DiT 1.4x) are deliberately not compat's model
-constant (1.6x), so the model is not tuned to it.
+slowest, having no acceleration), `--gpus 4`.
+
+The backend (--backend):
+  original  (default) the original framework's batch script itself,
+            compatibility/batch_text_to_image.py on branch compat of
+            github.com/wtomin/vllm-omni at 7bd8f25f, copied unchanged into
+            scripts/bench_original/ (its git blob is checked and printed), run
+            with the original runner's command line
+            (compatibility/run_compat_test.py:467-488) and the features' own
+            flags (--cfg-parallel-size 2, --cache-backend tea_cache|cache_dit,
+            --ulysses-degree 2, --ring-degree 2, --tensor-parallel-size 2,
+            which its argparse takes as they are). Its imports of vllm_omni
+            and torch resolve to a strict stub of the engine API it calls
+            (scripts/bench_original/stub, on PYTHONPATH): Omni(...) sleeps the
+            model load (--load), each generate() sleeps --base / the parallel
+            config's world size / the cache speedup (TeaCache 1.8x, Cache-DiT
+            1.4x) and returns real images. compat reads its log (no
+            results.jsonl; no warm-up flag).
+  standin   a one-file stand-in writing results.jsonl: the load, one warm-up
+            and the timed prompts, with the same costs.
+The cache speedups are deliberately not compat's model constant (1.6x), so
+the model is not tuned to them.
 
 It runs compat three times:
   before   --queue-order largest-first (compat's order before planning)
@@ -23,6 +38,7 @@ run's makespan is its manifest's first start to last finish.
     cargo build --release && python3 scripts/bench_schedule.py [--compat target/release/compat]
 """
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -63,7 +79,7 @@ for i, _ in enumerate(lines):
     res.flush()
 '''
 
-FEATURES = """
+STANDIN = """
 default_backend = "standin"
 [backends.standin]
 command = ["python3", "{backend}", "--prompt-file", "{{prompt_file}}", "--output", "{{output_dir}}",
@@ -73,12 +89,43 @@ model = "standin"
 num_prompts = {prompts}
 """
 
+# The original framework's command line for its batch script
+# (compatibility/run_compat_test.py:467-488 at ORIGINAL_COMMIT), with compat's
+# placeholders; the engine stub on PYTHONPATH, its costs in the environment.
+# The script has no warm-up flag: compat leaves a cold first prompt out.
+ORIGINAL = """
+default_backend = "original"
+[backends.original]
+command = ["env", "PYTHONPATH={stub}", "COMPAT_STUB_LOAD={load}", "COMPAT_STUB_BASE={base}",
+           "python3", "{script}", "--model", "{{model}}", "--prompt-file", "{{prompt_file}}",
+           "--negative-prompt={{negative_prompt}}", "--output", "{{output_dir}}",
+           "--num-inference-steps", "{{steps}}", "--height", "{{height}}", "--width", "{{width}}",
+           "--cfg-scale", "{{cfg_scale}}", "--seed", "{{seed}}"]
+model = "Qwen/Qwen-Image"
+[backends.original.defaults]
+height = 64
+width = 64
+steps = 4
+num_prompts = {prompts}
+"""
 
-def registry(d, backend, prompts):
+# The original batch script, copied unchanged: compatibility/batch_text_to_image.py
+# on branch compat of github.com/wtomin/vllm-omni, its git blob checked below.
+ORIGINAL_DIR = os.path.join(ROOT, "scripts", "bench_original")
+ORIGINAL_COMMIT = "7bd8f25f87ba935f7afc3ffb85ae7256dd13e082"
+ORIGINAL_BLOB = "14412b816cef6fa46d2777ec28c29d37f3bd6306"
+
+
+def git_blob(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def registry(d, text):
     import tomllib
     with open(os.path.join(ROOT, "features.toml"), "rb") as f:
         builtin = tomllib.load(f)["features"]
-    text = FEATURES.format(backend=backend, prompts=prompts)
     # The six features of the original framework, as the built-in registry has
     # them (GPU multipliers, arguments), without other backends' spellings.
     for fid in ("cfg_parallel", "teacache", "cache_dit", "ulysses", "ring", "tp"):
@@ -141,13 +188,26 @@ def main():
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--load", type=float, default=2.0)
     ap.add_argument("--base", type=float, default=2.0, help="seconds per prompt on one GPU")
+    ap.add_argument("--backend", choices=("original", "standin"), default="original",
+                    help="original: the original framework's batch script on the engine stub; "
+                         "standin: a one-file stand-in writing results.jsonl")
+    ap.add_argument("--original-script", default=os.path.join(ORIGINAL_DIR, "batch_text_to_image.py"),
+                    help="the original batch script to run (default: the copy in scripts/bench_original)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        backend = os.path.join(d, "standin.py")
-        with open(backend, "w") as f:
-            f.write(BACKEND.format(fixtures=os.path.join(ROOT, "tests", "fixtures"),
-                                   load=a.load, base=a.base))
-        features = registry(d, backend, a.prompts)
+        if a.backend == "original":
+            script = os.path.abspath(a.original_script)
+            blob = git_blob(script)
+            note = "" if blob == ORIGINAL_BLOB else f" (NOT the blob of {ORIGINAL_COMMIT[:8]}, {ORIGINAL_BLOB[:12]})"
+            print(f"backend: {script}, git blob {blob[:12]}{note}, engine stub {ORIGINAL_DIR}/stub")
+            features = registry(d, ORIGINAL.format(stub=os.path.join(ORIGINAL_DIR, "stub"), load=a.load,
+                                                    base=a.base, script=script, prompts=a.prompts))
+        else:
+            backend = os.path.join(d, "standin.py")
+            with open(backend, "w") as f:
+                f.write(BACKEND.format(fixtures=os.path.join(ROOT, "tests", "fixtures"),
+                                       load=a.load, base=a.base))
+            features = registry(d, STANDIN.format(backend=backend, prompts=a.prompts))
         before = run(a.compat, features, os.path.join(d, "before"), ["--queue-order", "largest-first"])
         model = run(a.compat, features, os.path.join(d, "model"), [])
         hist = run(a.compat, features, os.path.join(d, "history"),
@@ -157,7 +217,8 @@ def main():
     best = min(simulate(o, durations) for o in itertools.permutations(names))
     area = sum(g * s for g, s in durations.values()) / GPUS
     bound = max(max(s for _, s in durations.values()), area)
-    print(f"{len(names)} configs on {GPUS} simulated GPUs; load {a.load} s, {a.prompts} prompts + warm-up")
+    warm = " + warm-up" if a.backend == "standin" else " (no warm-up flag)"
+    print(f"{len(names)} configs on {GPUS} simulated GPUs; load {a.load} s, {a.prompts} prompts{warm}")
     for n in names:
         print(f"  {n:28s} {durations[n][0]} GPU  {durations[n][1]:6.2f} s")
     print(f"best of all {len(list(itertools.permutations(names)))} orders (simulated, 'before' durations): {best:6.2f} s")
