@@ -200,6 +200,11 @@ fn log_only_backend_with_a_missing_image_keeps_prompts_aligned() {
         jsonl.contains("\"prompt\":2") && jsonl.contains("\"seconds\":0.1"),
         "{jsonl}"
     );
+    // And the engine's own load line is the load (the bill's load GPU-s).
+    assert!(
+        jsonl.contains("{\"event\":\"load\",\"seconds\":0.5}"),
+        "{jsonl}"
+    );
 }
 
 #[test]

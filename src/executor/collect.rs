@@ -213,7 +213,10 @@ fn from_log(dir: &Path) -> anyhow::Result<(BatchRecords, Option<Crash>)> {
             images.insert(n, name);
         }
     }
-    let mut records = BatchRecords::default();
+    let mut records = BatchRecords {
+        load_seconds: log.load_seconds,
+        ..BatchRecords::default()
+    };
     for (prompt, found) in attribute(&log, &images, crash.as_ref()) {
         let seconds = log.prompts.get(&prompt).and_then(|p| p.seconds);
         let (image, error) = match found {

@@ -19,7 +19,11 @@
 //! ```
 //!
 //! and at the end a summary of `  Prompt i: 1.2345 seconds (1234.50 ms)`
-//! (B:430-431). An image belongs to the prompt whose `Processing prompt` /
+//! (B:430-431). Before all that, the engine itself logs its load, through
+//! vllm's logger: `INFO 03-23 16:30:05 [omni_base.py:103] [Omni]
+//! AsyncOmniEngine initialized in 41.23 seconds` (vllm_omni/entrypoints/
+//! omni_base.py:103 at 7bd8f25f; `"[%s] %s initialized in %.2f seconds"` at
+//! :227 of the released vllm-omni 0.30.0, the engine's type name second). An image belongs to the prompt whose `Processing prompt` /
 //! `Generation time` line precedes its `Saved image to` line; the counter in
 //! its name says nothing about the prompt, since a prompt without an image
 //! does not advance it.
@@ -52,6 +56,8 @@ pub struct BatchLog {
     pub total: Option<usize>,
     /// The last Python traceback in the log, if any.
     pub crash: Option<Crash>,
+    /// The engine's `… Engine initialized in X seconds`: the model load.
+    pub load_seconds: Option<f64>,
 }
 
 /// A Python traceback in the log. The batch script has no `try` around a
@@ -148,6 +154,14 @@ impl BatchLog {
             }
             // The prompt's own text may say anything.
             if t.starts_with("Prompt:") {
+                continue;
+            }
+            if let Some(i) = t.find("Engine initialized in ")
+                && current.is_none()
+                && let Some(s) = seconds(&t[i + "Engine initialized in ".len()..])
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+            {
+                log.load_seconds = Some(s);
                 continue;
             }
             if let Some(i) = t.find("Processing prompt ") {
@@ -275,6 +289,22 @@ Generation times:
 Average generation time: 0.8125 seconds (812.50 ms)
 Total generation time: 3.2500 seconds (3250.00 ms)
 ";
+
+    #[test]
+    fn the_engines_load_line_is_the_load() {
+        // vllm_omni 0.30.0 entrypoints/omni_base.py:227 through vllm's logger.
+        let log = BatchLog::parse(
+            "INFO 12-07 11:20:05 [omni_base.py:227] [Omni] AsyncOmniEngine initialized in 41.23 seconds\n\
+             Processing prompt 1/1\nGeneration time for prompt 1: 1.0000 seconds (1000.00 ms)\n",
+        );
+        assert_eq!(log.load_seconds, Some(41.23));
+        assert_eq!(log.times().get(&0), Some(&1.0));
+        // Only before the first prompt: a prompt's own output is not the load.
+        let log = BatchLog::parse("Processing prompt 1/1\nXEngine initialized in 3 seconds\n");
+        assert_eq!(log.load_seconds, None);
+        let log = BatchLog::parse("[Omni] AsyncOmniEngine initialized in nan seconds\n");
+        assert_eq!(log.load_seconds, None);
+    }
 
     #[test]
     fn every_image_on_the_prompt_that_saved_it() {
