@@ -326,6 +326,25 @@ fn the_injected_regression_and_the_flaky_config_are_named_and_nothing_else() {
     );
     let page = std::fs::read_to_string(site.join("index.html")).expect("page");
     assert!(page.contains("never mixed") && page.contains("cfg_parallel+teacache"));
+
+    // Cost next to speed: every night's bill, the newest against the one
+    // before it of the same settings, on the page's nights table too.
+    for r in h["runs"].as_array().expect("runs") {
+        let c = &r["cost"];
+        assert!(c["gpu_seconds"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+        assert_eq!(c["loads"], 4, "four configurations, one load each: {r}");
+    }
+    let newest = h["runs"].as_array().and_then(|r| r.last()).expect("newest");
+    let line = format!(
+        "cost of the newest run: {:.1} GPU-s, 4 model load(s), 0 avoided",
+        newest["cost"]["gpu_seconds"].as_f64().unwrap_or_default()
+    );
+    assert!(
+        stdout.contains(&line) && stdout.contains("(same settings): "),
+        "{stdout}"
+    );
+    assert!(md.contains("cost of the newest run: "), "{md}");
+    assert!(page.contains("run GPU-s"), "the nights table's column");
 }
 
 fn gate(paths: &[PathBuf]) -> (Option<i32>, String) {

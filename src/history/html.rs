@@ -24,6 +24,9 @@ struct PageRun<'a> {
     d: Option<&'a str>,
     /// settings group index
     s: usize,
+    /// the run's GPU-seconds (its bill)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -141,6 +144,9 @@ fn data(h: &History) -> PageData<'_> {
                 g: &r.generated,
                 d: r.diff_report.as_deref(),
                 s: gi(&r.settings),
+                c: r.cost
+                    .as_ref()
+                    .map(|c| (c.gpu_seconds * 10.0).round() / 10.0),
             })
             .collect(),
         settings: h.settings.iter().map(|g| g.label.as_str()).collect(),

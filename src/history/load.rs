@@ -76,6 +76,30 @@ struct LeanReport {
     generated: String,
     run: LeanRun,
     results: Vec<LeanResult>,
+    /// A bill that cannot be read is no bill (the night still counts).
+    #[serde(default, deserialize_with = "lenient")]
+    bill: Option<LeanBill>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LeanBill {
+    gpu_seconds: f64,
+    #[serde(default)]
+    loads: usize,
+    #[serde(default)]
+    loads_avoided: usize,
+    #[serde(default)]
+    makespan_seconds: Option<f64>,
+}
+
+/// Whatever the field holds: the value when it reads, else None.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +223,8 @@ pub struct RunRead {
     pub configs: Vec<(String, Vec<String>, Point)>,
     /// The run's diff_report.html, when it sits beside the report.
     pub diff_report: Option<PathBuf>,
+    /// Its bill, in short.
+    pub cost: Option<super::model::RunCost>,
 }
 
 /// Why one report was left out (a note, never a stop: one bad night must
@@ -273,6 +299,15 @@ pub fn read(path: &Path) -> Result<RunRead, ReadError> {
         let point = point(&c);
         configs.push((c.name, c.features, point));
     }
+    let cost = r
+        .bill
+        .filter(|b| b.gpu_seconds.is_finite() && b.gpu_seconds >= 0.0)
+        .map(|b| super::model::RunCost {
+            gpu_seconds: b.gpu_seconds,
+            loads: b.loads,
+            loads_avoided: b.loads_avoided,
+            makespan_seconds: finite(b.makespan_seconds).filter(|m| *m >= 0.0),
+        });
     let run = r.run;
     let settings = RunSettings {
         backend: run.backend,
@@ -300,6 +335,7 @@ pub fn read(path: &Path) -> Result<RunRead, ReadError> {
         settings,
         configs,
         diff_report,
+        cost,
     })
 }
 

@@ -219,6 +219,7 @@ fn from_read(r: RunRead, link_base: &Path) -> Entry {
             diff_report: r.diff_report.map(|d| relative(link_base, &d)),
             settings: fingerprint,
             engine: (!engines.is_empty()).then(|| engines.join(", ")),
+            cost: r.cost,
         },
         time: r.time,
         group,

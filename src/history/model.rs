@@ -55,6 +55,24 @@ pub struct Run {
     /// (abc123)"), joined by ", "; null when none was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
+    /// What the run cost (its report's `bill`), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<RunCost>,
+}
+
+/// A run's bill, in short: cost next to speed, night by night.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunCost {
+    /// GPU-seconds held by every configuration that ran.
+    pub gpu_seconds: f64,
+    /// Model loads paid.
+    pub loads: usize,
+    /// Model loads saved by shared loads (docs/sessions.md).
+    #[serde(default)]
+    pub loads_avoided: usize,
+    /// Wall seconds during which some configuration ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub makespan_seconds: Option<f64>,
 }
 
 /// The settings that make a series: two runs are comparable only when all

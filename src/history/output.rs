@@ -82,6 +82,36 @@ fn headline(h: &History) -> String {
     )
 }
 
+/// The newest run's cost, against the previous run of the same settings:
+/// cost next to speed (a cache that saves time should save GPU-seconds).
+fn cost_line(h: &History) -> Option<String> {
+    let last = h.runs.last()?;
+    let c = last.cost.as_ref()?;
+    let mut line = format!(
+        "cost of the newest run: {:.1} GPU-s, {} model load(s), {} avoided",
+        c.gpu_seconds, c.loads, c.loads_avoided
+    );
+    if let Some(m) = c.makespan_seconds {
+        line += &format!(", makespan {m:.1} s");
+    }
+    let before = h.runs[..h.runs.len() - 1]
+        .iter()
+        .rev()
+        .filter(|r| r.settings == last.settings)
+        .find_map(|r| Some((r, r.cost.as_ref()?)));
+    if let Some((r, b)) = before
+        && b.gpu_seconds > 0.0
+    {
+        line += &format!(
+            "; {} (same settings): {:.1} GPU-s ({:+.0}%)",
+            day(&r.generated),
+            b.gpu_seconds,
+            (c.gpu_seconds / b.gpu_seconds - 1.0) * 100.0
+        );
+    }
+    Some(line)
+}
+
 fn is_open_flaky(c: &Change) -> bool {
     c.kind == Kind::Flaky
 }
@@ -90,6 +120,9 @@ fn is_open_flaky(c: &Change) -> bool {
 pub fn terminal(h: &History) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "compat history: {}", headline(h));
+    if let Some(cost) = cost_line(h) {
+        let _ = writeln!(s, "{cost}");
+    }
     let new: Vec<&Change> = h.changes.iter().filter(|c| c.new).collect();
     let previous = h
         .runs
@@ -150,6 +183,9 @@ pub fn markdown(h: &History) -> String {
     let md = crate::text::markdown;
     let mut s = String::new();
     let _ = writeln!(s, "## compat history\n\n{}\n", md(&headline(h)));
+    if let Some(cost) = cost_line(h) {
+        let _ = writeln!(s, "{}\n", md(&cost));
+    }
     let new: Vec<&Change> = h.changes.iter().filter(|c| c.new).collect();
     if new.is_empty() {
         let _ = writeln!(s, "Nothing new since the previous run.\n");
