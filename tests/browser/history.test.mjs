@@ -110,6 +110,10 @@ test("rows, a status strip, filters, a chart and a night's link", async () => {
   assert.ok(inked > 50, "the quality chart has ink");
   const nights = await page.locator("#panel table.nights tr").count();
   assert.equal(nights - 1, data.series.find((s) => s.c === "cfg_parallel+teacache").r.length);
+  // Cost next to speed: each night's GPU-seconds, from its report's bill.
+  const costs = await page.locator("#panel table.nights td.cost").allTextContents();
+  assert.equal(costs.length, nights - 1);
+  assert.ok(costs.every((c) => Number(c) > 0), `every night has its GPU-s: ${costs.slice(0, 5)}`);
   const href = await page.locator("#panel a.night-report").first().getAttribute("href");
   const target = new URL(href, page.url());
   assert.equal(target.protocol, "file:");
