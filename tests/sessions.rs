@@ -286,6 +286,16 @@ fn a_crash_costs_the_unfinished_and_the_unverified_and_resume_reruns_them() {
     let args = ["--addons", "shifty", "halfwork", "crashy"];
     let out = env.run("crash", &args).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
+    // Each member announced once, as it started (not again at the end).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for c in ["baseline", "shifty", "halfwork", "crashy"] {
+        assert_eq!(
+            stderr.matches(&format!("] {c}: started")).count(),
+            1,
+            "{c}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("[4/4] crashy: started"), "{stderr}");
     let run = env.out("crash", "baseline");
     let m = read_json(&run.join("manifest.json"));
     let state = |m: &Value, c: &str| {
@@ -543,4 +553,66 @@ fn a_fifo_for_results_jsonl_does_not_hang_the_run() {
     let m = read_json(&env.out("fifo", "baseline").join("manifest.json"));
     assert_eq!(config(&m, "baseline")["state"], "failed");
     assert_eq!(config(&m, "shifty")["state"], "failed");
+}
+
+/// A member's verdict rests on its session's check: when `--resume` reruns
+/// the base (it failed by itself), the members it vouched for run again with
+/// it, never kept without their check.
+#[test]
+fn resume_never_keeps_a_member_without_its_sessions_check() {
+    let env = Env::new();
+    let args = [
+        "--backend",
+        "leaky",
+        "--repeat-baseline",
+        "--addons",
+        "shifty",
+        "halfwork",
+        "--analyze",
+    ];
+    let out = env.run("resume-check", &args).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let run = env.out("resume-check", "baseline");
+    let status = |c: &str| {
+        let r = read_json(&run.join("report.json"));
+        r["results"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x["name"] == c)
+                    .map(|x| x["compat_status"].clone())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(status("halfwork"), "ERROR");
+    // The base fails by itself (an out-of-memory on one prompt, say): as a
+    // crashed base is recorded.
+    let path = run.join("manifest.json");
+    let mut m = read_json(&path);
+    for c in m["configs"].as_array_mut().expect("configs") {
+        if c["name"] == "baseline" {
+            c["state"] = "failed".into();
+            c["error"] = "backend exited with code 1: RuntimeError: CUDA out of memory".into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&m).expect("json")).expect("write");
+    let out = env
+        .run("resume-check", &[&args[..], &["--resume"]].concat())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let m = read_json(&path);
+    // The members ran again, in a new session with the base, and its check
+    // judged them again.
+    for c in ["baseline", "shifty", "halfwork"] {
+        assert_eq!(config(&m, c)["session"], "baseline", "{c}");
+        assert_eq!(status(c), "ERROR", "{c}");
+    }
+    assert_eq!(m["sessions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(m["sessions"][0]["check"]["result"], "differs");
 }

@@ -1362,18 +1362,18 @@ def session_entry(
     pipe: Any, denoiser: Any, kw: dict[str, Any], settings: dict[str, Any], counter: WorkCounter, n: int,
     load_seconds: float, ns: argparse.Namespace, p: dict[str, Any], prompts: list[str], results: Results,
     log, device: str, world_size: int, writer: bool, out_dir: Path,
-) -> bool:
+) -> tuple[bool, bool]:
     """One entry between its switch-on and switch-off: its settings (the load
-    only in the first entry), warm-up, prompts and work lines. False when its
-    cache could not be switched on or no prompt produced an image."""
+    only in the first entry), warm-up, prompts and work lines. Returns
+    (switched on, some prompt produced an image)."""
     try:
         applied = switch_on(pipe, denoiser, p, ns)
         counter.observe()  # after the entry's hooks are on, as run() does
-    except Exception as exc:  # noqa: BLE001 - this entry fails, the session goes on
+    except Exception as exc:  # noqa: BLE001 - this entry fails; the caller stops the session
         traceback.print_exc()
         usage = "usage: " if isinstance(exc, UsageError) else ""
         results.write({"event": "load", "seconds": None, "ok": False, "error": usage + error_line(exc)})
-        return False
+        return False, False
     features = dict(settings["features"])
     if applied is not None:
         features["cache"] = applied
@@ -1385,7 +1385,7 @@ def session_entry(
     work = counter.event()
     if work is not None:
         results.write(work)
-    return ok_count > 0
+    return True, ok_count > 0
 
 
 def switched_off(pipe: Any, denoiser: Any, plan: dict[str, Any], name: str) -> bool:
@@ -1472,14 +1472,24 @@ def run_session(args: argparse.Namespace) -> int:
             log(f"Session entry {n + 1}/{len(entries)}: {entry['name']}{' (check)' if entry['check'] else ''}")
             # This entry's counts only, as its own process would count them.
             counter.restart(engine=(lambda: cache_dit_counts(pipe)) if p["cache_dit"] is not None else None)
+            switched = False
             try:
-                ok = session_entry(pipe, denoiser, kw, settings, counter, n, load_seconds, ns, p, prompts,
-                                   results, log, device, plan["world_size"], writer, out_dir)
+                switched, ok = session_entry(pipe, denoiser, kw, settings, counter, n, load_seconds, ns, p,
+                                             prompts, results, log, device, plan["world_size"], writer, out_dir)
             finally:
                 # Also after a failed switch-on (what was half switched on), or an interrupt.
                 clean = switched_off(pipe, denoiser, p, entry["name"])
             results.write({"event": "done"})
             all_ok = all_ok and ok
+            if not switched:
+                # A switch-on that raised part-way may have attached hooks
+                # that switch_off cannot see: diffusers sets _cache_config
+                # only once every hook is on, and disable_cache() does nothing
+                # without it (models/cache_utils.py:116, 142-144 of 0.42.1). The later
+                # entries would not start from the pipeline as loaded.
+                print(f"error: session entry '{entry['name']}': switching its cache on failed; "
+                      "the remaining entries are not run", file=sys.stderr, flush=True)
+                return EXIT_FAILED
             if not clean:
                 return EXIT_FAILED
         return EXIT_OK if all_ok else EXIT_FAILED

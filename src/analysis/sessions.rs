@@ -29,7 +29,17 @@ pub(crate) fn judge(run: &RunDir, floor: Option<Floor>, out: &mut [ConfigResult]
             ),
             Some(f) => within_floor(run, &r.base, &r.check_dir, prompts, &f),
         };
-        for c in out.iter_mut().filter(|c| r.members.contains(&c.name)) {
+        // Only the members that ran in that session: one rerun alone since
+        // (`--resume`) is not judged by its check.
+        let ran_in = |name: &str| {
+            m.configs
+                .iter()
+                .any(|e| e.name == name && e.session.as_deref() == Some(r.base.as_str()))
+        };
+        for c in out
+            .iter_mut()
+            .filter(|c| r.members.contains(&c.name) && ran_in(&c.name))
+        {
             match &verdict {
                 Ok(note) => c.notes.push(note.clone()),
                 Err(why) if c.compat_status != Status::Error => {
@@ -73,11 +83,13 @@ fn within_floor(
     let (mut mean, mut max) = (0.0f64, 0.0f64);
     for &i in prompts {
         let a = first.image_path(i);
+        // The canonical file, never the name a record gives (one naming
+        // the base's own image would compare it with itself).
         let b: Option<PathBuf> = records
             .prompts
             .get(&i)
             .and_then(|p| p.image.as_ref())
-            .map(|name| check.join(name));
+            .map(|_| check.join(results::prompt_image(i)));
         let (Some(a), Some(b)) = (a, b) else {
             return Err(format!("and prompt {i} has an image in one run only"));
         };

@@ -19,10 +19,12 @@ use crate::results::{self, SessionCheck};
 /// How often the members' folders are looked at while the process runs.
 const SWEEP: Duration = Duration::from_millis(250);
 
-/// What the sweeps saw: when each member's `done` line appeared.
-#[derive(Debug, Default)]
+/// What the sweeps saw: when each member's `done` line appeared, and how
+/// many members have been announced (`Started`; the base by the scheduler).
+#[derive(Debug)]
 struct Seen {
     ends: Vec<SystemTime>,
+    announced: usize,
 }
 
 /// Runs the session; returns every member's result, in run order.
@@ -46,7 +48,10 @@ pub(super) async fn run(
         }
     }
     let started = SystemTime::now();
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen = Arc::new(Mutex::new(Seen {
+        ends: Vec::new(),
+        announced: 1,
+    }));
     let watcher = tokio::spawn(watch(
         s.clone(),
         devices.to_vec(),
@@ -72,15 +77,28 @@ pub(super) async fn run(
         .unwrap_or(started);
 
     // The last sweep: entries that finished since the watcher last looked.
-    let mut ends = seen.lock().map(|s| s.ends.clone()).unwrap_or_default();
+    let (mut ends, announced) = seen
+        .lock()
+        .map(|s| (s.ends.clone(), s.announced))
+        .unwrap_or((Vec::new(), 1));
     while let Some(at) = s.members.get(ends.len()).and_then(|m| done_at(&m.dir)) {
-        let k = ends.len();
-        if k > 0 {
-            announce(events, s.members[k].index, devices);
-        }
         ends.push(at.min(ended));
     }
     let done = ends.len();
+    // The member after the finished ones started if it wrote anything (the
+    // base always did: its process started).
+    let began = |k: usize| {
+        k < done
+            || (k == done
+                && s.members
+                    .get(k)
+                    .is_some_and(|m| k == 0 || m.dir.join(results::RESULTS).exists()))
+    };
+    for k in announced..s.members.len() {
+        if began(k) {
+            announce(events, s.members[k].index, devices);
+        }
+    }
     let log = job.dir.join(results::LOG);
     let mut out = Vec::with_capacity(s.members.len());
     let mut stopped_by: Option<String> = None;
@@ -98,9 +116,6 @@ pub(super) async fn run(
                 &log,
             )
         } else if k == done {
-            if k > 0 && m.dir.join(results::RESULTS).exists() {
-                announce(events, m.index, devices);
-            }
             let mut r = finish_dir(
                 &m.dir,
                 job.num_prompts,
@@ -134,10 +149,12 @@ pub(super) async fn run(
             }
             r
         };
-        if k <= done {
+        // Only a member that ran has a span and a place: one that never
+        // started held nothing (the bill, Slurm's overlaps).
+        if began(k) {
             r.span = Some((start, if k < done { ends[k] } else { ended }));
+            r.placement = ran.placement.clone();
         }
-        r.placement = ran.placement.clone();
         out.push((m.index, r));
     }
 
@@ -146,7 +163,17 @@ pub(super) async fn run(
         if let Some(at) = done_at(&s.check_dir) {
             let first = &s.members[0].dir;
             let secs = between(check_start, at.min(ended)).as_secs_f64();
-            (compare(first, &s.check_dir, job.num_prompts), Some(secs))
+            // The check must bracket every member: one finished before the
+            // last member did covered no switch (a backend that ran the
+            // entries out of order).
+            let check = if at < check_start {
+                SessionCheck::NotRun {
+                    reason: "the check run finished before the last configuration did".to_string(),
+                }
+            } else {
+                compare(first, &s.check_dir, job.num_prompts)
+            };
+            (check, Some(secs))
         } else {
             let why = match &ran.outcome {
                 Outcome::Exited(0) => "the check run wrote no done event".to_string(),
@@ -252,12 +279,14 @@ async fn watch(s: SessionJob, devices: Vec<String>, seen: Arc<Mutex<Seen>>, even
             });
         }
         if let Some(at) = done_at(&m.dir) {
-            if let Ok(mut s) = seen.lock() {
-                s.ends.push(at);
-            }
             last = 0;
-            if let Some(next) = s.members.get(k + 1) {
-                announce(&events, next.index, &devices);
+            let next = s.members.get(k + 1);
+            if let Ok(mut seen) = seen.lock() {
+                seen.ends.push(at);
+                if let Some(next) = next {
+                    announce(&events, next.index, &devices);
+                    seen.announced = seen.announced.max(k + 2);
+                }
             }
         }
     }
@@ -302,17 +331,31 @@ fn compare(first: &Path, second: &Path, num_prompts: usize) -> SessionCheck {
             reason: "the base's results could not be read".to_string(),
         };
     };
+    // The canonical file (what collect moved there and analysis judges),
+    // never the name a record gives: a record naming another folder's file
+    // would compare that file with itself.
     let image = |dir: &Path, c: &collect::Collected, i: usize| -> Option<Vec<u8>> {
-        let name = c.records.prompts.get(&i)?.image.as_ref()?;
-        results::files::read_regular(&dir.join(name)).ok()
+        c.records.prompts.get(&i)?.image.as_ref()?;
+        results::files::read_regular(&dir.join(results::prompt_image(i))).ok()
     };
-    let prompts: Vec<usize> = (0..num_prompts)
-        .filter(|&i| image(first, &a, i) != image(second, &b, i))
-        .collect();
-    if prompts.is_empty() {
-        SessionCheck::Identical
-    } else {
+    let mut compared = 0;
+    let mut prompts = Vec::new();
+    for i in 0..num_prompts {
+        match (image(first, &a, i), image(second, &b, i)) {
+            (None, None) => {}
+            (x, y) if x == y => compared += 1,
+            _ => prompts.push(i),
+        }
+    }
+    if !prompts.is_empty() {
         SessionCheck::Differs { prompts }
+    } else if compared == 0 {
+        // A base that made no image in either run checks nothing.
+        SessionCheck::NotRun {
+            reason: "the base made no image to compare in either run".to_string(),
+        }
+    } else {
+        SessionCheck::Identical
     }
 }
 
@@ -339,12 +382,12 @@ mod tests {
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         for (d, second) in [(&a, b"x"), (&b, b"y")] {
             std::fs::create_dir_all(d).expect("mkdir");
-            std::fs::write(d.join("p0.png"), b"same").expect("write");
-            std::fs::write(d.join("p1.png"), second).expect("write");
+            std::fs::write(d.join("prompt_00.png"), b"same").expect("write");
+            std::fs::write(d.join("prompt_01.png"), second).expect("write");
             std::fs::write(
                 d.join(results::RESULTS),
-                "{\"prompt\": 0, \"image\": \"p0.png\", \"seconds\": 1, \"ok\": true}\n\
-                 {\"prompt\": 1, \"image\": \"p1.png\", \"seconds\": 1, \"ok\": true}\n",
+                "{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1, \"ok\": true}\n\
+                 {\"prompt\": 1, \"image\": \"prompt_01.png\", \"seconds\": 1, \"ok\": true}\n",
             )
             .expect("write");
         }
@@ -353,6 +396,32 @@ mod tests {
             SessionCheck::Differs { prompts: vec![1] }
         );
         assert_eq!(compare(&a, &a, 2), SessionCheck::Identical);
+        // A record that names the other run's file is not taken at its word.
+        std::fs::write(
+            b.join(results::RESULTS),
+            format!(
+                "{{\"prompt\": 0, \"image\": \"prompt_00.png\", \"seconds\": 1, \"ok\": true}}\n\
+                 {{\"prompt\": 1, \"image\": \"{}\", \"seconds\": 1, \"ok\": true}}\n",
+                a.join("prompt_01.png").display()
+            ),
+        )
+        .expect("write");
+        assert_eq!(
+            compare(&a, &b, 2),
+            SessionCheck::Differs { prompts: vec![1] }
+        );
+        // Nothing compared is no check.
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).expect("mkdir");
+        std::fs::write(
+            empty.join(results::RESULTS),
+            "{\"prompt\": 0, \"image\": null, \"seconds\": null, \"ok\": false}\n",
+        )
+        .expect("write");
+        assert!(matches!(
+            compare(&empty, &empty, 2),
+            SessionCheck::NotRun { .. }
+        ));
         assert!(
             leaked("baseline", &[1])
                 .contains("session baseline: prompt 1 of the base's second run differs")

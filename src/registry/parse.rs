@@ -586,6 +586,17 @@ fn check_feature_id(cx: &Ctx, at: usize, id: &str) -> Result<(), RegistryError> 
             "rename the feature, e.g. [features.baseline_feature]".to_string(),
         ));
     }
+    // The run folder's `sessions/` holds the shared loads' files and checks
+    // (docs/sessions.md): a config folder of that name would delete them.
+    if id == "sessions" {
+        return Err(cx.err(
+            at,
+            "feature id 'sessions' is reserved: the run folder's sessions/ holds the shared \
+             model loads' files"
+                .to_string(),
+            "rename the feature, e.g. [features.sessions_feature]".to_string(),
+        ));
+    }
     Ok(())
 }
 

@@ -498,3 +498,9 @@ fn the_builtin_engine_cannot_claim_a_session_mode() {
     let e = err(text);
     assert!(e.contains("the builtin engine has no session mode"), "{e}");
 }
+
+#[test]
+fn sessions_is_not_a_feature_id() {
+    let e = err(&MINI.replace("[features.teacache]", "[features.sessions]"));
+    assert!(e.contains("feature id 'sessions' is reserved"), "{e}");
+}

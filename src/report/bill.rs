@@ -110,10 +110,12 @@ pub fn of_run(m: &Manifest, dir: &Path) -> Option<Bill> {
         let bytes = results::files::read_regular(&dir.join(name).join(results::RESULTS)).ok()?;
         Some(BatchRecords::parse_jsonl(&String::from_utf8_lossy(&bytes)))
     };
+    // A configuration that never started (no devices for it, a session that
+    // ended before it) held nothing and paid no load.
     let ran: Vec<_> = m
         .configs
         .iter()
-        .filter(|e| e.state != ConfigState::Skipped)
+        .filter(|e| e.state != ConfigState::Skipped && e.started.is_some())
         .filter_map(|e| Some((e, seconds(e.seconds)?)))
         .collect();
     if ran.is_empty() {

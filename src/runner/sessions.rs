@@ -100,16 +100,27 @@ pub fn apply(plan: &RunPlan, m: &mut Manifest, g: &Grouping, out_abs: &Path) -> 
     Ok(())
 }
 
-/// On `--resume`: the earlier run's sessions whose base is kept (their
-/// members that completed keep their verdicts, so the check that judged them
-/// stays with them).
-pub fn keep_records(m: &mut Manifest, old: &Manifest) {
+/// On `--resume`, after the completed configurations were kept: the
+/// earlier run's sessions whose base is kept stay (their members keep their
+/// verdicts, and the check that judged them stays with them). A member kept
+/// from a session whose base reruns goes back to `fresh` (pending): its
+/// check would be gone, and the check is what vouched for it.
+pub fn keep_records(m: &mut Manifest, old: &Manifest, fresh: &Manifest) {
     for r in &old.sessions {
-        let kept = m.configs.iter().any(|e| {
-            e.name == r.base && e.state.is_done() && e.session.as_deref() == Some(&r.base)
-        });
-        if kept && !m.sessions.iter().any(|x| x.base == r.base) {
-            m.sessions.push(r.clone());
+        let in_session = |e: &crate::results::ConfigEntry| {
+            e.state.is_done() && e.session.as_deref() == Some(r.base.as_str())
+        };
+        let kept = m.configs.iter().any(|e| e.name == r.base && in_session(e));
+        if kept {
+            if !m.sessions.iter().any(|x| x.base == r.base) {
+                m.sessions.push(r.clone());
+            }
+            continue;
+        }
+        for e in m.configs.iter_mut().filter(|e| in_session(e)) {
+            if let Some(f) = fresh.configs.iter().find(|f| f.name == e.name) {
+                *e = f.clone();
+            }
         }
     }
 }

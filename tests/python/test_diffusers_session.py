@@ -221,6 +221,31 @@ class SessionRunTests(SessionRunner):
         settings = next(x for x in results(root / "cached") if x.get("event") == "settings")
         self.assertEqual(settings["features"]["cache"]["config"], "TaylorSeerCacheConfig")
 
+    def test_a_failed_switch_on_stops_the_session(self) -> None:
+        # magcache without --mag-ratios is refused at switch-on: what a
+        # switch-on that raised part-way leaves attached cannot be undone, so
+        # the entries after it are not run (compat makes them ERROR "not run").
+        root = self.tmp / "switch-on-fails"
+        root.mkdir()
+        data = {"version": 1, "entries": [
+            entry("baseline", root / "baseline", self.prompts),
+            entry("magcache", root / "magcache", self.prompts, "--cache", "magcache"),
+            entry("taylorseer", root / "taylorseer", self.prompts, *self.TAYLORSEER),
+            entry("baseline", root / "sessions" / "baseline.check", self.prompts, check=True),
+        ]}
+        (root / "session.json").write_text(json.dumps(data), encoding="utf-8")
+        argv = [*self.common(root / "baseline"), "--session", str(root / "session.json")]
+        r = subprocess.run([PYTHON, str(SCRIPT), *argv], capture_output=True, text=True, env=clean_env(),
+                           timeout=600)
+        self.assertEqual(r.returncode, bt.EXIT_FAILED, r.stderr[-3000:])
+        self.assertIn("session entry 'magcache': switching its cache on failed; the remaining entries are not run",
+                      r.stderr)
+        lines = results(root / "magcache")
+        self.assertEqual(lines[-1], {"event": "done"})
+        self.assertTrue(any("magcache calibration is not run in a session" in str(x.get("error")) for x in lines))
+        self.assertFalse((root / "taylorseer" / "results.jsonl").exists())
+        self.assertFalse((root / "sessions" / "baseline.check" / "results.jsonl").exists())
+
     def test_a_hook_left_attached_fails_the_check(self) -> None:
         # The backend exactly, but switch_off forgets the hook.
         r, root = self.session("leaky", self.TAYLORSEER, script=LEAKY)
