@@ -17,20 +17,7 @@ use diffusers_env::{compat, reason, report, result, status, tiny};
 /// The settings of every run: 64×64, 10 steps, 3 prompts, guidance on, one
 /// CPU thread per backend (the script's default on CPU), one "GPU" (the
 /// script finds no CUDA and runs on the CPU).
-const SMALL: [&str; 12] = [
-    "--backend",
-    "diffusers",
-    "--gpus",
-    "1",
-    "--height",
-    "64",
-    "--width",
-    "64",
-    "--steps",
-    "10",
-    "--num-prompts",
-    "3",
-];
+const SMALL: [&str; 12] = diffusers_env::small("10", "3");
 
 #[test]
 #[ignore = "needs the diffusers venv (COMPAT_DIFFUSERS_VENV); .ci/run installs it"]

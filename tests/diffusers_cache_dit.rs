@@ -39,20 +39,7 @@ fn work(run: &Path, config: &str) -> Value {
 
 /// 64×64, 12 steps (DBCache warms up for 8: 4 are left to cache), 2 prompts,
 /// guidance on, one "GPU" (the CPU).
-const SMALL: [&str; 12] = [
-    "--backend",
-    "diffusers",
-    "--gpus",
-    "1",
-    "--height",
-    "64",
-    "--width",
-    "64",
-    "--steps",
-    "12",
-    "--num-prompts",
-    "2",
-];
+const SMALL: [&str; 12] = diffusers_env::small("12", "2");
 
 #[test]
 #[ignore = "needs the diffusers venv with cache-dit (COMPAT_DIFFUSERS_VENV); .ci/run installs it"]

@@ -22,20 +22,7 @@ use diffusers_env::{compat, compat_with, reason, report, root, status, tiny};
 use serde_json::Value;
 
 /// 64×64, 4 steps, 2 prompts, guidance on, one "GPU" (the CPU).
-const SMALL: [&str; 12] = [
-    "--backend",
-    "diffusers",
-    "--gpus",
-    "1",
-    "--height",
-    "64",
-    "--width",
-    "64",
-    "--steps",
-    "4",
-    "--num-prompts",
-    "2",
-];
+const SMALL: [&str; 12] = diffusers_env::small("4", "2");
 
 /// first_block_cache never engages on random weights (WARN "no effect");
 /// TaylorSeer with interval 2 does (PASS, other pixels): a leak of it shows.

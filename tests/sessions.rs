@@ -90,6 +90,37 @@ impl Env {
     fn out(&self, out: &str, name: &str) -> PathBuf {
         self.dir.path().join(out).join(name)
     }
+
+    /// Points backend `fake` at a Python script of `code` instead of the
+    /// test double (a backend that misbehaves in one particular way).
+    fn backend_script(&self, file: &str, code: &str) {
+        let script = self.dir.path().join(file);
+        std::fs::write(&script, code).expect("write script");
+        let path = self.dir.path().join("features.toml");
+        let text = std::fs::read_to_string(&path).expect("registry");
+        let text = text.replacen(
+            &format!("\"python3\", \"{}\"", common::fake_backend().display()),
+            &format!("\"python3\", \"{}\"", script.display()),
+            1,
+        );
+        std::fs::write(&path, text).expect("write registry");
+    }
+}
+
+/// A configuration's row in report.json.
+fn result<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["results"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in the report"))
+}
+
+/// A configuration's error in manifest.json ("" without one).
+fn error_of(m: &Value, name: &str) -> String {
+    config(m, name)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn statuses(report: &Value) -> Vec<(String, String)> {
@@ -247,14 +278,7 @@ fn a_leaking_session_makes_every_config_error() {
     let r = read_json(&run.join("report.json"));
     for c in ["baseline", "shifty", "halfwork"] {
         assert_eq!(config(&m, c)["error"], why, "{c}");
-        let row = r["results"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["name"] == c));
-        assert_eq!(
-            row.map(|x| &x["compat_status"]),
-            Some(&Value::from("ERROR")),
-            "{c}"
-        );
+        assert_eq!(result(&r, c)["compat_status"], "ERROR", "{c}");
     }
     // Without the leak the same matrix passes its check (above); with
     // separate processes the leaky backend has nothing to leak into.
@@ -309,13 +333,13 @@ fn a_crash_costs_the_unfinished_and_the_unverified_and_resume_reruns_them() {
     assert_eq!(state(&m, "shifty"), "completed");
     // halfwork finished, but the check that would vouch for it never ran.
     assert_eq!(state(&m, "halfwork"), "failed");
-    let err = config(&m, "halfwork")["error"].as_str().unwrap_or_default();
+    let err = error_of(&m, "halfwork");
     assert!(
         err.starts_with("not verified: session baseline's contamination check did not run"),
         "{err}"
     );
     assert_eq!(state(&m, "crashy"), "failed");
-    let err = config(&m, "crashy")["error"].as_str().unwrap_or_default();
+    let err = error_of(&m, "crashy");
     assert!(err.contains("RuntimeError: CUDA out of memory"), "{err}");
     assert_eq!(m["sessions"][0]["check"]["result"], "not_run");
 
@@ -393,12 +417,6 @@ fn dry_run_shows_the_session_and_share_load_groups_by_layout() {
 #[test]
 fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
     let env = Env::new();
-    let row = |r: &Value, c: &str| {
-        r["results"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["name"] == c).cloned())
-            .unwrap_or_else(|| panic!("no {c}"))
-    };
     // A leak on a deterministic engine: its floor is 0, the leak beyond it.
     let out = env
         .run(
@@ -428,7 +446,7 @@ fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
     assert!(config(&m, "baseline.repeat").get("session").is_none());
     let r = read_json(&run.join("report.json"));
     for c in ["baseline", "shifty"] {
-        let x = row(&r, c);
+        let x = result(&r, c);
         assert_eq!(x["compat_status"], "ERROR", "{x}");
         let why = x["reason"].as_str().unwrap_or_default();
         assert!(
@@ -437,7 +455,7 @@ fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
             "{why}"
         );
     }
-    assert_eq!(row(&r, "baseline.repeat")["compat_status"], "PASS");
+    assert_eq!(result(&r, "baseline.repeat")["compat_status"], "PASS");
 
     // An engine that differs from itself from run to run: the check's
     // difference is that noise, within the floor the repeat measured.
@@ -467,7 +485,7 @@ fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
     assert_eq!(m["sessions"][0]["check"]["result"], "differs", "{stdout}");
     let r = read_json(&run.join("report.json"));
     for c in ["baseline", "halfwork"] {
-        let x = row(&r, c);
+        let x = result(&r, c);
         assert_ne!(x["compat_status"], "ERROR", "{x}");
         let notes = x["notes"].to_string();
         assert!(notes.contains("session baseline: the base's second run differs from its first within the engine's noise floor"), "{notes}");
@@ -478,41 +496,26 @@ fn with_a_repeated_baseline_the_check_is_judged_against_the_noise_floor() {
 fn a_backend_that_ignores_the_session_file_is_told_why() {
     let env = Env::new();
     // The command drops --session: a backend without the session mode.
-    let text = std::fs::read_to_string(env.dir.path().join("features.toml")).expect("registry");
-    let wrapper = env.dir.path().join("no_session.py");
-    std::fs::write(
-        &wrapper,
-        format!(
+    env.backend_script(
+        "no_session.py",
+        &format!(
             "import os, sys\nargv = sys.argv[1:]\ni = argv.index('--session')\ndel argv[i:i + 2]\n\
              os.execvp('python3', ['python3', {:?}] + argv)\n",
             common::fake_backend().display().to_string()
         ),
-    )
-    .expect("write");
-    let text = text.replacen(
-        &format!("\"python3\", \"{}\"", common::fake_backend().display()),
-        &format!("\"python3\", \"{}\"", wrapper.display()),
-        1,
     );
-    std::fs::write(env.dir.path().join("features.toml"), text).expect("write");
     let out = env
         .run("ignored", &["--addons", "shifty"])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let m = read_json(&env.out("ignored", "baseline").join("manifest.json"));
-    let err = config(&m, "baseline")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let err = error_of(&m, "baseline");
     assert!(
         err.contains("must run the session file it is given (--session"),
         "{err}"
     );
-    let err = config(&m, "shifty")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let err = error_of(&m, "shifty");
     assert!(
         err.starts_with("not run: the session's process ended before it"),
         "{err}"
@@ -525,20 +528,11 @@ fn a_backend_that_ignores_the_session_file_is_told_why() {
 #[test]
 fn a_fifo_for_results_jsonl_does_not_hang_the_run() {
     let env = Env::new();
-    let text = std::fs::read_to_string(env.dir.path().join("features.toml")).expect("registry");
-    let liar = env.dir.path().join("fifo_backend.py");
-    std::fs::write(
-        &liar,
+    env.backend_script(
+        "fifo_backend.py",
         "import os, sys, time\nout = sys.argv[sys.argv.index('--output') + 1]\nos.makedirs(out, exist_ok=True)\n\
          os.mkfifo(os.path.join(out, 'results.jsonl'))\ntime.sleep(1)\n",
-    )
-    .expect("write");
-    let text = text.replacen(
-        &format!("\"python3\", \"{}\"", common::fake_backend().display()),
-        &format!("\"python3\", \"{}\"", liar.display()),
-        1,
     );
-    std::fs::write(env.dir.path().join("features.toml"), text).expect("write");
     let out = env
         .run("fifo", &["--addons", "shifty"])
         .timeout(std::time::Duration::from_secs(60))
@@ -573,17 +567,7 @@ fn resume_never_keeps_a_member_without_its_sessions_check() {
     let out = env.run("resume-check", &args).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let run = env.out("resume-check", "baseline");
-    let status = |c: &str| {
-        let r = read_json(&run.join("report.json"));
-        r["results"]
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .find(|x| x["name"] == c)
-                    .map(|x| x["compat_status"].clone())
-            })
-            .unwrap_or_default()
-    };
+    let status = |c: &str| result(&read_json(&run.join("report.json")), c)["compat_status"].clone();
     assert_eq!(status("halfwork"), "ERROR");
     // The base fails by itself (an out-of-memory on one prompt, say): as a
     // crashed base is recorded.

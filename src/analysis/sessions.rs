@@ -80,6 +80,7 @@ fn within_floor(
     let records = results::files::read_regular(&check.join(results::RESULTS))
         .map(|b| BatchRecords::parse_jsonl(&String::from_utf8_lossy(&b)))
         .map_err(|e| format!("and its check run cannot be read ({e})"))?;
+    let limits = super::images::limits_of(run);
     let (mut mean, mut max) = (0.0f64, 0.0f64);
     for &i in prompts {
         let a = first.image_path(i);
@@ -93,9 +94,11 @@ fn within_floor(
         let (Some(a), Some(b)) = (a, b) else {
             return Err(format!("and prompt {i} has an image in one run only"));
         };
+        // Within the run's own size, as every other image of the analysis.
         let decode = |p: &Path| {
-            let bytes = metrics::read_bytes(p).map_err(|e| e.to_string())?;
-            metrics::decode(p, &bytes).map_err(|e| e.to_string())
+            let bytes =
+                metrics::read_bytes_into(p, Vec::new(), &limits).map_err(|e| e.to_string())?;
+            metrics::decode_limited(p, &bytes, &limits).map_err(|e| e.to_string())
         };
         let (da, db) = (decode(&a)?, decode(&b)?);
         let got = metrics::compare(&da, &db).map_err(|e| e.to_string())?;

@@ -235,13 +235,15 @@ async fn poll_progress(index: usize, dir: std::path::PathBuf, events: Events) {
     }
 }
 
-pub(super) fn count_done(dir: &Path) -> usize {
+/// Prompts a results.jsonl's text reports so far (progress, not verdicts).
+pub(super) fn prompt_lines(text: &str) -> usize {
+    text.lines().filter(|l| l.contains("\"prompt\"")).count()
+}
+
+fn count_done(dir: &Path) -> usize {
     // read_regular: a FIFO planted as results.jsonl must not block the runtime.
     if let Ok(bytes) = results::files::read_regular(&dir.join(results::RESULTS)) {
-        return String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter(|l| l.contains("\"prompt\""))
-            .count();
+        return prompt_lines(&String::from_utf8_lossy(&bytes));
     }
     std::fs::read(dir.join(results::LOG))
         .map(|b| {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::job::{count_done, failed, finish_dir, fresh_dir, launch};
+use super::job::{failed, finish_dir, fresh_dir, launch, prompt_lines};
 use super::{CancelRx, Event, Events, Job, JobResult, Options, Outcome, SessionJob, collect};
 use crate::results::{self, SessionCheck};
 
@@ -171,7 +171,13 @@ pub(super) async fn run(
                     reason: "the check run finished before the last configuration did".to_string(),
                 }
             } else {
-                compare(first, &s.check_dir, job.num_prompts)
+                // The base's records as finish_dir collected them above.
+                match &out[0].1.collected {
+                    Some(a) => compare(first, a, &s.check_dir, job.num_prompts),
+                    None => SessionCheck::NotRun {
+                        reason: "the base's results could not be read".to_string(),
+                    },
+                }
             };
             (check, Some(secs))
         } else {
@@ -221,8 +227,9 @@ pub(super) async fn run(
         SessionCheck::NotRun { reason } => {
             for (_, r) in out.iter_mut().skip(2).filter(|(_, r)| r.error.is_none()) {
                 r.error = Some(format!(
-                    "not verified: session {base}'s contamination check did not run ({reason}); \
-                     --resume runs it again"
+                    "{}session {base}'s contamination check did not run ({reason}); \
+                     --resume runs it again",
+                    results::SESSION_UNVERIFIED
                 ));
             }
         }
@@ -241,8 +248,8 @@ pub fn leaked(base: &str, prompts: &[usize]) -> String {
     let list: Vec<String> = prompts.iter().take(5).map(ToString::to_string).collect();
     let more = if prompts.len() > 5 { ", …" } else { "" };
     format!(
-        "state leaked between configurations (session {base}: prompt{} {}{more} of the base's \
-         second run differ{} from its first)",
+        "{} (session {base}: prompt{} {}{more} of the base's second run differ{} from its first)",
+        results::SESSION_LEAKED,
         if prompts.len() == 1 { "" } else { "s" },
         list.join(", "),
         if prompts.len() == 1 { "s" } else { "" },
@@ -270,7 +277,8 @@ async fn watch(s: SessionJob, devices: Vec<String>, seen: Arc<Mutex<Seen>>, even
         let Some(m) = s.members.get(k) else {
             return;
         };
-        let n = count_done(&m.dir);
+        // One read a sweep: the prompts so far and whether it is done.
+        let (n, done) = look(&m.dir);
         if n != last {
             last = n;
             let _ = events.send(Event::Progress {
@@ -278,7 +286,7 @@ async fn watch(s: SessionJob, devices: Vec<String>, seen: Arc<Mutex<Seen>>, even
                 done: n,
             });
         }
-        if let Some(at) = done_at(&m.dir) {
+        if let Some(at) = done {
             last = 0;
             let next = s.members.get(k + 1);
             if let Ok(mut seen) = seen.lock() {
@@ -297,38 +305,46 @@ async fn watch(s: SessionJob, devices: Vec<String>, seen: Arc<Mutex<Seen>>, even
 /// file's own time, not when a sweep saw it: entries shorter than a sweep
 /// keep their real spans.
 fn done_at(dir: &Path) -> Option<SystemTime> {
-    if !entry_done(dir) {
-        return None;
-    }
-    let modified = std::fs::metadata(dir.join(results::RESULTS)).and_then(|m| m.modified());
-    Some(modified.unwrap_or_else(|_| SystemTime::now()))
+    look(dir).1
 }
 
-/// Whether the entry writing `dir` finished: its results.jsonl's last line
-/// is `{"event": "done"}` (docs/sessions.md).
-fn entry_done(dir: &Path) -> bool {
+/// The entry writing `dir`, from one read of its results.jsonl: the prompts
+/// it reported, and when it finished if its last line is `{"event": "done"}`
+/// (docs/sessions.md).
+fn look(dir: &Path) -> (usize, Option<SystemTime>) {
+    let path = dir.join(results::RESULTS);
     // read_regular: a FIFO planted as results.jsonl must not block the
     // executor (it would block every job: one thread runs them all).
-    let Ok(bytes) = results::files::read_regular(&dir.join(results::RESULTS)) else {
-        return false;
+    let Ok(bytes) = results::files::read_regular(&path) else {
+        return (0, None);
     };
-    String::from_utf8_lossy(&bytes)
+    let text = String::from_utf8_lossy(&bytes);
+    let done = text
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .is_some_and(|v| v.get("event").and_then(|e| e.as_str()) == Some("done"))
+        .is_some_and(|v| v.get("event").and_then(|e| e.as_str()) == Some("done"));
+    let at = done.then(|| {
+        std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now())
+    });
+    (prompt_lines(&text), at)
 }
 
 /// The base's two runs, image by image: which prompts differ (a prompt with
 /// an image in one run only differs; one with none in both does not).
-fn compare(first: &Path, second: &Path, num_prompts: usize) -> SessionCheck {
-    let (Ok(a), Ok(b)) = (
-        collect::collect(first, num_prompts),
-        collect::collect(second, num_prompts),
-    ) else {
+/// `a` is what was collected from `first` (the base's result).
+fn compare(
+    first: &Path,
+    a: &collect::Collected,
+    second: &Path,
+    num_prompts: usize,
+) -> SessionCheck {
+    let Ok(b) = collect::collect(second, num_prompts) else {
         return SessionCheck::NotRun {
-            reason: "the base's results could not be read".to_string(),
+            reason: "the check run's results could not be read".to_string(),
         };
     };
     // The canonical file (what collect moved there and analysis judges),
@@ -341,7 +357,7 @@ fn compare(first: &Path, second: &Path, num_prompts: usize) -> SessionCheck {
     let mut compared = 0;
     let mut prompts = Vec::new();
     for i in 0..num_prompts {
-        match (image(first, &a, i), image(second, &b, i)) {
+        match (image(first, a, i), image(second, &b, i)) {
             (None, None) => {}
             (x, y) if x == y => compared += 1,
             _ => prompts.push(i),
@@ -366,14 +382,18 @@ mod tests {
     #[test]
     fn done_is_the_last_line() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(!entry_done(dir.path()));
+        assert!(done_at(dir.path()).is_none());
         let f = dir.path().join(results::RESULTS);
         std::fs::write(&f, "{\"event\": \"done\"}\n{\"prompt\": 0}\n").expect("write");
-        assert!(!entry_done(dir.path()));
+        assert!(done_at(dir.path()).is_none());
         std::fs::write(&f, "{\"prompt\": 0}\n{\"event\": \"done\"}\n\n").expect("write");
-        assert!(entry_done(dir.path()));
+        assert!(done_at(dir.path()).is_some());
         std::fs::write(&f, "{\"prompt\": 0}\n{\"event\": \"do").expect("write");
-        assert!(!entry_done(dir.path()));
+        assert!(done_at(dir.path()).is_none());
+    }
+
+    fn got(dir: &Path) -> collect::Collected {
+        collect::collect(dir, 2).expect("collect")
     }
 
     #[test]
@@ -392,10 +412,10 @@ mod tests {
             .expect("write");
         }
         assert_eq!(
-            compare(&a, &b, 2),
+            compare(&a, &got(&a), &b, 2),
             SessionCheck::Differs { prompts: vec![1] }
         );
-        assert_eq!(compare(&a, &a, 2), SessionCheck::Identical);
+        assert_eq!(compare(&a, &got(&a), &a, 2), SessionCheck::Identical);
         // A record that names the other run's file is not taken at its word.
         std::fs::write(
             b.join(results::RESULTS),
@@ -407,7 +427,7 @@ mod tests {
         )
         .expect("write");
         assert_eq!(
-            compare(&a, &b, 2),
+            compare(&a, &got(&a), &b, 2),
             SessionCheck::Differs { prompts: vec![1] }
         );
         // Nothing compared is no check.
@@ -419,7 +439,7 @@ mod tests {
         )
         .expect("write");
         assert!(matches!(
-            compare(&empty, &empty, 2),
+            compare(&empty, &got(&empty), &empty, 2),
             SessionCheck::NotRun { .. }
         ));
         assert!(

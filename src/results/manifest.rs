@@ -78,6 +78,13 @@ pub struct SessionRecord {
     pub check_seconds: Option<f64>,
 }
 
+/// How the reasons a session's check gives its members begin
+/// (docs/sessions.md): compat's own verdicts on configurations whose backend
+/// did not fail, which the reader shows without "the backend failed".
+pub const SESSION_LEAKED: &str = "state leaked between configurations";
+/// See [`SESSION_LEAKED`]: a member the check could not vouch for.
+pub const SESSION_UNVERIFIED: &str = "not verified: ";
+
 /// The contamination check: the base's second run against its first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "snake_case")]

@@ -20,7 +20,10 @@ pub mod reader;
 pub mod records;
 
 pub use config_info::ConfigInfo;
-pub use manifest::{ConfigEntry, ConfigState, DeviceInfo, Manifest, SessionCheck, SessionRecord};
+pub use manifest::{
+    ConfigEntry, ConfigState, DeviceInfo, Manifest, SESSION_LEAKED, SESSION_UNVERIFIED,
+    SessionCheck, SessionRecord,
+};
 pub use records::{BatchRecords, PromptRecord};
 
 pub const MANIFEST: &str = "manifest.json";

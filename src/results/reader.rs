@@ -345,7 +345,7 @@ fn state_error_text(state: ConfigState, error: Option<&str>) -> Option<String> {
     // A shared load's check (docs/sessions.md) fails configurations whose
     // backend did not: its reason stands alone.
     let own = |e: &str| {
-        e.starts_with("state leaked between configurations") || e.starts_with("not verified: ")
+        e.starts_with(results::SESSION_LEAKED) || e.starts_with(results::SESSION_UNVERIFIED)
     };
     match (state_error(state), error) {
         (Some(_), Some(err)) if own(err) => Some(err.to_string()),

@@ -68,14 +68,16 @@ pub fn run(plan: RunPlan) -> anyhow::Result<ExitCode> {
     let out = &plan.out;
     // Held until this function returns: a second run on the folder is refused.
     let lock = lock::acquire(out)?;
-    let fresh = manifest.clone();
+    // What a configuration kept by --resume goes back to when its session's
+    // check no longer vouches for it (sessions::keep_records).
+    let fresh = resumed.as_ref().map(|_| manifest.clone());
     outdir::prepare(out, &mut manifest, plan.output)?;
     // What was derived from the folder no longer holds once the run changes it.
     outdir::remove_derived(out)?;
     let prompts = manifest.prompts.join("\n") + "\n";
     atomic::write(&out.join(results::PROMPTS), prompts.as_bytes())?;
-    if let Some(old) = &resumed {
-        sessions::keep_records(&mut manifest, old, &fresh);
+    if let (Some(old), Some(fresh)) = (&resumed, &fresh) {
+        sessions::keep_records(&mut manifest, old, fresh);
     }
     let grouping = sessions::pending(&plan, &manifest);
     sessions::apply(&plan, &mut manifest, &grouping, &out_abs)?;

@@ -19,6 +19,26 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `compat run`'s settings for the tiny pipeline: the diffusers backend,
+/// 64×64, guidance on (the backend's default cfg), one "GPU" (the script
+/// finds no CUDA and runs on the CPU), `steps` steps, `prompts` prompts.
+pub const fn small(steps: &'static str, prompts: &'static str) -> [&'static str; 12] {
+    [
+        "--backend",
+        "diffusers",
+        "--gpus",
+        "1",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        "--steps",
+        steps,
+        "--num-prompts",
+        prompts,
+    ]
+}
+
 /// `compat ARGS` with the venv's python3 first on PATH, offline.
 pub fn compat(dir: &Path, args: &[&str]) -> std::process::Output {
     compat_with(dir, &root().join("features.toml"), args)
